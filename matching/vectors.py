@@ -1,0 +1,61 @@
+"""The phrase vectors of one profile, and what each phrase is (interest, offer, description)."""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide"]
+
+
+class PhraseRole(IntEnum):
+    INTEREST = 0
+    OFFER = 1
+    DESCRIPTION = 2
+
+
+class PhraseSide(IntEnum):
+    """Which of a profile's phrases take part when it asks (needs) or is asked (serves)."""
+
+    NEEDS = 0
+    SERVES = 1
+
+
+@dataclass(frozen=True)
+class ProfileVectors:
+    """One profile's phrases as contiguous float32 unit rows, with each phrase's role and text.
+
+    `texts` are kept beside the vectors because explanations quote them.
+    """
+
+    vectors: np.ndarray  # (n, dim) float32, unit rows
+    roles: np.ndarray  # (n,) int8 PhraseRole
+    texts: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.roles) != len(self.texts):
+            raise ValueError("vectors, roles and texts must have one entry per phrase")
+
+    @classmethod
+    def from_phrases(
+        cls,
+        interests: list[str],
+        offers: list[str],
+        description: list[str],
+        vectors: np.ndarray,
+    ) -> "ProfileVectors":
+        """Build from the three phrase lists and their vectors stacked in the same order."""
+        roles = np.array(
+            [PhraseRole.INTEREST] * len(interests)
+            + [PhraseRole.OFFER] * len(offers)
+            + [PhraseRole.DESCRIPTION] * len(description),
+            dtype=np.int8,
+        )
+        return cls(
+            vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+            roles=roles,
+            texts=tuple(interests) + tuple(offers) + tuple(description),
+        )
+
+    def __len__(self) -> int:
+        return len(self.roles)

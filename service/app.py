@@ -1,0 +1,45 @@
+"""The FastAPI application: wiring of settings, database, live index, routes and error mapping."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api import bundles, health, profiles
+from service.db import make_engine, make_sessionmaker, migrate
+from service.engine import LiveEngine
+from service.errors import install_error_handlers
+from service.limits import BodySizeLimit
+from service.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, live: LiveEngine | None = None) -> FastAPI:
+    """Build the app; the schema is migrated at once so the first request finds it ready."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    live = live or LiveEngine(settings=settings, sessions=sessions)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        live.start()
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Twinning",
+        version="0.1.0",
+        description="Partner-matching recommendations for city-to-city cooperation programmes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.live = live
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (health, profiles, bundles):
+        app.include_router(module.router)
+    return app

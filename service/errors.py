@@ -1,0 +1,159 @@
+"""Domain exceptions, and the one place that turns them into RFC 9457 problem+json answers."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "FieldProblem",
+    "TwinningError",
+    "NotFound",
+    "ProfileNotFound",
+    "VersionConflict",
+    "PreconditionRequired",
+    "InvalidInput",
+    "InvalidBundle",
+    "AlreadyExists",
+    "NotAuthenticated",
+    "Forbidden",
+    "PayloadTooLarge",
+    "Conflict",
+    "problem_response",
+    "validation_problems",
+    "install_error_handlers",
+    "pointer",
+]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One broken rule: where (a JSON pointer such as `/profiles/3/country`) and what."""
+
+    pointer: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "detail": self.detail}
+
+
+def pointer(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Turn a pydantic location into a JSON pointer, dropping the `body` root FastAPI adds."""
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass
+class TwinningError(Exception):
+    """Base of every error the service answers on purpose; `status` picks the HTTP code."""
+
+    detail: str
+    errors: list[FieldProblem] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    status = 400
+    title = "Bad request"
+
+    def __str__(self) -> str:
+        lines = [self.detail] + [f"  {e.pointer}: {e.detail}" for e in self.errors]
+        return "\n".join(lines)
+
+
+class InvalidInput(TwinningError):
+    status, title = 422, "Invalid input"
+
+
+class InvalidBundle(InvalidInput):
+    title = "Invalid bundle"
+
+
+class NotFound(TwinningError):
+    status, title = 404, "Not found"
+
+
+class ProfileNotFound(NotFound):
+    title = "Profile not found"
+
+
+class AlreadyExists(TwinningError):
+    status, title = 409, "Already exists"
+
+
+class Conflict(TwinningError):
+    status, title = 409, "Conflict"
+
+
+class VersionConflict(TwinningError):
+    status, title = 412, "Version conflict"
+
+
+class PreconditionRequired(TwinningError):
+    status, title = 428, "Precondition required"
+
+
+class NotAuthenticated(TwinningError):
+    status, title = 401, "Not authenticated"
+
+
+class Forbidden(TwinningError):
+    status, title = 403, "Forbidden"
+
+
+class PayloadTooLarge(TwinningError):
+    status, title = 413, "Payload too large"
+
+
+def problem_response(
+    status: int, title: str, detail: str, instance: str, errors: list[FieldProblem] = (), **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_problems(errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()) -> list[FieldProblem]:
+    """Pydantic errors as field problems; a model-level rule names its field as `field: message`."""
+    problems = []
+    for e in errors:
+        loc, msg = tuple(prefix) + tuple(e["loc"]), e["msg"].removeprefix("Value error, ")
+        field_name, sep, rest = msg.partition(": ")
+        if sep and field_name.isidentifier() and e["type"] == "value_error":
+            loc, msg = loc + (field_name,), rest
+        problems.append(FieldProblem(pointer(loc), msg))
+    return problems
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TwinningError)
+    async def _domain(request: Request, exc: TwinningError) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, request.url.path, exc.errors, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = validation_problems(list(exc.errors()))
+        detail = "; ".join(f"{p.pointer}: {p.detail}" for p in problems[:5])
+        return problem_response(422, "Invalid input", detail, request.url.path, problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(500, "Internal server error", "an unexpected error occurred; nothing was changed", request.url.path)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

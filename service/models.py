@@ -1,0 +1,156 @@
+"""SQLAlchemy 2 typed models: profiles with ordered phrases, partnerships, cohorts, keys, vectors."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Base",
+    "Profile",
+    "Phrase",
+    "Partnership",
+    "Cohort",
+    "CohortMember",
+    "Exclusion",
+    "ApiKey",
+    "CachedVector",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    bloc: Mapped[str] = mapped_column(String(32), index=True)
+    org_type: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    phrases: Mapped[list["Phrase"]] = relationship(
+        back_populates="profile",
+        cascade="all, delete-orphan",
+        order_by="(Phrase.role, Phrase.position)",
+        lazy="selectin",
+    )
+
+    # concurrent writers of the same row: the second one's UPDATE matches no row and fails
+    __mapper_args__ = {"version_id_col": version}
+
+    def phrase_texts(self, role: str) -> list[str]:
+        return [p.text for p in self.phrases if p.role == role]
+
+
+class Phrase(Base):
+    __tablename__ = "phrases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # interest | offer
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+
+    profile: Mapped[Profile] = relationship(back_populates="phrases")
+
+
+class Partnership(Base):
+    """A known pairing; `a` sorts before `b` so each pair is stored once."""
+
+    __tablename__ = "partnerships"
+    __table_args__ = (UniqueConstraint("a", "b", name="uq_partnership_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    a: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    programme: Mapped[str | None] = mapped_column(String(200))
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accepted_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Exclusion(Base):
+    """A pairing that must never be suggested, in either direction; `a` sorts before `b`."""
+
+    __tablename__ = "exclusions"
+    __table_args__ = (UniqueConstraint("a", "b", name="uq_exclusion_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    a: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cohort(Base):
+    __tablename__ = "cohorts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    members: Mapped[list["CohortMember"]] = relationship(
+        cascade="all, delete-orphan", order_by="(CohortMember.side, CohortMember.position)", lazy="selectin"
+    )
+
+    def sides(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for m in self.members:
+            out.setdefault(m.side, []).append(m.profile_id)
+        return out
+
+
+class CohortMember(Base):
+    __tablename__ = "cohort_members"
+    __table_args__ = (UniqueConstraint("cohort_id", "profile_id", name="uq_cohort_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cohort_id: Mapped[str] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    profile_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CachedVector(Base):
+    """An embedding keyed by model and the SHA-256 of its normalised text."""
+
+    __tablename__ = "vector_cache"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,188 @@
+"""Pydantic shapes of what crosses the API: profiles, bundles and their limits."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "ID_PATTERN",
+    "ProfileId",
+    "ProfileFields",
+    "ProfileCreate",
+    "ProfileReplace",
+    "ProfilePatch",
+    "ProfileOut",
+    "ProfilePage",
+    "PartnershipIn",
+    "CohortIn",
+    "ExclusionIn",
+    "Bundle",
+    "ImportSummary",
+]
+
+ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
+MAX_DESCRIPTION = 5000
+MAX_PHRASES = 50
+MAX_PHRASE = 200
+ORG_TYPES = ("company", "university", "research_centre", "public_agency", "ngo", "network", "other")
+
+ProfileId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Kind = Literal["city", "organisation"]
+OrgType = Literal["company", "university", "research_centre", "public_agency", "ngo", "network", "other"]
+
+
+def _iso_country(code: str) -> str:
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _clean_phrases(phrases: list[str]) -> list[str]:
+    """Drop exact repeats so a phrase is not counted twice in coverage; order is kept."""
+    seen: set[str] = set()
+    out = []
+    for phrase in phrases:
+        key = phrase.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(phrase)
+    return out
+
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
+Bloc = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE)]
+Phrases = Annotated[list[Phrase], Field(max_length=MAX_PHRASES), AfterValidator(_clean_phrases)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION)]
+
+
+class ProfileFields(BaseModel):
+    """Everything a profile says about itself, with the rules every write must satisfy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    name: Name
+    country: Country
+    bloc: Bloc
+    org_type: OrgType | None = None
+    city: ProfileId | None = None
+    description: Description
+    interests: Phrases = Field(default_factory=list)
+    offers: Phrases = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> "ProfileFields":
+        if self.kind == "city":
+            if self.org_type is not None:
+                raise ValueError("org_type: must be null for a city")
+            if not self.interests:
+                raise ValueError("interests: a city needs at least one interest")
+        elif self.org_type is None:
+            raise ValueError(f"org_type: an organisation needs one of {', '.join(ORG_TYPES)}")
+        return self
+
+
+class ProfileCreate(ProfileFields):
+    id: ProfileId
+
+
+class ProfileReplace(ProfileFields):
+    """A PUT body: the whole profile; an `id`, if given, must equal the one in the path."""
+
+    id: ProfileId | None = None
+
+
+class ProfilePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind | None = None
+    name: Name | None = None
+    country: Country | None = None
+    bloc: Bloc | None = None
+    org_type: OrgType | None = None
+    city: ProfileId | None = None
+    description: Description | None = None
+    interests: Phrases | None = None
+    offers: Phrases | None = None
+
+
+class ProfileOut(ProfileCreate):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileOut]
+    next_cursor: str | None = Field(description="pass as `cursor` to get the next page; null on the last page")
+    total: int
+
+
+class PartnershipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: ProfileId
+    b: ProfileId
+    programme: Annotated[str, StringConstraints(max_length=200)] | None = None
+    themes: Annotated[list[Phrase], Field(max_length=MAX_PHRASES)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "PartnershipIn":
+        if self.a == self.b:
+            raise ValueError("a profile cannot be its own partner")
+        return self
+
+
+class CohortIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: ProfileId | None = None
+    name: Name
+    sides: dict[Bloc, list[ProfileId]]
+
+    @model_validator(mode="after")
+    def _sides(self) -> "CohortIn":
+        if len(self.sides) < 2:
+            raise ValueError("sides: a cohort needs at least two sides")
+        seen: set[str] = set()
+        for members in self.sides.values():
+            for member in members:
+                if member in seen:
+                    raise ValueError(f"sides: {member!r} is on more than one side")
+                seen.add(member)
+        return self
+
+
+class ExclusionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: ProfileId
+    excluded: ProfileId
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class Bundle(BaseModel):
+    """A validated `twinning.bundle/1` document; unknown top-level keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: Literal["twinning.bundle/1"]
+    profiles: list[ProfileCreate] = Field(default_factory=list)
+    partnerships: list[PartnershipIn] = Field(default_factory=list)
+    cohorts: list[CohortIn] = Field(default_factory=list)
+    exclusions: list[ExclusionIn] = Field(default_factory=list)
+
+
+class ImportSummary(BaseModel):
+    profiles_created: int
+    profiles_updated: int
+    profiles_unchanged: int
+    partnerships: int
+    cohorts: int
+    exclusions: int

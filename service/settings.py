@@ -1,0 +1,39 @@
+"""The one settings object; every value can be set with a `TWINNING_` environment variable."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWINNING_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./twinning.db"
+    model: str | None = None  # a sentence-transformers model directory; default: the packaged MiniLM
+    data_dir: Path = REPO_DATA
+    max_request_bytes: int = 20 * 1024 * 1024
+    page_size: int = 50
+    max_page_size: int = 500
+    host: str = "127.0.0.1"
+    port: int = 8000
+    suggestions_k: int = 10
+    keep_runs: int = 10
+    dask_address: str | None = None
+
+    @property
+    def themes_path(self) -> Path:
+        return self.data_dir / "themes.json"
+
+    @property
+    def demo_bundle_path(self) -> Path:
+        return self.data_dir / "world-cities-eu-korea.json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,102 @@
+"""Shared fixtures: the real model (loaded once), databases on SQLite and PostgreSQL, app clients."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from service.app import create_app
+from service.auth import Role, create_key
+from service.db import make_engine, make_sessionmaker, migrate, session_scope
+from service.settings import Settings
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+POSTGRES_URL = os.environ.get("TWINNING_TEST_POSTGRES_URL")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real all-MiniLM-L6-v2, loaded once per test session."""
+    from embeddings import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A database of its own for this test session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("TWINNING_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"twinning_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """The same tests run on SQLite and on PostgreSQL; each test starts from empty tables."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'twinning.db'}"
+    url = request.getfixturevalue("postgres_server_url")
+    engine = make_engine(url)
+    migrate(engine)
+    from service.models import Base
+
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, data_dir=DATA)
+
+
+@dataclass
+class Keys:
+    admin: str
+    manager: str
+    member: str  # bound to profile "eindhoven"
+    other_member: str  # bound to profile "seoul"
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def keys(app) -> Keys:
+    with session_scope(app.state.sessions) as session:
+        made = {
+            "admin": create_key(session, role=Role.ADMIN)[0],
+            "manager": create_key(session, role=Role.MANAGER)[0],
+            "member": create_key(session, role=Role.MEMBER, profile_id="eindhoven")[0],
+            "other_member": create_key(session, role=Role.MEMBER, profile_id="seoul")[0],
+        }
+    return Keys(**made)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
