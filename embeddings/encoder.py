@@ -28,7 +28,8 @@ class Encoder:
     dim: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts in batches; an empty input gives a (0, dim) array."""

@@ -1,21 +1,174 @@
-"""The live suggestion engine held by the app: an in-memory index kept in step with profile writes."""
+"""The live suggestion engine held by the app: an in-memory index kept in step with profile writes.
 
+At start every profile's phrase vectors come from the database cache (encoding only text never
+seen by this model); each profile write re-encodes only that profile's new phrases and updates the
+index in place, so a suggestion request never encodes stored text or scans the database.
+"""
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from embeddings import CachedEncoder, Encoder, load_encoder
+from matching.index import CandidateFilter, PhraseIndex
+from matching.lexical import LexicalModel
+from matching.recommend import Query, Recommender, Suggestion
+from matching.scoring import Kind, ScoringParams
+from matching.themes import Theme, ThemeTagger
+from service import store
+from service.errors import InvalidInput, ProfileNotFound
+from service.models import Profile
+from service.profiles_text import ProfileText, many_profile_vectors, profile_vectors
 from service.settings import Settings
+from service.vector_cache import DatabaseVectorCache
+
+__all__ = ["LiveEngine", "SuggestionRequest", "build_recommender", "load_tagger"]
+
+log = logging.getLogger(__name__)
+_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class SuggestionRequest:
+    target: Kind
+    k: int = 10
+    bloc: str | None = None
+    country: str | None = None
+    org_type: str | None = None
+    diversity: float = 0.0
+    include_partners: bool = False
+
+
+def load_themes(path: Path) -> list[Theme]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return [Theme(id=t["id"], label=t["label"], definition=t["definition"]) for t in raw["themes"]]
+
+
+def load_tagger(path: Path, encoder: CachedEncoder) -> ThemeTagger | None:
+    if not path.exists():
+        return None
+    themes = load_themes(path)
+    return ThemeTagger(themes, encoder.encode([t.text for t in themes]))
+
+
+def build_recommender(
+    profiles: list[ProfileText], encoder: CachedEncoder, tagger: ThemeTagger | None, params: ScoringParams = ScoringParams()
+) -> Recommender:
+    """An engine over a fixed set of profiles: what evaluation and the batch job score with."""
+    index = PhraseIndex(dim=encoder.dim)
+    entries = []
+    for start in range(0, len(profiles), _BATCH):
+        chunk = profiles[start : start + _BATCH]
+        entries += [(p.id, v, p.meta) for p, v in zip(chunk, many_profile_vectors(encoder, chunk))]
+    index.bulk_load(entries)
+    lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
+    return Recommender(index, lexical, tagger, params)
+
+
+def candidate_filter(query: ProfileText | None, query_bloc: str | None, request: SuggestionRequest, excluded: set[str]) -> CandidateFilter:
+    """The rules of who may be suggested: the target kind, crossing blocs for city pairings by default."""
+    crossing = request.target == Kind.CITY and (query is None or query.kind == Kind.CITY) and request.bloc is None
+    return CandidateFilter(
+        kind=request.target.value,
+        bloc=request.bloc,
+        exclude_bloc=query_bloc if crossing else None,
+        country=request.country.upper() if request.country else None,
+        org_type=request.org_type,
+        exclude_keys=frozenset(excluded),
+    )
 
 
 class LiveEngine:
-    def __init__(self, *, settings: Settings, sessions) -> None:
+    """Holds the recommender for the app; every method is safe to call from several threads."""
+
+    def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
+        self._encoder = encoder
+        self._lock = threading.RLock()
+        self.recommender: Recommender | None = None
+        self.texts: dict[str, ProfileText] = {}
+
+    @property
+    def encoder(self) -> CachedEncoder:
+        base = self._encoder or load_encoder(self.settings.model)
+        return CachedEncoder(base, DatabaseVectorCache(self.sessions))
 
     def start(self) -> None:
-        pass
+        """Build the index from every stored profile."""
+        with self._lock:
+            encoder = self.encoder
+            with self.sessions() as session:
+                self.texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
+            tagger = load_tagger(self.settings.themes_path, encoder)
+            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
+            log.info("index built: %d profiles, %d encoded anew", len(self.texts), encoder.encoded_count_)
+
+    def _ready(self) -> Recommender:
+        if self.recommender is None:
+            self.start()
+        return self.recommender
 
     def profiles_changed(self, ids: list[str]) -> None:
-        pass
+        if not ids or self.recommender is None:
+            return
+        with self._lock, self.sessions() as session:
+            rows = store.profiles_by_ids(session, ids)
+            texts = [ProfileText.from_row(r) for r in rows]
+            vectors = many_profile_vectors(self.encoder, texts)
+            for text, vec in zip(texts, vectors):
+                self.texts[text.id] = text
+                self.recommender.index.upsert(text.id, vec, text.meta)
+            self.recommender.lexical.update({t.id: t.whole_text for t in texts})
 
     def profiles_removed(self, ids: list[str]) -> None:
-        pass
+        if self.recommender is None:
+            return
+        with self._lock:
+            for key in ids:
+                self.texts.pop(key, None)
+                if key in self.recommender.index:
+                    self.recommender.index.remove(key)
+            self.recommender.lexical.remove(ids)
 
     def status(self) -> dict:
-        return {"profiles": 0}
+        if self.recommender is None:
+            return {"ready": False}
+        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id}
+
+    def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
+        """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
+        recommender = self._ready()
+        with self._lock:
+            query = self.texts.get(profile_id)
+            if query is None:
+                raise ProfileNotFound(f"no profile with id {profile_id!r}")
+            vectors = recommender.index.vectors_of(profile_id)
+        excluded = {profile_id} | store.excluded_ids(session, profile_id)
+        if not request.include_partners:
+            excluded |= store.partner_ids(session, profile_id)
+        filt = candidate_filter(query, query.bloc, request, excluded)
+        with self._lock:
+            return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
+
+    def suggest_adhoc(self, query: ProfileText, request: SuggestionRequest, excluded: set[str]) -> list[Suggestion]:
+        """Suggestions for a profile not stored (a city thinking of joining)."""
+        recommender = self._ready()
+        if not query.interests and not query.offers and not query.description.strip():
+            raise InvalidInput("give interests, offers or a description to match on")
+        vectors = profile_vectors(self.encoder, query)
+        filt = candidate_filter(query, query.bloc, request, excluded)
+        with self._lock:
+            return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
+
+    def profile_text(self, profile_id: str) -> ProfileText | None:
+        return self.texts.get(profile_id)
+
+    def theme_label(self, theme_id: str) -> str:
+        tagger = self._ready().tagger
+        return tagger.label(theme_id) if tagger else theme_id

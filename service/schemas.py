@@ -20,6 +20,12 @@ __all__ = [
     "ExclusionIn",
     "Bundle",
     "ImportSummary",
+    "ScoreParts",
+    "PhraseMatchOut",
+    "ThemeOut",
+    "SuggestionOut",
+    "SuggestionList",
+    "AdhocQuery",
 ]
 
 ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
@@ -186,3 +192,75 @@ class ImportSummary(BaseModel):
     partnerships: int
     cohorts: int
     exclusions: int
+
+
+class ScoreParts(BaseModel):
+    dense: float = Field(description="semantic score: coverage, fused both ways for city pairings")
+    lexical: float = Field(description="TF-IDF cosine of the two whole texts")
+    forward: float = Field(description="how well the candidate covers the asking profile's needs")
+    backward: float | None = Field(description="how well the asking city covers the candidate city's interests")
+
+
+class PhraseMatchOut(BaseModel):
+    need: str
+    need_role: str
+    match: str
+    match_role: str
+    similarity: float
+    direction: Literal["forward", "backward"]
+
+
+class ThemeOut(BaseModel):
+    id: str
+    label: str
+
+
+class SuggestionOut(BaseModel):
+    rank: int
+    id: str
+    name: str
+    kind: str
+    bloc: str
+    country: str
+    org_type: str | None
+    score: float
+    parts: ScoreParts
+    matches: list[PhraseMatchOut]
+    shared_themes: list[ThemeOut]
+    shared_terms: list[str]
+
+
+class SuggestionList(BaseModel):
+    profile: str | None
+    target: Kind
+    source: Literal["live", "batch"] = "live"
+    run_id: int | None = None
+    computed_at: datetime | None = None
+    items: list[SuggestionOut]
+
+
+class AdhocQuery(BaseModel):
+    """A profile not stored yet, asking who would fit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = "city"
+    name: Name = "ad-hoc query"
+    bloc: Bloc | None = None
+    country: Country | None = None
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION)] = ""
+    interests: Phrases = Field(default_factory=list)
+    offers: Phrases = Field(default_factory=list)
+    target: Kind = "city"
+    k: Annotated[int, Field(ge=1, le=100)] = 10
+    target_bloc: Bloc | None = None
+    target_country: Country | None = None
+    org_type: OrgType | None = None
+    diversity: Annotated[float, Field(ge=0, le=1)] = 0.0
+    exclude: Annotated[list[ProfileId], Field(max_length=1000)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> "AdhocQuery":
+        if not (self.interests or self.offers or self.description):
+            raise ValueError("interests: give interests, offers or a description to match on")
+        return self

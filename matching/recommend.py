@@ -1,0 +1,116 @@
+"""Ranked, explained suggestions: dense retrieval from the index, lexical fusion, diversity, reasons."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from matching.diversity import mmr_order
+from matching.explain import PhraseMatch, explain
+from matching.index import CandidateFilter, PhraseIndex
+from matching.lexical import LexicalModel
+from matching.scoring import Kind, ScoringParams, direction_roles, hybrid
+from matching.themes import ThemeTagger
+from matching.vectors import ProfileVectors
+
+__all__ = ["Query", "Suggestion", "Recommender"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """Who asks: its phrase vectors, its whole text (for TF-IDF) and its kind."""
+
+    vectors: ProfileVectors
+    text: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    key: str
+    score: float
+    dense: float
+    lexical: float
+    forward: float
+    backward: float | None
+    matches: list[PhraseMatch] = field(default_factory=list)
+    shared_themes: list[str] = field(default_factory=list)
+    shared_terms: list[str] = field(default_factory=list)
+
+
+class Recommender:
+    """Scores one query against the index: the same path serves the API, the batch job and evaluation.
+
+    The index returns a pool of the best candidates by dense score (several times k); the pool is
+    re-ranked with the lexical score, optionally diversified, and the final k are explained.
+    """
+
+    def __init__(
+        self,
+        index: PhraseIndex,
+        lexical: LexicalModel,
+        tagger: ThemeTagger | None = None,
+        params: ScoringParams = ScoringParams(),
+        *,
+        pool_factor: int = 5,
+        min_pool: int = 50,
+    ) -> None:
+        self.index = index
+        self.lexical = lexical
+        self.tagger = tagger
+        self.params = params
+        self.pool_factor = pool_factor
+        self.min_pool = min_pool
+
+    def suggest(
+        self,
+        query: Query,
+        filt: CandidateFilter,
+        k: int = 10,
+        *,
+        diversity: float = 0.0,
+        explained: bool = True,
+        exact: bool = False,
+    ) -> list[Suggestion]:
+        target = Kind(filt.kind)
+        roles = direction_roles(query.kind, target)
+        pool = self.index.top_k(query.vectors, roles, self.params, max(k * self.pool_factor, self.min_pool), filt, exact=exact)
+        if not pool:
+            return []
+        keys = [s.key for s in pool]
+        dense = np.array([s.dense for s in pool], dtype=np.float32)
+        query_row = self.lexical.transform(query.text)
+        lexical = self.lexical.similarity(query_row, keys)
+        scores = hybrid(dense, lexical, self.params)
+        # ties broken by id so equal inputs give equal answers
+        order = sorted(range(len(pool)), key=lambda i: (-round(float(scores[i]), 6), keys[i]))
+        if diversity > 0:
+            centroids = np.stack([_centroid(self.index.vectors_of(keys[i])) for i in order])
+            picked = mmr_order(scores[order], centroids, k, diversity)
+            order = [order[i] for i in picked]
+        else:
+            order = order[:k]
+        return [self._suggestion(query, query_row, pool[i], float(scores[i]), float(lexical[i]), roles, explained) for i in order]
+
+    def _suggestion(self, query: Query, query_row: sparse.csr_matrix, scored, score: float, lexical: float, roles, explained: bool) -> Suggestion:
+        matches, themes, terms = [], [], []
+        if explained:
+            why = explain(query.vectors, self.index.vectors_of(scored.key), roles, self.params, self.tagger)
+            matches, themes = why.matches, why.shared_themes
+            terms = self.lexical.shared_terms(query_row, scored.key)
+        return Suggestion(
+            key=scored.key,
+            score=round(score, 6),
+            dense=round(float(scored.dense), 6),
+            lexical=round(lexical, 6),
+            forward=round(float(scored.forward), 6),
+            backward=None if scored.backward is None else round(float(scored.backward), 6),
+            matches=matches,
+            shared_themes=themes,
+            shared_terms=terms,
+        )
+
+
+def _centroid(vectors: ProfileVectors) -> np.ndarray:
+    c = vectors.vectors.mean(axis=0)
+    return c / max(float(np.linalg.norm(c)), 1e-9)
