@@ -107,3 +107,90 @@ def demo(
     typer.echo(f"Loaded {path.name}: {summary.profiles_created} new, {summary.profiles_updated} updated, {summary.profiles_unchanged} unchanged profiles.")
     typer.echo(f"Manager API key: {secret}")
     typer.echo(f"API docs:  http://{settings.host}:{settings.port}/docs")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+@app.command()
+def suggest(
+    profile_id: Annotated[str, typer.Argument(help="the profile to find partners for")],
+    target: Annotated[str, typer.Option(help="city or organisation")] = "city",
+    k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    bloc: Annotated[Optional[str], typer.Option(help="only this bloc")] = None,
+    country: Annotated[Optional[str], typer.Option(help="only this country")] = None,
+    org_type: Annotated[Optional[str], typer.Option(help="only this organisation type")] = None,
+    diversity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    include_partners: Annotated[bool, typer.Option(help="also suggest known partners")] = False,
+) -> None:
+    """Print a profile's suggestions as a table, with the best matched phrase pair of each."""
+    from matching.scoring import Kind
+    from service.engine import LiveEngine, SuggestionRequest
+    from service.errors import TwinningError
+
+    sessions = _sessions()
+    live = LiveEngine(settings=get_settings(), sessions=sessions)
+    try:
+        live.start()
+        with sessions() as session:
+            request = SuggestionRequest(Kind(target), k, bloc, country, org_type, diversity, include_partners)
+            found = live.suggest_for(session, profile_id, request)
+    except (TwinningError, ValueError) as exc:
+        _fail(exc)
+    rows = []
+    for rank, s in enumerate(found, start=1):
+        text = live.profile_text(s.key)
+        best = s.matches[0] if s.matches else None
+        why = f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else ""
+        back = "" if s.backward is None else f"{s.backward:.3f}"
+        rows.append([str(rank), s.key, text.name, text.bloc, f"{s.score:.3f}", f"{s.forward:.3f}", back, f"{s.lexical:.3f}", ", ".join(s.shared_themes[:3]), why])
+    typer.echo(_table(["#", "id", "name", "bloc", "score", "fwd", "back", "lex", "themes", "best matched phrases"], rows))
+
+
+@app.command("eval")
+def eval_(
+    bundle: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle with partnerships and cohorts")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (FORMATS.md)")] = False,
+    fusion: Annotated[str, typer.Option(help="how the two directions of a city pairing fuse")] = "harmonic",
+    lexical_weight: Annotated[Optional[float], typer.Option(help="weight of the TF-IDF score")] = None,
+    description_weight: Annotated[Optional[float], typer.Option(help="weight of description sentences")] = None,
+) -> None:
+    """Measure suggestion quality on a bundle's known partnerships, beside TF-IDF and dense baselines."""
+    from dataclasses import replace
+
+    from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
+    from matching.scoring import ScoringParams
+    from service.bundles import read_bundle_file
+    from service.engine import load_tagger
+    from service.evaluation import evaluate_bundle
+
+    settings = get_settings()
+    params = replace(ScoringParams(), fusion=fusion)
+    if lexical_weight is not None:
+        params = replace(params, lexical_weight=lexical_weight)
+    if description_weight is not None:
+        params = replace(params, description_weight=description_weight)
+    encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
+    typer.echo(f"evaluating {bundle.name} with {params}", err=True)
+    result, misses = evaluate_bundle(read_bundle_file(bundle), bundle.name, encoder, load_tagger(settings.themes_path, encoder), params)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for section in ("cities", "organisations", "cohort_pairing"):
+        block = result.get(section)
+        if not block:
+            continue
+        if section == "cohort_pairing":
+            typer.echo(f"\ncohort pairing: optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})")
+            continue
+        names = list(next(iter(block["methods"].values())))
+        rows = [[m, *(f"{v[n]:.3f}" for n in names)] for m, v in block["methods"].items()]
+        typer.echo(f"\n{section} ({block['queries']} queries)\n" + _table(["method", *names], rows))
+    engine_misses = [m for m in misses if m.method == "engine"]
+    if engine_misses:
+        typer.echo("\nengine queries whose true partner is not first:")
+        for m in engine_misses:
+            typer.echo(f"  [{m.section}] {m.query}: {m.partner} at rank {m.rank}; above it: {', '.join(m.above)}")

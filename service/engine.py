@@ -93,6 +93,7 @@ class LiveEngine:
         self._lock = threading.RLock()
         self.recommender: Recommender | None = None
         self.texts: dict[str, ProfileText] = {}
+        self.encoded_at_start = 0
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -107,7 +108,8 @@ class LiveEngine:
                 self.texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
             tagger = load_tagger(self.settings.themes_path, encoder)
             self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
-            log.info("index built: %d profiles, %d encoded anew", len(self.texts), encoder.encoded_count_)
+            self.encoded_at_start = encoder.encoded_count_
+            log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
 
     def _ready(self) -> Recommender:
         if self.recommender is None:
