@@ -1,0 +1,80 @@
+"""The `twinning` command on a real SQLite file: import, export, keys, suggest, eval."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.settings import get_settings
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWINNING_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TWINNING_DATA_DIR", str(DATA))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_import_export_round_trip(env):
+    r = runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["profiles_created"] == 21
+    out = env / "out.json"
+    assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
+    assert len(json.loads(out.read_text())["profiles"]) == 21
+    again = runner.invoke(app, ["import", str(out)])
+    assert json.loads(again.stdout)["profiles_unchanged"] == 21
+
+
+def test_bad_bundle_fails_with_every_problem_and_stores_nothing(env):
+    bad = env / "bad.json"
+    bad.write_text(json.dumps({"format": "twinning.bundle/1", "profiles": [{"id": "X"}]}))
+    r = runner.invoke(app, ["import", str(bad)])
+    assert r.exit_code == 2
+    assert "/profiles/0/id" in r.output and "/profiles/0/kind" in r.output
+    out = env / "out.json"
+    runner.invoke(app, ["export", "-o", str(out)])
+    assert json.loads(out.read_text())["profiles"] == []
+
+
+def test_keys(env):
+    r = runner.invoke(app, ["keys", "create", "--role", "manager"])
+    assert r.exit_code == 0 and r.stdout.strip().startswith("tw_")
+    assert runner.invoke(app, ["keys", "create", "--role", "member"]).exit_code == 2
+    assert runner.invoke(app, ["keys", "create", "--role", "emperor"]).exit_code == 2
+
+
+def test_suggest_prints_a_table(env):
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    r = runner.invoke(app, ["suggest", "eindhoven", "--target", "organisation", "--include-partners", "--k", "3"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["#", "id", "name"]
+    assert "philips-lighting" in r.stdout
+    assert runner.invoke(app, ["suggest", "nobody"]).exit_code == 2
+
+
+def test_eval_json_shape(env):
+    r = runner.invoke(app, ["eval", str(DATA / "world-cities-eu-korea.json"), "--json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["bundle"] == "world-cities-eu-korea.json" and result["model"] == "all-MiniLM-L6-v2"
+    cities = result["cities"]
+    assert cities["queries"] == 8
+    assert set(cities["methods"]) == {"engine", "tfidf", "dense"}
+    assert cities["methods"]["engine"] == {"mrr": 1.0, "recall@1": 1.0, "recall@3": 1.0, "ndcg@3": 1.0}
+    orgs = result["organisations"]["methods"]["engine"]
+    assert set(orgs) == {"mrr", "recall@1", "recall@3", "recall@10", "ndcg@3"}
+
+
+def test_eval_table_lists_misses(env):
+    r = runner.invoke(app, ["eval", str(DATA / "eval" / "iurc-latin-america.json")])
+    assert r.exit_code == 0
+    assert "cities (" in r.stdout and "engine" in r.stdout and "not first" in r.stdout
