@@ -51,6 +51,10 @@ class CachedEncoder:
         return self.encoder.model_id
 
     @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    @property
     def dim(self) -> int:
         return self.encoder.dim
 

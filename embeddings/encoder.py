@@ -1,5 +1,6 @@
 """Loading a sentence-transformers model from disk and encoding text into float32 unit rows."""
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,7 +24,8 @@ class Encoder:
     """A loaded model with a stable id; `encode` returns L2-normalised float32 rows."""
 
     model: object
-    model_id: str
+    model_id: str  # the cache key: changes when the weights change
+    name: str  # what people call the model
     batch_size: int = 64
     dim: int = field(init=False)
 
@@ -45,11 +47,21 @@ class Encoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def _model_name(path: Path) -> str:
+    if path == default_model_path():
+        return "all-MiniLM-L6-v2"
+    return path.name
+
+
 def _model_id(path: Path) -> str:
-    """Name a model by its directory and weights, so a swapped model is noticed and re-encoded."""
+    """Name a model by its name and a digest of its weights, so a swapped model is noticed and re-encoded."""
     weights = next((p for p in (path / "model.safetensors", path / "pytorch_model.bin") if p.exists()), None)
-    stamp = f"{weights.stat().st_size}" if weights else "0"
-    return f"{path.name if path.name != 'model' else path.parent.name}:{stamp}"
+    digest = hashlib.sha256()
+    if weights is not None:
+        with weights.open("rb") as f:
+            digest.update(f.read(1 << 20))  # the first MiB and the size tell weight files apart cheaply
+        digest.update(str(weights.stat().st_size).encode())
+    return f"{_model_name(path)}@{digest.hexdigest()[:12]}"
 
 
 @lru_cache(maxsize=4)
@@ -63,4 +75,4 @@ def load_encoder(model_path: str | None = None, batch_size: int = 64) -> Encoder
     if not path.is_dir():
         raise FileNotFoundError(f"model directory not found: {path}")
     model = SentenceTransformer(str(path), device="cpu")
-    return Encoder(model=model, model_id=_model_id(path), batch_size=batch_size)
+    return Encoder(model=model, model_id=_model_id(path), name=_model_name(path), batch_size=batch_size)
