@@ -69,7 +69,11 @@ def load_encoder(model_path: str | None = None, batch_size: int = 64) -> Encoder
     """Load a sentence-transformers model from a local directory, never from the network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     path = Path(model_path) if model_path else default_model_path()
     if not path.is_dir():

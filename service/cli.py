@@ -194,3 +194,109 @@ def eval_(
         typer.echo("\nengine queries whose true partner is not first:")
         for m in engine_misses:
             typer.echo(f"  [{m.section}] {m.query}: {m.partner} at rank {m.rank}; above it: {', '.join(m.above)}")
+
+
+runs_app = typer.Typer(help="Batch re-ranking runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+def _interval_seconds(text: str) -> float:
+    """`90s`, `15m`, `6h`, `1d` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not value.replace(".", "", 1).isdigit() or float(value) <= 0:
+        raise typer.BadParameter(f"{text!r} is not an interval such as 30m, 6h or 1d")
+    return float(value) * units[unit]
+
+
+@app.command()
+def rerank(
+    every: Annotated[Optional[str], typer.Option(help="repeat at this interval (30m, 6h, 1d); default: run once")] = None,
+    dask: Annotated[Optional[str], typer.Option(help="Dask scheduler address for the scoring blocks")] = None,
+    k: Annotated[Optional[int], typer.Option(min=1, max=100, help="suggestions stored per profile and target")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Re-rank every profile's suggestions (encoding only changed text) and store them as a run."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from service.errors import TwinningError
+    from service.jobs import RerankParams, rerank as run_rerank
+
+    settings = get_settings()
+    interval = _interval_seconds(every) if every else None
+    params = RerankParams(k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address)
+    sessions = _sessions()
+    while True:
+        columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())
+        with Progress(*columns, disable=quiet, transient=False, console=None) as bar:
+            tasks: dict[str, int] = {}
+
+            def show(p) -> None:  # noqa: ANN001
+                if p.stage not in tasks:
+                    tasks[p.stage] = bar.add_task(p.stage, total=p.total)
+                bar.update(tasks[p.stage], completed=p.done, total=p.total)
+
+            try:
+                run = run_rerank(settings, sessions, params, report=show)
+            except TwinningError as exc:
+                if interval is None:
+                    _fail(exc)
+                typer.echo(f"error: {exc}", err=True)
+                run = None
+            except Exception as exc:  # noqa: BLE001 — the run row records it; a periodic loop goes on
+                if interval is None:
+                    raise
+                typer.echo(f"run failed: {exc}", err=True)
+                run = None
+        if run is not None:
+            c = run.counts
+            typer.echo(f"run {run.id} succeeded: {c['profiles']} profiles, {c['encoded']} texts encoded, {c['suggestions']} suggestions stored; seconds {c['seconds']}")
+        if interval is None:
+            return
+        time.sleep(interval)
+
+
+@runs_app.command("list")
+def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """The latest runs, newest first."""
+    from service.runs import list_runs
+
+    with _sessions()() as session:
+        rows = [
+            [str(r.id), r.state, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.finished_at.strftime("%H:%M:%S") if r.finished_at else "",
+             str(r.counts.get("profiles", "")), str(r.counts.get("encoded", "")), str(r.counts.get("suggestions", "")), (r.error or "")[:60]]
+            for r in list_runs(session, limit)
+        ]
+    typer.echo(_table(["run", "state", "started", "finished", "profiles", "encoded", "suggestions", "error"], rows))
+
+
+@runs_app.command("diff")
+def runs_diff(
+    run_id: Annotated[Optional[int], typer.Argument(help="default: the current run")] = None,
+    against: Annotated[str, typer.Option(help="a run id or PREVIOUS")] = "PREVIOUS",
+    profile: Annotated[Optional[str], typer.Option(help="only this profile")] = None,
+) -> None:
+    """What changed between two runs: new, dropped and moved suggestions per profile."""
+    from service.jobs import current_run
+    from service.runs import previous_run_id, run_diff
+
+    with _sessions()() as session:
+        run = run_id or (current_run(session).id if current_run(session) else None)
+        if run is None:
+            _fail(ValueError("no succeeded run yet"))
+        other = previous_run_id(session, run) if against.upper() == "PREVIOUS" else int(against)
+        if other is None:
+            _fail(ValueError(f"run {run} has no earlier succeeded run"))
+        changes = run_diff(session, run, other, profile)
+    typer.echo(f"run {run} against run {other}: {len({c['profile'] for c in changes})} profiles changed")
+    for c in changes:
+        typer.echo(f"\n{c['profile']} → {c['target']}")
+        for s in c["new"]:
+            typer.echo(f"  + {s['id']} (rank {s['rank']}, {s['score']:.3f})")
+        for s in c["dropped"]:
+            typer.echo(f"  - {s['id']} (was rank {s['rank']})")
+        for s in c["moved"]:
+            arrow = "↑" if s["to"] < s["from"] else "↓"
+            typer.echo(f"  {arrow} {s['id']} {s['from']} → {s['to']}")

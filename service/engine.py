@@ -8,6 +8,7 @@ index in place, so a suggestion request never encodes stored text or scans the d
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +58,23 @@ def load_tagger(path: Path, encoder: CachedEncoder) -> ThemeTagger | None:
 
 
 def build_recommender(
-    profiles: list[ProfileText], encoder: CachedEncoder, tagger: ThemeTagger | None, params: ScoringParams = ScoringParams()
+    profiles: list[ProfileText],
+    encoder: CachedEncoder,
+    tagger: ThemeTagger | None,
+    params: ScoringParams = ScoringParams(),
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Recommender:
-    """An engine over a fixed set of profiles: what evaluation and the batch job score with."""
+    """An engine over a fixed set of profiles: what evaluation and the batch job score with.
+
+    Profiles are encoded in chunks (cache misses only), reporting (done, total) after each.
+    """
     index = PhraseIndex(dim=encoder.dim)
     entries = []
     for start in range(0, len(profiles), _BATCH):
         chunk = profiles[start : start + _BATCH]
         entries += [(p.id, v, p.meta) for p, v in zip(chunk, many_profile_vectors(encoder, chunk))]
+        if on_progress:
+            on_progress(len(entries), len(profiles))
     index.bulk_load(entries)
     lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
     return Recommender(index, lexical, tagger, params)

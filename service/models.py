@@ -11,6 +11,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Float,
+    Index,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -24,6 +26,9 @@ __all__ = [
     "Exclusion",
     "ApiKey",
     "CachedVector",
+    "Run",
+    "RunSuggestion",
+    "JobLock",
     "utcnow",
 ]
 
@@ -154,3 +159,44 @@ class CachedVector(Base):
     model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Run(Base):
+    """One batch re-ranking: its suggestions are served only once it has succeeded."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # running | succeeded | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    model_id: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    progress: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(String(200))
+
+
+class RunSuggestion(Base):
+    __tablename__ = "run_suggestions"
+    __table_args__ = (Index("ix_run_suggestions_lookup", "run_id", "profile_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    profile_id: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)
+    other_id: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    detail: Mapped[dict] = mapped_column(JSON)  # score parts, matched phrases, themes, terms
+
+
+class JobLock(Base):
+    """A named lock row: taken by a conditional UPDATE, which is atomic on SQLite and PostgreSQL."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     port: int = 8000
     suggestions_k: int = 10
     keep_runs: int = 10
+    lock_stale_seconds: float = 300.0
+    rerank_block_size: int = 256
     dask_address: str | None = None
 
     @property

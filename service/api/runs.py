@@ -1,0 +1,84 @@
+"""Batch runs and jobs: start a re-ranking, follow it, list runs and read what changed."""
+
+import logging
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import select
+
+from service.api.deps import ManagerDep, SessionDep
+from service.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from service.jobs import LOCK_NAME, RerankParams, holder_is_gone, rerank
+from service.models import JobLock, Run
+from service.runs import get_run, list_runs, previous_run_id, run_diff, run_out
+
+router = APIRouter(tags=["runs"])
+log = logging.getLogger(__name__)
+
+
+@router.post("/jobs/rerank", status_code=status.HTTP_202_ACCEPTED)
+def start_rerank(request: Request, session: SessionDep, principal: ManagerDep, response: Response) -> dict[str, Any]:
+    """Start a re-ranking in the background; follow it at the Location given."""
+    settings = request.app.state.settings
+    lock = session.get(JobLock, LOCK_NAME)
+    queued = session.scalar(select(Run.id).where(Run.state == "queued").limit(1))
+    if queued or (lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)):
+        raise Conflict("a re-ranking run is already queued or in progress")
+    run = Run(state="queued", model_id="", params={"requested_by": principal.label})
+    session.add(run)
+    session.commit()
+    params = RerankParams(k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address)
+
+    def work() -> None:
+        try:
+            rerank(settings, request.app.state.sessions, params, run_id=run.id)
+        except Conflict as exc:
+            with request.app.state.sessions() as s:
+                queued = s.get(Run, run.id)
+                queued.state, queued.error = "failed", str(exc)
+                s.commit()
+        except Exception:  # recorded on the run row by rerank itself
+            log.exception("re-ranking run %s failed", run.id)
+
+    threading.Thread(target=work, name=f"rerank-{run.id}", daemon=True).start()
+    response.headers["Location"] = f"/jobs/{run.id}"
+    return run_out(run)
+
+
+@router.get("/jobs/{job_id}")
+def read_job(job_id: int, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
+    return run_out(get_run(session, job_id))
+
+
+@router.get("/runs")
+def runs(session: SessionDep, principal: ManagerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    return {"items": [run_out(r) for r in list_runs(session, limit)]}
+
+
+@router.get("/runs/{run_id}")
+def read_run(run_id: int, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
+    out = run_out(get_run(session, run_id))
+    out["previous"] = previous_run_id(session, run_id)
+    return out
+
+
+@router.get("/runs/{run_id}/diff")
+def diff(
+    run_id: int,
+    session: SessionDep,
+    principal: ManagerDep,
+    against: Annotated[str, Query(description="a run id, or PREVIOUS for the succeeded run before this one")] = "PREVIOUS",
+    profile: Annotated[str | None, Query(description="only this profile")] = None,
+) -> dict[str, Any]:
+    run = get_run(session, run_id)
+    if against.upper() == "PREVIOUS":
+        other = previous_run_id(session, run.id)
+        if other is None:
+            raise NotFound(f"run {run_id} has no earlier succeeded run to compare with")
+    elif against.isdigit():
+        other = get_run(session, int(against)).id
+    else:
+        raise InvalidInput("against must be a run id or PREVIOUS", [FieldProblem("/query/against", "not a run id")])
+    changes = run_diff(session, run.id, other, profile)
+    return {"run": run.id, "against": other, "profiles_changed": len({c["profile"] for c in changes}), "changes": changes}

@@ -1,0 +1,281 @@
+"""The batch re-ranking job: encode what changed, score every profile for both targets, store a run.
+
+A run becomes current only when it has succeeded, in one transaction; until then the previous
+current run is served. A crashed or killed run is marked failed by the next one, which then starts
+cleanly. One lock row keeps two runs from overlapping on SQLite and PostgreSQL alike.
+"""
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import psutil
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from embeddings import CachedEncoder, load_encoder
+from matching.batch import BlockItem, suggest_block
+from matching.recommend import Recommender, Suggestion
+from matching.scoring import Kind
+from service.engine import SuggestionRequest, build_recommender, candidate_filter, load_tagger
+from service.errors import Conflict
+from service.models import Exclusion, JobLock, Partnership, Profile, Run, RunSuggestion, utcnow
+from service.profiles_text import ProfileText
+from service.settings import Settings
+from service.vector_cache import DatabaseVectorCache
+
+__all__ = ["RerankParams", "ProgressReport", "rerank", "take_lock", "release_lock", "LOCK_NAME", "current_run", "holder_is_gone"]
+
+log = logging.getLogger(__name__)
+LOCK_NAME = "rerank"
+STAGES = ("encoding", "scoring", "storing")
+
+
+@dataclass(frozen=True)
+class RerankParams:
+    k: int = 10
+    block_size: int = 256
+    dask_address: str | None = None
+
+
+@dataclass
+class ProgressReport:
+    stage: str
+    done: int
+    total: int
+    eta_seconds: float | None
+
+
+ProgressFn = Callable[[ProgressReport], None]
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_gone(holder: str, heartbeat: datetime | None, stale_after: float) -> bool:
+    """A holder on this host whose process has exited, or any holder silent for too long."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+        return True
+    if heartbeat is None:
+        return True
+    if heartbeat.tzinfo is None:  # SQLite hands back naive UTC
+        heartbeat = heartbeat.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - heartbeat > timedelta(seconds=stale_after)
+
+
+def take_lock(sessions: sessionmaker[Session], holder: str, stale_after: float) -> None:
+    """Take the rerank lock, or raise Conflict naming who holds it."""
+    with sessions() as session:
+        row = session.get(JobLock, LOCK_NAME)
+        current = (row.holder, row.heartbeat_at) if row else (None, None)
+        condition = JobLock.holder.is_(None)
+        if current[0] is not None and holder_is_gone(current[0], current[1], stale_after):
+            # compare-and-set on the holder we saw, so two takers of a dead lock cannot both win
+            condition = JobLock.holder == current[0]
+        taken = session.execute(
+            update(JobLock).where(JobLock.name == LOCK_NAME, condition).values(holder=holder, heartbeat_at=utcnow())
+        ).rowcount
+        session.commit()
+    if taken != 1:
+        raise Conflict(f"a re-ranking run is already in progress (held by {current[0]})")
+
+
+def heartbeat(sessions: sessionmaker[Session], holder: str) -> None:
+    with sessions() as session:
+        session.execute(update(JobLock).where(JobLock.name == LOCK_NAME, JobLock.holder == holder).values(heartbeat_at=utcnow()))
+        session.commit()
+
+
+def release_lock(sessions: sessionmaker[Session], holder: str) -> None:
+    with sessions() as session:
+        session.execute(update(JobLock).where(JobLock.name == LOCK_NAME, JobLock.holder == holder).values(holder=None, heartbeat_at=None))
+        session.commit()
+
+
+def current_run(session: Session) -> Run | None:
+    """The newest succeeded run: what is served as `source=batch`."""
+    return session.scalar(select(Run).where(Run.state == "succeeded").order_by(Run.id.desc()).limit(1))
+
+
+def _abandon_dead_runs(session: Session) -> int:
+    """Runs left `running` by a killed process: mark them failed and drop their partial rows."""
+    dead = list(session.scalars(select(Run).where(Run.state == "running")))
+    for run in dead:
+        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run.id))
+        run.state, run.finished_at = "failed", utcnow()
+        run.error = run.error or "abandoned: the process running it stopped before it finished"
+    return len(dead)
+
+
+def _prune(session: Session, keep: int) -> None:
+    old = list(session.scalars(select(Run.id).where(Run.state != "running").order_by(Run.id.desc()).offset(keep)))
+    if old:
+        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id.in_(old)))
+        session.execute(delete(Run).where(Run.id.in_(old)))
+
+
+class _Tracker:
+    """Turns per-block progress into stage, counts and an ETA; writes it to the run row now and then."""
+
+    def __init__(self, sessions: sessionmaker[Session], run_id: int, holder: str, report: ProgressFn | None) -> None:
+        self.sessions, self.run_id, self.holder, self.report = sessions, run_id, holder, report
+        self.stage_started = time.monotonic()
+        self.last_write = 0.0
+        self.stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self.stage:
+            self.stage, self.stage_started = stage, now
+        elapsed = now - self.stage_started
+        eta = elapsed / done * (total - done) if done and total else None
+        progress = ProgressReport(stage, done, total, None if eta is None else round(eta, 1))
+        if self.report:
+            self.report(progress)
+        if now - self.last_write > 1.0 or done == total:
+            self.last_write = now
+            with self.sessions() as session:
+                session.execute(update(Run).where(Run.id == self.run_id).values(progress=asdict(progress)))
+                session.execute(update(JobLock).where(JobLock.name == LOCK_NAME, JobLock.holder == self.holder).values(heartbeat_at=utcnow()))
+                session.commit()
+
+
+def _detail(s: Suggestion) -> dict:
+    return {
+        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward},
+        "matches": [m.__dict__ for m in s.matches],
+        "shared_themes": s.shared_themes,
+        "shared_terms": s.shared_terms,
+    }
+
+
+def _block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) -> list[BlockItem]:
+    items = []
+    for key in sorted(texts):
+        text = texts[key]
+        for target in (Kind.CITY, Kind.ORGANISATION):
+            filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
+            items.append(BlockItem(key=key, text=text.whole_text, kind=text.kind.value, filt=filt))
+    return items
+
+
+def _pairs(session: Session, model) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for a, b in session.execute(select(model.a, model.b)):
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out
+
+
+def _scored_blocks(recommender: Recommender, items: list[BlockItem], params: RerankParams) -> Iterator[tuple[list[BlockItem], list[list[Suggestion]]]]:
+    blocks = [items[i : i + params.block_size] for i in range(0, len(items), params.block_size)]
+    if not params.dask_address:
+        for block in blocks:
+            yield block, suggest_block(recommender, block, params.k)
+        return
+    from distributed import Client, as_completed
+
+    with Client(params.dask_address) as client:
+        shared = client.scatter(recommender, broadcast=True)
+        futures = {client.submit(suggest_block, shared, block, params.k, pure=False): block for block in blocks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def rerank(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    params: RerankParams = RerankParams(),
+    report: ProgressFn | None = None,
+    run_id: int | None = None,
+) -> Run:
+    """Run once: take the lock, score everything, make the run current; raises after marking a failure."""
+    holder = _holder()
+    take_lock(sessions, holder, settings.lock_stale_seconds)
+    try:
+        with sessions() as session:
+            _abandon_dead_runs(session)
+            run = session.get(Run, run_id) if run_id else None
+            if run is None:
+                run = Run(state="running", model_id="", params={})
+                session.add(run)
+            base = load_encoder(settings.model)
+            run.state, run.model_id, run.holder = "running", base.model_id, holder
+            run.params = asdict(params) | {"dask_address": params.dask_address}
+            run.started_at = utcnow()
+            session.commit()
+            run_id = run.id
+        track = _Tracker(sessions, run_id, holder, report)
+        try:
+            counts = _execute(settings, sessions, params, run_id, track, base)
+        except BaseException as exc:
+            with sessions() as session:
+                session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run_id))
+                session.execute(update(Run).where(Run.id == run_id).values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"))
+                session.commit()
+            raise
+        track("storing", 0, 1)
+        with sessions() as session:
+            # the one transaction that makes this run the served one
+            run = session.get(Run, run_id)
+            run.state, run.finished_at, run.counts = "succeeded", utcnow(), counts
+            run.progress = asdict(ProgressReport("storing", 1, 1, 0.0))
+            _prune(session, settings.keep_runs)
+            session.commit()
+        if report:
+            report(ProgressReport("storing", 1, 1, 0.0))
+        return run
+    finally:
+        release_lock(sessions, holder)
+
+
+def _execute(settings: Settings, sessions: sessionmaker[Session], params: RerankParams, run_id: int, track: _Tracker, base) -> dict:
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    with sessions() as session:
+        texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
+        excluded = _pairs(session, Exclusion)
+        for key, partners in _pairs(session, Partnership).items():
+            excluded.setdefault(key, set()).update(partners)
+
+    track("encoding", 0, len(texts))
+    encoder = CachedEncoder(base, DatabaseVectorCache(sessions))
+    tagger = load_tagger(settings.themes_path, encoder)
+    recommender = build_recommender(list(texts.values()), encoder, tagger, on_progress=lambda d, n: track("encoding", d, n))
+    track("encoding", len(texts), len(texts))
+    timings["encoding"] = time.monotonic() - started
+
+    items = _block_items(texts, excluded)
+    done = stored = 0
+    scoring = storing = 0.0
+    track("scoring", 0, len(items))
+    t = time.monotonic()
+    for block, results in _scored_blocks(recommender, items, params):
+        scoring += time.monotonic() - t
+        t = time.monotonic()
+        rows = [
+            {"run_id": run_id, "profile_id": item.key, "target": item.filt.kind, "rank": rank, "other_id": s.key, "score": s.score, "detail": _detail(s)}
+            for item, found in zip(block, results)
+            for rank, s in enumerate(found, start=1)
+        ]
+        with sessions() as session:
+            if rows:
+                session.execute(RunSuggestion.__table__.insert(), rows)
+            session.commit()
+        stored += len(rows)
+        done += len(block)
+        storing += time.monotonic() - t
+        track("scoring", done, len(items))
+        t = time.monotonic()
+    timings |= {"scoring": round(scoring, 3), "storing": round(storing, 3), "total": round(time.monotonic() - started, 3)}
+    timings["encoding"] = round(timings["encoding"], 3)
+    return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}

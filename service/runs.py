@@ -1,0 +1,84 @@
+"""Reading batch runs: the stored ranking of a profile, and what changed between two runs."""
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound
+from service.models import Run, RunSuggestion
+
+__all__ = ["get_run", "list_runs", "run_out", "stored_suggestions", "previous_run_id", "run_diff"]
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return run
+
+
+def list_runs(session: Session, limit: int = 50) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+
+def run_out(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "state": run.state,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "model_id": run.model_id,
+        "params": run.params,
+        "counts": run.counts,
+        "progress": run.progress,
+        "error": run.error,
+    }
+
+
+def stored_suggestions(session: Session, run_id: int, profile_id: str, target: str) -> list[RunSuggestion]:
+    return list(
+        session.scalars(
+            select(RunSuggestion)
+            .where(RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target)
+            .order_by(RunSuggestion.rank)
+        )
+    )
+
+
+def previous_run_id(session: Session, run_id: int) -> int | None:
+    return session.scalar(
+        select(Run.id).where(Run.id < run_id, Run.state == "succeeded").order_by(Run.id.desc()).limit(1)
+    )
+
+
+def _rankings(session: Session, run_id: int) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+    out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
+    rows = session.execute(
+        select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score).where(
+            RunSuggestion.run_id == run_id
+        )
+    )
+    for profile_id, target, other, rank, score in rows:
+        out[(profile_id, target)][other] = (rank, score)
+    return out
+
+
+def run_diff(session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
+    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved."""
+    new_run, old_run = _rankings(session, run_id), _rankings(session, against)
+    changes = []
+    for key in sorted(set(new_run) | set(old_run)):
+        if profile_id and key[0] != profile_id:
+            continue
+        now, before = new_run.get(key, {}), old_run.get(key, {})
+        added = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"])
+        dropped = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"])
+        moved = sorted(
+            ({"id": o, "from": before[o][0], "to": r, "score": s} for o, (r, s) in now.items() if o in before and before[o][0] != r),
+            key=lambda x: x["to"],
+        )
+        if added or dropped or moved:
+            changes.append({"profile": key[0], "target": key[1], "new": added, "dropped": dropped, "moved": moved})
+    return changes
