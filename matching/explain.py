@@ -36,7 +36,11 @@ def _best_pairs(
 ) -> tuple[list[PhraseMatch], np.ndarray, np.ndarray]:
     need = np.flatnonzero(needs_mask(needer.roles, need_roles))
     weights = serve_weights(server.roles, serve_roles, params)
-    sims = (needer.vectors[need] @ server.vectors.T) * weights[None, :]
+    serving = weights > 0
+    if not serving.any():
+        return [], need, np.flatnonzero(serving)
+    # a phrase that does not serve must never be quoted as the match, even when every cosine is ≤ 0
+    sims = np.where(serving[None, :], (needer.vectors[need] @ server.vectors.T) * weights[None, :], -np.inf)
     best = sims.argmax(axis=1)
     values = sims[np.arange(len(need)), best]
     order = np.argsort(-values, kind="stable")[:top]
@@ -51,7 +55,7 @@ def _best_pairs(
         )
         for i in order
     ]
-    return matches, need, np.flatnonzero(weights > 0)
+    return matches, need, np.flatnonzero(serving)
 
 
 def explain(

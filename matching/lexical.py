@@ -35,7 +35,8 @@ class LexicalModel:
         try:
             matrix = self.vectorizer_.fit_transform(corpus)
         except ValueError:  # an empty vocabulary: no profile has a content word yet
-            self.vectorizer_ = TfidfVectorizer(analyzer=lambda _: ["_"], dtype=np.float32)
+            # a vocabulary of one term no text can contain: every row is zero, every similarity 0
+            self.vectorizer_ = TfidfVectorizer(vocabulary=["\x00"], dtype=np.float32)
             matrix = self.vectorizer_.fit_transform(corpus)
         self.rows_: dict[str, sparse.csr_matrix] = {k: matrix[i] for i, k in enumerate(keys)}
         self.terms_ = self.vectorizer_.get_feature_names_out()

@@ -33,7 +33,7 @@ class ProfileVectors:
     texts: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.roles) != len(self.texts):
+        if self.vectors.ndim != 2 or not (self.vectors.shape[0] == len(self.roles) == len(self.texts)):
             raise ValueError("vectors, roles and texts must have one entry per phrase")
 
     @classmethod

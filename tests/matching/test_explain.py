@@ -1,0 +1,149 @@
+"""Explanations a person can check: which of their needs met which phrase, and the themes both share.
+
+Basis vectors of R^4 stand for four unrelated themes: e0 lighting, e1 mobility, e2 water, e3 housing.
+"""
+
+import numpy as np
+import pytest
+
+from matching.explain import PhraseMatch, explain
+from matching.scoring import Kind, ScoringParams, direction_roles
+from matching.themes import Theme, ThemeTagger
+from matching.vectors import ProfileVectors
+
+E = np.eye(4, dtype=np.float32)
+PARAMS = ScoringParams()
+
+
+def unit(*weights: float) -> np.ndarray:
+    v = np.asarray(weights, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def make(interests=(), offers=(), description=()) -> ProfileVectors:
+    """Phrases given as (text, vector) pairs."""
+    phrases = [*interests, *offers, *description]
+    return ProfileVectors.from_phrases(
+        [t for t, _ in interests],
+        [t for t, _ in offers],
+        [t for t, _ in description],
+        np.stack([v for _, v in phrases]),
+    )
+
+
+EINDHOVEN = make(
+    interests=[("intelligent public lighting", E[0]), ("electric buses", E[1]), ("affordable housing", E[3])],
+    offers=[("water reuse in parks", E[2])],
+)
+LUMEN = make(
+    offers=[("connected LED street lighting", unit(0.9, 0, 0, 0.1)), ("housing retrofits", unit(0, 0, 0.4, 0.6))],
+    description=[("We light cities.", unit(0.95, 0, 0.05, 0))],
+)
+SEOUL = make(
+    interests=[("rainwater harvesting", unit(0, 0, 0.8, 0.2)), ("night-time safety", unit(0.3, 0, 0, 0.2))],
+    offers=[("smart street lights", unit(0.8, 0, 0, 0.2))],
+    description=[("Seoul runs a large electric bus fleet.", E[1])],
+)
+
+THEMES = [
+    Theme("smart-lighting", "Smart public lighting", "Connected street lighting."),
+    Theme("e-mobility", "Electric mobility", "Electric buses and charging."),
+    Theme("water", "Water", "Water reuse and harvesting."),
+    Theme("housing", "Housing", "Affordable and retrofitted homes."),
+]
+TAGGER = ThemeTagger(THEMES, E, threshold=0.42, per_phrase=1)
+
+
+def test_city_to_organisation_pairs_each_need_with_its_best_offer_best_first():
+    why = explain(EINDHOVEN, LUMEN, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS)
+    assert [(m.need, m.match) for m in why.matches][:2] == [
+        ("intelligent public lighting", "connected LED street lighting"),
+        ("affordable housing", "housing retrofits"),
+    ]
+    first = why.matches[0]
+    assert first == PhraseMatch(
+        need="intelligent public lighting",
+        need_role="interest",
+        match="connected LED street lighting",
+        match_role="offer",
+        similarity=pytest.approx(0.9939, abs=1e-4),
+        direction="forward",
+    )
+    sims = [m.similarity for m in why.matches]
+    assert sims == sorted(sims, reverse=True)
+    assert all(m.direction == "forward" and m.need_role == "interest" for m in why.matches)
+    assert why.shared_themes == []  # no tagger, no themes
+
+
+def test_a_description_wins_only_when_it_beats_offers_after_its_discount():
+    lit = make(interests=[("lighting", E[0])])
+    org = make(offers=[("street lights", unit(0.8, 0.6, 0, 0))], description=[("We light cities.", E[0])])
+    (match,) = explain(lit, org, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS).matches
+    assert (match.match, match.match_role) == ("We light cities.", "description")
+    assert match.similarity == pytest.approx(0.9, abs=1e-4)
+    (match,) = explain(lit, org, direction_roles(Kind.CITY, Kind.ORGANISATION), ScoringParams(description_weight=0.5)).matches
+    assert match.match_role == "offer"
+
+
+def test_city_pairings_are_explained_in_both_directions():
+    why = explain(EINDHOVEN, SEOUL, direction_roles(Kind.CITY, Kind.CITY), PARAMS, top=2)
+    forward = [m for m in why.matches if m.direction == "forward"]
+    backward = [m for m in why.matches if m.direction == "backward"]
+    assert why.matches == forward + backward
+    assert [(m.need, m.match, m.match_role) for m in forward] == [
+        ("intelligent public lighting", "smart street lights", "offer"),
+        ("electric buses", "Seoul runs a large electric bus fleet.", "description"),
+    ]
+    assert [(m.need, m.need_role, m.match, m.match_role) for m in backward] == [
+        ("rainwater harvesting", "interest", "water reuse in parks", "offer"),
+        ("night-time safety", "interest", "intelligent public lighting", "interest"),
+    ]
+    assert [m.similarity for m in backward] == sorted((m.similarity for m in backward), reverse=True)
+
+
+def test_top_limits_the_pairs_per_direction():
+    why = explain(EINDHOVEN, SEOUL, direction_roles(Kind.CITY, Kind.CITY), PARAMS, top=1)
+    assert [m.direction for m in why.matches] == ["forward", "backward"]
+
+
+def test_shared_themes_are_those_of_the_query_needs_and_the_candidates_serving_phrases():
+    why = explain(EINDHOVEN, LUMEN, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS, TAGGER)
+    # lighting: need 1.0, description 0.9986 → 0.9986; housing: need 1.0, offer 0.83 → 0.83
+    assert why.shared_themes == ["smart-lighting", "housing"]
+
+
+def test_an_organisations_own_interests_and_the_citys_offers_share_no_theme():
+    city = make(interests=[("lighting", E[0])], offers=[("water reuse", E[2])])
+    org = make(interests=[("electric buses", E[1]), ("lighting", E[0])], offers=[("LED lights", E[0]), ("water", E[2])])
+    org_wanting_water = make(interests=[("water", E[2])], offers=[("LED lights", E[0]), ("buses", E[1])])
+    roles = direction_roles(Kind.CITY, Kind.ORGANISATION)
+    assert explain(city, org, roles, PARAMS, TAGGER).shared_themes == ["smart-lighting"]
+    assert explain(city, org_wanting_water, roles, PARAMS, TAGGER).shared_themes == ["smart-lighting"]
+
+
+def test_a_need_is_never_paired_with_a_phrase_that_does_not_serve_it():
+    city = make(interests=[("intelligent public lighting", E[0]), ("electric buses", E[1])])
+    org = make(interests=[("bus fleet electrification", E[1])], offers=[("LED street lighting", E[0])])
+    why = explain(city, org, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS)
+    # today: ("electric buses" ↔ "bus fleet electrification", match_role "interest", similarity 0.0)
+    assert all(m.match_role in ("offer", "description") for m in why.matches)
+
+
+def test_shared_themes_are_ordered_by_the_weaker_side_then_id():
+    city = make(interests=[("water", unit(0.5, 0, 1, 0)), ("lighting", unit(1, 0, 0.5, 0))])
+    org = make(offers=[("water", E[2]), ("lights", E[0])])
+    tagger = ThemeTagger(THEMES, E, threshold=0.42, per_phrase=1)
+    roles = direction_roles(Kind.CITY, Kind.ORGANISATION)
+    assert explain(city, org, roles, PARAMS, tagger).shared_themes == ["smart-lighting", "water"]  # equal: by id
+    org_weak_water = make(offers=[("water", unit(0, 0, 0.5, 0.5)), ("lights", E[0])])
+    tagger_wide = ThemeTagger(THEMES, E, threshold=0.42, per_phrase=2)
+    assert explain(city, org_weak_water, roles, PARAMS, tagger_wide).shared_themes == ["smart-lighting", "water"]
+    city_weak_lighting = make(interests=[("water", E[2]), ("lighting", unit(0.6, 0, 0, 0.8))])
+    assert explain(city_weak_lighting, org, roles, PARAMS, tagger_wide).shared_themes == ["water", "smart-lighting"]
+
+
+def test_themes_below_the_threshold_are_not_shared():
+    city = make(interests=[("a bit of lighting", unit(0.3, 0, 0, 1))])
+    org = make(offers=[("lights", E[0])])
+    why = explain(city, org, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS, TAGGER)
+    assert "smart-lighting" not in why.shared_themes

@@ -1,0 +1,111 @@
+"""TF-IDF between whole profile texts: exact shared rare terms (acronyms, programme names) count."""
+
+import numpy as np
+import pytest
+
+from matching.lexical import LexicalModel
+
+CORPUS = {
+    "tallinn": "Digital government services, m-voting and OASC minimal interoperability mechanisms for cities.",
+    "lisbon": "Participatory budgeting with m-voting, and membership of the OASC network.",
+    "porto": "Urban mobility, cycling lanes and public transport for residents of the city.",
+    "oulu": "Cycling lanes, winter maintenance of streets and public transport for the city.",
+    "lyon": "Urban food strategy, school canteens and public markets for the city.",
+}
+QUERY = "A city that wants to join OASC and pilot m-voting."
+
+
+@pytest.fixture
+def model() -> LexicalModel:
+    return LexicalModel().fit(CORPUS)
+
+
+def ranked(model: LexicalModel, text: str, keys=tuple(CORPUS)) -> list[str]:
+    sims = model.similarity(model.transform(text), list(keys))
+    return [k for _, k in sorted(zip(-sims, keys))]
+
+
+def test_shared_rare_terms_give_higher_similarity(model):
+    sims = dict(zip(CORPUS, model.similarity(model.transform(QUERY), list(CORPUS))))
+    assert min(sims["tallinn"], sims["lisbon"]) > max(sims["porto"], sims["oulu"], sims["lyon"])
+    assert ranked(model, QUERY)[:2] in (["lisbon", "tallinn"], ["tallinn", "lisbon"])
+    assert all(0.0 <= s <= 1.0 + 1e-6 for s in sims.values())
+
+
+def test_a_profile_is_most_similar_to_itself(model):
+    for key, text in CORPUS.items():
+        assert ranked(model, text)[0] == key
+        assert model.similarity(model.transform(text), [key])[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_unknown_keys_score_zero_and_no_keys_give_an_empty_array(model):
+    assert model.similarity(model.transform(QUERY), ["nowhere", "tallinn"])[0] == 0.0
+    assert model.similarity(model.transform(QUERY), []).shape == (0,)
+
+
+def test_update_replaces_one_row_without_refitting(model):
+    query = model.transform(QUERY)
+    terms, others_before = model.terms_.copy(), model.similarity(query, ["tallinn", "lisbon", "oulu", "lyon"])
+    assert model.similarity(query, ["porto"])[0] < 0.15  # only "city" in common
+
+    model.update({"porto": "Porto now pilots m-voting and joined OASC."})
+
+    assert model.similarity(query, ["porto"])[0] > 0.3
+    assert np.array_equal(model.terms_, terms)  # same vocabulary and idf: nobody else is re-weighted
+    np.testing.assert_array_equal(model.similarity(query, ["tallinn", "lisbon", "oulu", "lyon"]), others_before)
+
+
+def test_update_adds_a_new_profile_in_the_fitted_vocabulary(model):
+    model.update({"tampere": "Tampere runs OASC pilots."})
+    assert ranked(model, QUERY, keys=("tampere", "porto", "lyon"))[0] == "tampere"
+    model.update({"espoo": "Quantum hydrogen zeppelins."})  # no fitted term: nothing in common until a refit
+    assert model.similarity(model.transform("hydrogen zeppelins"), ["espoo"])[0] == 0.0
+    model.update({})
+
+
+def test_remove_forgets_a_profile(model):
+    model.remove(["tallinn", "never-stored"])
+    query = model.transform(QUERY)
+    assert model.similarity(query, ["tallinn"])[0] == 0.0
+    assert model.shared_terms(query, "tallinn") == []
+    assert model.similarity(query, ["lisbon"])[0] > 0
+
+
+def test_shared_terms_lists_the_terms_that_contribute(model):
+    query = model.transform(QUERY)
+    terms = model.shared_terms(query, "tallinn")
+    assert {"oasc", "voting"} <= set(terms)  # the tokenizer keeps words of two letters or more
+    assert all(t in CORPUS["tallinn"].lower() and t in QUERY.lower() for t in terms)
+    assert model.shared_terms(model.transform("school canteens"), "porto") == []
+    assert model.shared_terms(query, "nowhere") == []
+
+
+def test_shared_terms_are_strongest_first_and_limited_by_top(model):
+    query = model.transform("m-voting, OASC and digital government services")
+    terms = model.shared_terms(query, "tallinn", top=10)
+    product = query.multiply(model.rows_["tallinn"]).toarray().ravel()
+    weights = [product[list(model.terms_).index(t)] for t in terms]
+    assert weights == sorted(weights, reverse=True)
+    assert model.shared_terms(query, "tallinn", top=2) == terms[:2]
+
+
+def test_stop_words_carry_no_weight(model):
+    assert model.shared_terms(model.transform("the and of for"), "porto") == []
+
+
+def test_a_corpus_without_content_words_or_without_profiles_does_not_crash():
+    model = LexicalModel().fit({"a": "The and of.", "b": "It is, it was."})
+    sims = model.similarity(model.transform("smart lighting"), ["a", "b", "c"])
+    assert sims.shape == (3,)
+    model.update({"c": "smart lighting pilots"})
+    model.remove(["a"])
+    empty = LexicalModel().fit({})
+    assert empty.similarity(empty.transform("smart lighting"), []).shape == (0,)
+
+
+def test_a_corpus_without_content_words_matches_nothing():
+    model = LexicalModel().fit({"a": "The and of.", "b": "It is, it was."})
+    model.update({"c": "smart lighting pilots"})
+    query = model.transform("hydrogen buses")
+    assert model.similarity(query, ["a", "b", "c"]).tolist() == [0.0, 0.0, 0.0]
+    assert model.shared_terms(query, "c") == []
