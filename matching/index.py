@@ -552,25 +552,32 @@ class PhraseIndex:
         count. Centroids (rather than one per profile) keep a profile's separate themes apart,
         which is what the max in the real score rewards.
         """
-        qd = _padded(q @ self.components_[:, : self.summary_dim])  # (summary_dim, q padded)
-        n_q = len(q)
-        cents = self.centroids_[slots]  # (n, roles, d)
-        dots = (cents.reshape(-1, self.summary_dim) @ qd).reshape(len(slots), _N_ROLES, -1)[:, :, :n_q]
-        role_ids = np.arange(_N_ROLES, dtype=np.int8)
-        serve = serve_weights(role_ids, roles.target_serves, params)
-        need = needs_mask(q_roles, roles.query_needs)
-        fwd = (dots[:, :, need] * serve[None, :, None]).max(axis=1).mean(axis=1)
-        np.maximum(fwd, 0.0, out=fwd)
+        need = np.flatnonzero(needs_mask(q_roles, roles.query_needs))
+        columns = [q[need]]
+        if roles.reciprocal:
+            q_serve = serve_weights(q_roles, roles.query_serves, params)
+            serving = np.flatnonzero(q_serve > 0)
+            columns.append(q[serving] * q_serve[serving, None])
+        qd = _padded(np.concatenate(columns) @ self.components_[:, : self.summary_dim])
+        d = self.summary_dim
+        dots = (self.centroids_[slots].reshape(-1, d) @ qd).reshape(len(slots), _N_ROLES, -1)
+        n_need = len(need)
+        serve = serve_weights(np.arange(_N_ROLES, dtype=np.int8), roles.target_serves, params)
+        fwd = np.zeros((len(slots), n_need), dtype=np.float32)  # the floor an unserving phrase gives
+        for role in np.flatnonzero(serve > 0):
+            np.maximum(fwd, dots[:, role, :n_need] * serve[role], out=fwd)
+        fwd = fwd.mean(axis=1)
         if not roles.reciprocal:
             return fwd
-        q_serve = serve_weights(q_roles, roles.query_serves, params)
-        best = (dots * q_serve[None, None, :]).max(axis=2)  # (n, roles)
+        if len(serving) == 0:
+            return np.zeros(len(slots), dtype=np.float32)
+        best = dots[:, :, n_need : n_need + len(serving)].max(axis=2)  # (n, roles)
+        np.maximum(best, 0.0, out=best)
         counts = self.role_counts_[slots]
-        need_counts = counts * np.isin(role_ids, np.array(roles.target_needs, dtype=np.int8))[None, :]
+        need_counts = counts * np.isin(np.arange(_N_ROLES), roles.target_needs)[None, :]
         # a candidate with no phrase in a need role is judged on all of them, as in coverage_block
         need_counts = np.where(need_counts.sum(axis=1, keepdims=True) > 0, need_counts, counts)
         bwd = (best * need_counts).sum(axis=1) / np.maximum(need_counts.sum(axis=1), 1.0)
-        np.maximum(bwd, 0.0, out=bwd)
         return fuse_directions(fwd, bwd, params.fusion)
 
     def _reduced_scores(

@@ -65,6 +65,12 @@ class LexicalModel:
         block = sparse.vstack([self.rows_.get(k, empty) for k in keys], format="csr")
         return np.asarray((block @ query.T).toarray()).ravel().astype(np.float32)
 
+    def matrix(self, keys: Sequence[str]) -> sparse.csr_matrix:
+        """The rows of the given keys stacked (zero rows for unknown keys)."""
+        width = len(self.vectorizer_.vocabulary_)
+        empty = sparse.csr_matrix((1, width), dtype=np.float32)
+        return sparse.vstack([self.rows_.get(k, empty) for k in keys], format="csr")
+
     def shared_terms(self, query: sparse.csr_matrix, key: str, top: int = 5) -> list[str]:
         """The terms that contribute most to the cosine, for explanations."""
         row = self.rows_.get(key)

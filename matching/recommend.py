@@ -9,7 +9,7 @@ from matching.diversity import mmr_order
 from matching.explain import PhraseMatch, explain
 from matching.index import CandidateFilter, PhraseIndex
 from matching.lexical import LexicalModel
-from matching.scoring import Kind, ScoringParams, direction_roles, hybrid
+from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, fuse_directions, hybrid
 from matching.themes import ThemeTagger
 from matching.vectors import ProfileVectors
 
@@ -109,6 +109,33 @@ class Recommender:
             shared_themes=themes,
             shared_terms=terms,
         )
+
+
+    def pair_scores(self, rows: list[str], cols: list[str], *, block_rows: int = 16) -> np.ndarray:
+        """The hybrid city ↔ city score of every stored row profile with every column profile.
+
+        The same score the suggestions carry, computed exactly for a whole cohort: the columns'
+        phrases are gathered once and the rows scored against them a block at a time, so memory
+        stays at a few block-sized similarity matrices.
+        """
+        out = np.zeros((len(rows), len(cols)), dtype=np.float32)
+        if not rows or not cols:
+            return out
+        roles = direction_roles(Kind.CITY, Kind.CITY)
+        col_vectors = [self.index.vectors_of(c) for c in cols]
+        matrix = np.ascontiguousarray(np.concatenate([v.vectors for v in col_vectors]))
+        col_roles = np.concatenate([v.roles for v in col_vectors])
+        offsets = np.concatenate([[0], np.cumsum([len(v) for v in col_vectors])])
+        for start in range(0, len(rows), block_rows):
+            queries = [self.index.vectors_of(r) for r in rows[start : start + block_rows]]
+            sims = np.concatenate([q.vectors for q in queries]) @ matrix.T
+            at = 0
+            for i, q in enumerate(queries):
+                forward, backward = coverage_block(sims[at : at + len(q)], q.roles, col_roles, offsets, roles, self.params)
+                out[start + i] = fuse_directions(forward, backward, self.params.fusion)
+                at += len(q)
+        lexical = self.lexical.matrix(rows) @ self.lexical.matrix(cols).T
+        return hybrid(out, np.asarray(lexical.toarray(), dtype=np.float32), self.params)
 
 
 def _centroid(vectors: ProfileVectors) -> np.ndarray:

@@ -4,7 +4,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import bundles, health, profiles, runs, suggestions
+from service.api import bundles, cohorts, exclusions, health, profiles, runs, suggestions
 from service.db import make_engine, make_sessionmaker, migrate
 from service.engine import LiveEngine
 from service.errors import install_error_handlers
@@ -40,6 +40,6 @@ def create_app(settings: Settings | None = None, live: LiveEngine | None = None)
     app.state.live = live
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, profiles, bundles, suggestions, runs):
+    for module in (health, profiles, bundles, suggestions, exclusions, cohorts, runs):
         app.include_router(module.router)
     return app

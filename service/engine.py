@@ -100,7 +100,7 @@ class LiveEngine:
         self.settings = settings
         self.sessions = sessions
         self._encoder = encoder
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self.recommender: Recommender | None = None
         self.texts: dict[str, ProfileText] = {}
         self.encoded_at_start = 0
@@ -112,7 +112,7 @@ class LiveEngine:
 
     def start(self) -> None:
         """Build the index from every stored profile."""
-        with self._lock:
+        with self.lock:
             encoder = self.encoder
             with self.sessions() as session:
                 self.texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
@@ -120,6 +120,10 @@ class LiveEngine:
             self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
+
+    def recommender_ready(self) -> Recommender:
+        """The recommender, built on first use; callers must not mutate it."""
+        return self._ready()
 
     def _ready(self) -> Recommender:
         if self.recommender is None:
@@ -129,7 +133,7 @@ class LiveEngine:
     def profiles_changed(self, ids: list[str]) -> None:
         if not ids or self.recommender is None:
             return
-        with self._lock, self.sessions() as session:
+        with self.lock, self.sessions() as session:
             rows = store.profiles_by_ids(session, ids)
             texts = [ProfileText.from_row(r) for r in rows]
             vectors = many_profile_vectors(self.encoder, texts)
@@ -141,7 +145,7 @@ class LiveEngine:
     def profiles_removed(self, ids: list[str]) -> None:
         if self.recommender is None:
             return
-        with self._lock:
+        with self.lock:
             for key in ids:
                 self.texts.pop(key, None)
                 if key in self.recommender.index:
@@ -156,7 +160,7 @@ class LiveEngine:
     def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
         """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
         recommender = self._ready()
-        with self._lock:
+        with self.lock:
             query = self.texts.get(profile_id)
             if query is None:
                 raise ProfileNotFound(f"no profile with id {profile_id!r}")
@@ -165,7 +169,7 @@ class LiveEngine:
         if not request.include_partners:
             excluded |= store.partner_ids(session, profile_id)
         filt = candidate_filter(query, query.bloc, request, excluded)
-        with self._lock:
+        with self.lock:
             return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
 
     def suggest_adhoc(self, query: ProfileText, request: SuggestionRequest, excluded: set[str]) -> list[Suggestion]:
@@ -175,7 +179,7 @@ class LiveEngine:
             raise InvalidInput("give interests, offers or a description to match on")
         vectors = profile_vectors(self.encoder, query)
         filt = candidate_filter(query, query.bloc, request, excluded)
-        with self._lock:
+        with self.lock:
             return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
 
     def profile_text(self, profile_id: str) -> ProfileText | None:

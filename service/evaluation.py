@@ -12,10 +12,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from embeddings import CachedEncoder
 from matching.evaluate import mean_metrics, query_metrics, rank_of_first
 from matching.index import CandidateFilter
+from matching.pairing import optimal_pairing, top1_pairs
 from matching.recommend import Query, Recommender
 from matching.scoring import Kind, ScoringParams
 from matching.themes import ThemeTagger
 from service.engine import build_recommender
+from service.pairing import cohort_scores
 from service.profiles_text import ProfileText
 from service.schemas import Bundle
 
@@ -126,10 +128,29 @@ def evaluate_bundle(
         "dense": _cosine_ranker(_dense_vectors(texts, encoder)),
     }
     misses: list[Miss] = []
-    result = {
+    result: dict = {
         "bundle": name,
         "model": encoder.name,
         "cities": _section("cities", _city_queries(bundle, texts), rankers, Kind.CITY, (1, 3), misses),
         "organisations": _section("organisations", _org_queries(bundle, texts), rankers, Kind.ORGANISATION, (1, 3, 10), misses),
     }
+    if bundle.cohorts:
+        result["cohort_pairing"] = _cohort_pairing(bundle, recommender, texts)
     return result, misses
+
+
+def _cohort_pairing(bundle: Bundle, recommender: Recommender, texts: dict[str, ProfileText]) -> dict:
+    """Known cross-side pairs recovered by the optimal pairing (default options) and by each city's top-1."""
+    known = {frozenset((p.a, p.b)) for p in bundle.partnerships}
+    pairs = recovered = top1 = 0
+    for cohort in bundle.cohorts:
+        sides = {s: [m for m in ms if texts[m].kind == Kind.CITY] for s, ms in cohort.sides.items()}
+        side = {m: s for s, ms in sides.items() for m in ms}
+        cross = {p for p in known if len(p) == 2 and all(m in side for m in p) and len({side[m] for m in p}) == 2}
+        scores = cohort_scores(recommender, sides)
+        proposed = {frozenset((p.a, p.b)) for p in optimal_pairing(scores).pairs}
+        pairs += len(cross)
+        recovered += len(cross & proposed)
+        top1 += len(cross & top1_pairs(scores))
+    rate = lambda n: round(n / pairs, 4) if pairs else 0.0  # noqa: E731
+    return {"pairs": pairs, "recovered": recovered, "rate": rate(recovered), "top1_recovered": top1, "top1_rate": rate(top1)}

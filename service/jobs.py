@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import psutil
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, load_encoder
@@ -76,7 +77,14 @@ def take_lock(sessions: sessionmaker[Session], holder: str, stale_after: float) 
     """Take the rerank lock, or raise Conflict naming who holds it."""
     with sessions() as session:
         row = session.get(JobLock, LOCK_NAME)
-        current = (row.holder, row.heartbeat_at) if row else (None, None)
+        if row is None:  # the migration seeds it; a database emptied by hand may lack it
+            try:
+                session.add(JobLock(name=LOCK_NAME))
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+            row = session.get(JobLock, LOCK_NAME)
+        current = (row.holder, row.heartbeat_at)
         condition = JobLock.holder.is_(None)
         if current[0] is not None and holder_is_gone(current[0], current[1], stale_after):
             # compare-and-set on the holder we saw, so two takers of a dead lock cannot both win

@@ -94,6 +94,7 @@ class Partnership(Base):
     programme: Mapped[str | None] = mapped_column(String(200))
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     accepted_by: Mapped[str | None] = mapped_column(String(64))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

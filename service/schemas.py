@@ -26,6 +26,19 @@ __all__ = [
     "SuggestionOut",
     "SuggestionList",
     "AdhocQuery",
+    "ExclusionCreate",
+    "RejectBody",
+    "ExclusionOut",
+    "CohortBody",
+    "CohortOut",
+    "PairingRequest",
+    "PairingOut",
+    "PairOut",
+    "RegretOut",
+    "UnpairedOut",
+    "CandidateOut",
+    "AcceptRequest",
+    "AcceptOut",
 ]
 
 ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
@@ -264,3 +277,108 @@ class AdhocQuery(BaseModel):
         if not (self.interests or self.offers or self.description):
             raise ValueError("interests: give interests, offers or a description to match on")
         return self
+
+
+class ExclusionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    excluded: ProfileId
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ExclusionOut(BaseModel):
+    profile: str
+    excluded: str
+    reason: str | None
+    created_by: str | None
+    created_at: datetime
+
+
+class CohortBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    sides: dict[Bloc, list[ProfileId]]
+
+    @model_validator(mode="after")
+    def _sides(self) -> "CohortBody":
+        CohortIn(name=self.name, sides=self.sides)
+        return self
+
+
+class CohortOut(BaseModel):
+    id: str
+    name: str
+    sides: dict[str, list[str]]
+
+
+Pair = Annotated[list[ProfileId], Field(min_length=2, max_length=2, description="[a, b]")]
+
+
+class PairingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capacity: dict[ProfileId, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict, description="partners a city may take (default 1)")
+    lock: list[Pair] = Field(default_factory=list, description="agreed pairs, kept")
+    forbid: list[Pair] = Field(default_factory=list, description="pairs never to propose")
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    partnerships: Literal["auto", "ignore"] = Field(
+        "auto", description="auto: pairs accepted for this cohort stay locked, other known partnerships are forbidden; ignore: pair from scratch"
+    )
+
+
+class PairOut(BaseModel):
+    a: str
+    b: str
+    a_name: str
+    b_name: str
+    score: float
+    locked: bool
+    matches: list[PhraseMatchOut]
+    shared_themes: list[ThemeOut]
+
+
+class RegretOut(BaseModel):
+    city: str
+    best: str
+    best_score: float
+    assigned_score: float | None
+    gap: float
+    reason: str
+
+
+class CandidateOut(BaseModel):
+    id: str
+    score: float
+
+
+class UnpairedOut(BaseModel):
+    id: str
+    best_options: list[CandidateOut]
+
+
+class PairingOut(BaseModel):
+    cohort: str
+    total: float
+    pairs: list[PairOut]
+    unpaired: list[UnpairedOut]
+    regrets: list[RegretOut]
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: Annotated[list[Pair], Field(min_length=1, max_length=10_000)]
+
+
+class AcceptOut(BaseModel):
+    cohort: str
+    accepted: int
+    created: int
+    accepted_by: str

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.errors import AlreadyExists, FieldProblem, ProfileNotFound, VersionConflict
+from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
 from service.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, utcnow
 from service.schemas import (
     Bundle,
@@ -32,6 +32,14 @@ __all__ = [
     "partner_ids",
     "excluded_ids",
     "cohort_id",
+    "upsert_partnership",
+    "upsert_exclusion",
+    "upsert_cohort",
+    "list_exclusions",
+    "delete_exclusion",
+    "get_cohort",
+    "profiles_by_ids",
+    "partner_pairs",
 ]
 
 SCALAR_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description")
@@ -171,7 +179,7 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
     a, b = ordered_pair(p.a, p.b)
     row = session.scalar(select(Partnership).where(Partnership.a == a, Partnership.b == b))
     if row is None:
-        row = Partnership(a=a, b=b, programme=p.programme, themes=list(p.themes), accepted_by=accepted_by)
+        row = Partnership(a=a, b=b, programme=p.programme, themes=list(p.themes), accepted_by=accepted_by, accepted_at=utcnow() if accepted_by else None)
         session.add(row)
     else:
         row.programme = p.programme if p.programme is not None else row.programme
@@ -310,3 +318,26 @@ def export_bundle(session: Session) -> dict[str, Any]:
 def profiles_by_ids(session: Session, ids: Iterable[str]) -> list[Profile]:
     ids = list(ids)
     return list(session.scalars(select(Profile).where(Profile.id.in_(ids)))) if ids else []
+
+
+def list_exclusions(session: Session, profile_id: str) -> list[Exclusion]:
+    return list(
+        session.scalars(select(Exclusion).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)).order_by(Exclusion.created_at, Exclusion.id))
+    )
+
+
+def delete_exclusion(session: Session, profile_id: str, other: str) -> None:
+    a, b = ordered_pair(profile_id, other)
+    if session.execute(delete(Exclusion).where(Exclusion.a == a, Exclusion.b == b)).rowcount == 0:
+        raise NotFound(f"{profile_id!r} has no exclusion of {other!r}")
+
+
+def get_cohort(session: Session, cid: str) -> Cohort:
+    cohort = session.get(Cohort, cid)
+    if cohort is None:
+        raise NotFound(f"no cohort with id {cid!r}")
+    return cohort
+
+
+def partner_pairs(session: Session) -> set[frozenset[str]]:
+    return {frozenset(row) for row in session.execute(select(Partnership.a, Partnership.b))}

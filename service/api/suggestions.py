@@ -20,6 +20,10 @@ from service.store import excluded_ids, get_profile, partner_ids
 router = APIRouter(tags=["suggestions"])
 
 
+def theme_list(live: LiveEngine, ids: list[str]) -> list[ThemeOut]:
+    return [ThemeOut(id=t, label=live.theme_label(t)) for t in ids]
+
+
 def suggestion_out(live: LiveEngine, rank: int, s: Suggestion) -> SuggestionOut:
     text = live.profile_text(s.key)
     return SuggestionOut(
@@ -33,7 +37,7 @@ def suggestion_out(live: LiveEngine, rank: int, s: Suggestion) -> SuggestionOut:
         score=s.score,
         parts=ScoreParts(dense=s.dense, lexical=s.lexical, forward=s.forward, backward=s.backward),
         matches=[PhraseMatchOut(**m.__dict__) for m in s.matches],
-        shared_themes=[ThemeOut(id=t, label=live.theme_label(t)) for t in s.shared_themes],
+        shared_themes=theme_list(live, s.shared_themes),
         shared_terms=s.shared_terms,
     )
 
