@@ -300,3 +300,63 @@ def runs_diff(
         for s in c["moved"]:
             arrow = "↑" if s["to"] < s["from"] else "↓"
             typer.echo(f"  {arrow} {s['id']} {s['from']} → {s['to']}")
+
+
+def _pair_option(values: list[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        a, sep, b = value.partition("=")
+        if not sep or not a or not b:
+            raise typer.BadParameter(f"{what} takes A=B, not {value!r}")
+        pairs.append((a.strip(), b.strip()))
+    return pairs
+
+
+@app.command()
+def pair(
+    cohort: Annotated[str, typer.Argument(help="cohort id (see GET /cohorts)")],
+    capacity: Annotated[list[str], typer.Option(help="ID=N: a city may take N partners (default 1)")] = [],  # noqa: B006
+    lock: Annotated[list[str], typer.Option(help="A=B: an agreed pair to keep")] = [],  # noqa: B006
+    forbid: Annotated[list[str], typer.Option(help="A=B: a pair never to propose")] = [],  # noqa: B006
+    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="leave a city unpaired rather than below this")] = 0.0,
+    ignore_partnerships: Annotated[bool, typer.Option(help="pair from scratch, ignoring known partnerships")] = False,
+) -> None:
+    """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired."""
+    from service.engine import LiveEngine
+    from service.errors import TwinningError
+    from service.pairing import propose
+    from service.store import get_cohort
+
+    caps = {}
+    for a, n in _pair_option(capacity, "--capacity"):
+        if not n.isdigit():
+            raise typer.BadParameter(f"--capacity takes ID=N, not {a}={n}")
+        caps[a] = int(n)
+    sessions = _sessions()
+    live = LiveEngine(settings=get_settings(), sessions=sessions)
+    try:
+        live.start()
+        with sessions() as session:
+            proposal = propose(
+                session, live.recommender_ready(), get_cohort(session, cohort), capacity=caps,
+                lock=_pair_option(lock, "--lock"), forbid=_pair_option(forbid, "--forbid"), min_score=min_score,
+                use_partnerships=not ignore_partnerships,
+            )
+    except TwinningError as exc:
+        _fail(exc)
+    result = proposal.pairing
+    rows = []
+    for p in result.pairs:
+        why = proposal.explanations[(p.a, p.b)]
+        best = why.matches[0] if why.matches else None
+        rows.append([p.a, p.b, f"{p.score:.3f}", "yes" if p.locked else "", ", ".join(why.shared_themes[:3]),
+                     f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else ""])
+    typer.echo(_table(["a", "b", "score", "locked", "themes", "best matched phrases"], rows))
+    typer.echo(f"\ntotal {result.total:.3f} over {len(result.pairs)} pairs")
+    if result.regrets:
+        typer.echo("\nregret (own best candidate went elsewhere):")
+        for r in result.regrets:
+            typer.echo(f"  {r.city}: best {r.best} ({r.best_score:.3f}), +{r.gap:.3f} over its own; {r.reason}")
+    for city in result.unpaired:
+        options = ", ".join(f"{o} ({s:.3f})" for o, s in result.options.get(city, []))
+        typer.echo(f"unpaired {city}: best options {options}")

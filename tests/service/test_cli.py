@@ -78,3 +78,28 @@ def test_eval_table_lists_misses(env):
     r = runner.invoke(app, ["eval", str(DATA / "eval" / "iurc-latin-america.json")])
     assert r.exit_code == 0
     assert "cities (" in r.stdout and "engine" in r.stdout and "not first" in r.stdout
+
+
+def test_pair_prints_the_proposal(env):
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    r = runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--ignore-partnerships"])
+    assert r.exit_code == 0, r.output
+    assert "eindhoven  seoul" in r.stdout or "eindhoven  seoul".replace("  ", " ") in " ".join(r.stdout.split())
+    assert "total" in r.stdout
+    r = runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--lock", "eindhoven=busan", "--forbid", "tampere=gwangju", "--capacity", "seoul=2", "--min-score", "0.1"])
+    assert r.exit_code == 0, r.output
+    assert "yes" in r.stdout and "regret" in r.stdout
+    assert runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--lock", "eindhoven"]).exit_code != 0
+    assert runner.invoke(app, ["pair", "nope"]).exit_code == 2
+
+
+def test_rerank_and_runs_diff(env):
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    r = runner.invoke(app, ["rerank", "--quiet"])
+    assert r.exit_code == 0 and "run 1 succeeded" in r.stdout
+    assert runner.invoke(app, ["rerank", "--quiet"]).exit_code == 0
+    listed = runner.invoke(app, ["runs", "list"]).stdout
+    assert "succeeded" in listed and listed.splitlines()[2].split()[0] == "2"
+    diff = runner.invoke(app, ["runs", "diff"])
+    assert diff.exit_code == 0 and "run 2 against run 1" in diff.stdout
+    assert runner.invoke(app, ["rerank", "--every", "often"]).exit_code != 0
