@@ -87,7 +87,7 @@ class Pairing:
     unpaired: list[str]
     total: float
     regrets: list[Regret]
-    options: dict[str, list[tuple[str, float]]]  # each unpaired city's best allowed candidates
+    options: dict[str, list[tuple[str, float]]]  # each unpaired city's best candidates not forbidden, any score
 
 
 def _edges(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]]) -> tuple[list[str], list[int], list[int], np.ndarray]:
@@ -167,8 +167,20 @@ def _solve(ids: list[str], rows: list[int], cols: list[int], weights: np.ndarray
     return [int(e) for e in np.flatnonzero(result.x > 0.5)]
 
 
+def _unique_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    seen: set[frozenset[str]] = set()
+    out = []
+    for a, b in pairs:
+        if frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            out.append((a, b))
+    return tuple(out)
+
+
 def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptions()) -> Pairing:
     """The pairing with the highest total score that respects every option."""
+    # the same agreed pair named twice (either way round) is one pair
+    options = PairingOptions(options.capacity, _unique_pairs(options.locked), options.forbidden, options.min_score)
     locked = {frozenset(p) for p in options.locked}
     used = _check_locks(scores, options)
     ids, rows, cols, weights = _edges(scores, options, locked)
@@ -224,7 +236,13 @@ def _regrets(scores, options: PairingOptions, ids, partners, unpaired) -> tuple[
         if got is not None and gap <= 0:
             continue
         theirs = partners[best[0]]
-        if theirs:
+        room = options.capacity_of(best[0])
+        if len(theirs) >= room and not any(o == city for o, _ in theirs) and (room == 0 or all(
+            frozenset((best[0], o)) in {frozenset(p) for p in options.locked} for o, _ in theirs
+        )):
+            taken = ", ".join(o for o, _ in theirs)
+            reason = f"{best[0]} has no room: capacity {room}" + (f", taken by agreed pairs with {taken}" if taken else "")
+        elif theirs:
             names = ", ".join(f"{o} ({s:.3f})" for o, s in theirs)
             reason = f"{best[0]} was paired with {names}: that gives the cohort a higher total"
         else:

@@ -7,6 +7,7 @@ cleanly. One lock row keeps two runs from overlapping on SQLite and PostgreSQL a
 
 import logging
 import os
+import threading
 import socket
 import time
 import uuid
@@ -31,7 +32,7 @@ from service.profiles_text import ProfileText
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
-__all__ = ["RerankParams", "ProgressReport", "rerank", "take_lock", "release_lock", "LOCK_NAME", "current_run", "holder_is_gone"]
+__all__ = ["RerankParams", "ProgressReport", "rerank", "take_lock", "release_lock", "LOCK_NAME", "current_run", "holder_is_gone", "start_background_rerank"]
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "rerank"
@@ -287,3 +288,28 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     timings |= {"scoring": round(scoring, 3), "storing": round(storing, 3), "total": round(time.monotonic() - started, 3)}
     timings["encoding"] = round(timings["encoding"], 3)
     return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}
+
+
+def start_background_rerank(session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str) -> Run:
+    """Queue a run and start it on a thread of this process; Conflict when one is queued or running."""
+    lock = session.get(JobLock, LOCK_NAME)
+    queued = session.scalar(select(Run.id).where(Run.state == "queued").limit(1))
+    if queued or (lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)):
+        raise Conflict("a re-ranking run is already queued or in progress")
+    run = Run(state="queued", model_id="", params={"requested_by": requested_by})
+    session.add(run)
+    session.commit()
+    params = RerankParams(k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address)
+
+    def work() -> None:
+        try:
+            rerank(settings, sessions, params, run_id=run.id)
+        except Conflict as exc:
+            with sessions() as s:
+                s.execute(update(Run).where(Run.id == run.id).values(state="failed", error=str(exc), finished_at=utcnow()))
+                s.commit()
+        except Exception:  # recorded on the run row by rerank itself
+            log.exception("re-ranking run %s failed", run.id)
+
+    threading.Thread(target=work, name=f"rerank-{run.id}", daemon=True).start()
+    return run

@@ -9,10 +9,24 @@ from matching.explain import explain
 from matching.pairing import CohortScores, InvalidPairing, Pairing, PairingOptions, optimal_pairing
 from matching.recommend import Recommender
 from matching.scoring import Kind, direction_roles
+from service.engine import LiveEngine
 from service.errors import FieldProblem, InvalidInput
 from service.models import Cohort, Exclusion, Partnership
+from service.schemas import (
+    AcceptOut,
+    CandidateOut,
+    PairingOut,
+    PairingRequest,
+    PairOut,
+    PartnershipIn,
+    PhraseMatchOut,
+    RegretOut,
+    UnpairedOut,
+)
+from service.store import partner_pairs, upsert_partnership
+from service.suggestions import theme_list
 
-__all__ = ["cohort_scores", "stored_constraints", "propose", "Proposal"]
+__all__ = ["cohort_scores", "stored_constraints", "propose", "Proposal", "pairing_view", "accept_pairs"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +108,57 @@ def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
             seen.add(frozenset((a, b)))
             out.append((a, b))
     return out
+
+
+def pairing_view(session: Session, live: LiveEngine, cohort: Cohort, body: PairingRequest) -> PairingOut:
+    """The proposal as the API and the workspace show it."""
+    recommender = live.recommender_ready()
+    with live.lock:
+        proposal = propose(
+            session,
+            recommender,
+            cohort,
+            capacity=dict(body.capacity),
+            lock=[tuple(p) for p in body.lock],
+            forbid=[tuple(p) for p in body.forbid],
+            min_score=body.min_score,
+            use_partnerships=body.partnerships == "auto",
+        )
+    name = lambda key: live.profile_text(key).name  # noqa: E731
+    pairs = []
+    for p in proposal.pairing.pairs:
+        why = proposal.explanations[(p.a, p.b)]
+        pairs.append(
+            PairOut(
+                a=p.a, b=p.b, a_name=name(p.a), b_name=name(p.b), score=p.score, locked=p.locked,
+                matches=[PhraseMatchOut(**m.__dict__) for m in why.matches], shared_themes=theme_list(live, why.shared_themes),
+            )
+        )
+    unpaired = [
+        UnpairedOut(id=c, best_options=[CandidateOut(id=o, score=s) for o, s in proposal.pairing.options.get(c, [])])
+        for c in proposal.pairing.unpaired
+    ]
+    regrets = [RegretOut(**r.__dict__) for r in proposal.pairing.regrets]
+    return PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
+
+
+def accept_pairs(session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
+    """Store chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
+    side = {m.profile_id: m.side for m in cohort.members}
+    problems = []
+    for i, (a, b) in enumerate(pairs):
+        for j, city in enumerate((a, b)):
+            if city not in side:
+                problems.append(FieldProblem(f"/pairs/{i}/{j}", f"{city!r} is not in the cohort"))
+        if a in side and b in side and side[a] == side[b]:
+            problems.append(FieldProblem(f"/pairs/{i}", f"both on side {side[a]!r}; pairs cross sides"))
+    if problems:
+        raise InvalidInput("some pairs are not pairs of this cohort; nothing was stored", problems)
+    existing = partner_pairs(session)
+    created = 0
+    for a, b in pairs:
+        if frozenset((a, b)) not in existing:
+            created += 1
+        upsert_partnership(session, PartnershipIn(a=a, b=b, programme=cohort.name), accepted_by=accepted_by)
+    session.commit()
+    return AcceptOut(cohort=cohort.id, accepted=len(pairs), created=created, accepted_by=accepted_by)

@@ -40,6 +40,8 @@ __all__ = [
     "get_cohort",
     "profiles_by_ids",
     "partner_pairs",
+    "delete_partnership",
+    "list_partnerships",
 ]
 
 SCALAR_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description")
@@ -341,3 +343,13 @@ def get_cohort(session: Session, cid: str) -> Cohort:
 
 def partner_pairs(session: Session) -> set[frozenset[str]]:
     return {frozenset(row) for row in session.execute(select(Partnership.a, Partnership.b))}
+
+
+def delete_partnership(session: Session, profile_id: str, other: str) -> None:
+    a, b = ordered_pair(profile_id, other)
+    if session.execute(delete(Partnership).where(Partnership.a == a, Partnership.b == b)).rowcount == 0:
+        raise NotFound(f"{profile_id!r} has no partnership with {other!r}")
+
+
+def list_partnerships(session: Session, profile_id: str) -> list[Partnership]:
+    return list(session.scalars(select(Partnership).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)).order_by(Partnership.id)))

@@ -1,47 +1,21 @@
 """Batch runs and jobs: start a re-ranking, follow it, list runs and read what changed."""
 
-import logging
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
 
 from service.api.deps import ManagerDep, SessionDep
-from service.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from service.jobs import LOCK_NAME, RerankParams, holder_is_gone, rerank
-from service.models import JobLock, Run
+from service.errors import FieldProblem, InvalidInput, NotFound
+from service.jobs import start_background_rerank
 from service.runs import get_run, list_runs, previous_run_id, run_diff, run_out
 
 router = APIRouter(tags=["runs"])
-log = logging.getLogger(__name__)
 
 
 @router.post("/jobs/rerank", status_code=status.HTTP_202_ACCEPTED)
 def start_rerank(request: Request, session: SessionDep, principal: ManagerDep, response: Response) -> dict[str, Any]:
     """Start a re-ranking in the background; follow it at the Location given."""
-    settings = request.app.state.settings
-    lock = session.get(JobLock, LOCK_NAME)
-    queued = session.scalar(select(Run.id).where(Run.state == "queued").limit(1))
-    if queued or (lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)):
-        raise Conflict("a re-ranking run is already queued or in progress")
-    run = Run(state="queued", model_id="", params={"requested_by": principal.label})
-    session.add(run)
-    session.commit()
-    params = RerankParams(k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address)
-
-    def work() -> None:
-        try:
-            rerank(settings, request.app.state.sessions, params, run_id=run.id)
-        except Conflict as exc:
-            with request.app.state.sessions() as s:
-                queued = s.get(Run, run.id)
-                queued.state, queued.error = "failed", str(exc)
-                s.commit()
-        except Exception:  # recorded on the run row by rerank itself
-            log.exception("re-ranking run %s failed", run.id)
-
-    threading.Thread(target=work, name=f"rerank-{run.id}", daemon=True).start()
+    run = start_background_rerank(session, request.app.state.settings, request.app.state.sessions, principal.label)
     response.headers["Location"] = f"/jobs/{run.id}"
     return run_out(run)
 
