@@ -8,6 +8,7 @@ programme (`scipy.optimize.milp`, HiGHS), whose relaxation is already integral i
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 
 import numpy as np
@@ -39,15 +40,40 @@ class CohortScores:
     def side_pairs(self) -> list[tuple[str, str]]:
         return list(combinations(self.sides, 2))
 
-    def side_of(self) -> dict[str, str]:
+    @cached_property
+    def _side(self) -> dict[str, str]:
         return {m: side for side, members in self.sides.items() for m in members}
 
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {m: i for members in self.sides.values() for i, m in enumerate(members)}
+
+    def side_of(self) -> dict[str, str]:
+        return self._side
+
+    def block(self, sa: str, sb: str) -> np.ndarray:
+        """Scores of side `sa` (rows) with side `sb` (columns), whichever way the block is stored."""
+        return self.blocks[(sa, sb)] if (sa, sb) in self.blocks else self.blocks[(sb, sa)].T
+
     def score(self, a: str, b: str) -> float:
-        side = self.side_of()
-        sa, sb = side[a], side[b]
-        if (sa, sb) in self.blocks:
-            return float(self.blocks[(sa, sb)][list(self.sides[sa]).index(a), list(self.sides[sb]).index(b)])
-        return float(self.blocks[(sb, sa)][list(self.sides[sb]).index(b), list(self.sides[sa]).index(a)])
+        return float(self.block(self._side[a], self._side[b])[self._position[a], self._position[b]])
+
+    def candidates(self, city: str) -> tuple[list[str], np.ndarray]:
+        """Every member of the other sides, and the city's score with each."""
+        mine = self._side[city]
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for side, members in self.sides.items():
+            if side != mine:
+                ids.extend(members)
+                rows.append(self.block(mine, side)[self._position[city]])
+        return ids, (np.concatenate(rows) if rows else np.zeros(0))
+
+    def ranked(self, city: str) -> list[tuple[str, float]]:
+        """The other sides' members by score, best first, ties by id."""
+        ids, scores = self.candidates(city)
+        order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
+        return [(ids[i], float(scores[i])) for i in order]
 
 
 @dataclass(frozen=True)
@@ -97,16 +123,16 @@ def _edges(scores: CohortScores, options: PairingOptions, locked: set[frozenset[
     forbidden = {frozenset(p) for p in options.forbidden}
     rows, cols, weights = [], [], []
     for sa, sb in scores.side_pairs:
-        block = scores.blocks[(sa, sb)] if (sa, sb) in scores.blocks else scores.blocks[(sb, sa)].T
+        block = scores.block(sa, sb)
         ia, ib = np.nonzero(block >= options.min_score)
-        for i, j in zip(ia, ib):
-            a, b = scores.sides[sa][i], scores.sides[sb][j]
-            pair = frozenset((a, b))
-            if pair in forbidden or pair in locked:
-                continue
-            rows.append(position[a])
-            cols.append(position[b])
-            weights.append(float(block[i, j]))
+        if forbidden or locked:
+            skip = forbidden | locked
+            keep = np.array([frozenset((scores.sides[sa][i], scores.sides[sb][j])) not in skip for i, j in zip(ia, ib)], dtype=bool)
+            if len(keep):
+                ia, ib = ia[keep], ib[keep]
+        rows.extend(position[scores.sides[sa][i]] for i in ia)
+        cols.extend(position[scores.sides[sb][j]] for j in ib)
+        weights.extend(block[ia, ib].tolist())
     return ids, rows, cols, np.array(weights, dtype=np.float64)
 
 
@@ -134,37 +160,43 @@ def _check_locks(scores: CohortScores, options: PairingOptions) -> dict[str, int
     return used
 
 
-def _solve(ids: list[str], rows: list[int], cols: list[int], weights: np.ndarray, remaining: np.ndarray, two_sides: tuple[list[int], list[int]] | None) -> list[int]:
-    """Indices of the chosen edges."""
+def _assignment(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
+    """Two sides, at most one more partner each: an assignment problem on the score block.
+
+    Pairs that may not be made get 0, never better than leaving both unpaired, and are dropped.
+    """
+    (sa, left), (sb, right) = scores.sides.items()
+    matrix = np.array(scores.block(sa, sb), dtype=np.float64)
+    matrix[matrix < options.min_score] = 0.0
+    matrix[np.array([remaining[m] < 1 for m in left], dtype=bool), :] = 0.0
+    matrix[:, np.array([remaining[m] < 1 for m in right], dtype=bool)] = 0.0
+    li = {m: i for i, m in enumerate(left)}
+    ri = {m: j for j, m in enumerate(right)}
+    for pair in {frozenset(p) for p in options.forbidden} | locked:
+        a, b = tuple(pair) if len(pair) == 2 else (None, None)
+        if a in ri:
+            a, b = b, a
+        if a in li and b in ri:
+            matrix[li[a], ri[b]] = 0.0
+    rows, cols = linear_sum_assignment(matrix, maximize=True)
+    keep = matrix[rows, cols] > 0
+    return [(left[i], right[j], float(matrix[i, j])) for i, j in zip(rows[keep], cols[keep])]
+
+
+def _b_matching(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
+    """Capacities above one or more than two sides: an exact integer programme over allowed pairs."""
+    ids, rows, cols, weights = _edges(scores, options, locked)
     if not len(weights):
         return []
-    if two_sides is not None and np.all(remaining <= 1):
-        # the assignment fast path: a dense matrix over the sides, absent edges at 0 (never better than unpaired)
-        left, right = two_sides
-        li = {g: i for i, g in enumerate(left)}
-        ri = {g: j for j, g in enumerate(right)}
-        matrix = np.zeros((len(left), len(right)))
-        edge_at = -np.ones((len(left), len(right)), dtype=np.int64)
-        for e, (r, c) in enumerate(zip(rows, cols)):
-            i, j = (li[r], ri[c]) if r in li else (li[c], ri[r])
-            if remaining[r] and remaining[c]:
-                matrix[i, j] = weights[e]
-                edge_at[i, j] = e
-        ri_, ci_ = linear_sum_assignment(matrix, maximize=True)
-        return sorted(int(edge_at[i, j]) for i, j in zip(ri_, ci_) if edge_at[i, j] >= 0 and matrix[i, j] > 0)
     n, m = len(ids), len(weights)
     incidence = sparse.csr_matrix(
         (np.ones(2 * m), (np.concatenate([rows, cols]), np.concatenate([np.arange(m), np.arange(m)]))), shape=(n, m)
     )
-    result = milp(
-        c=-weights,
-        constraints=[LinearConstraint(incidence, -np.inf, remaining)],
-        integrality=np.ones(m),
-        bounds=Bounds(0, 1),
-    )
+    capacity = np.array([remaining[i] for i in ids], dtype=np.float64)
+    result = milp(c=-weights, constraints=[LinearConstraint(incidence, -np.inf, capacity)], integrality=np.ones(m), bounds=Bounds(0, 1))
     if result.x is None:
         raise InvalidPairing(f"no pairing satisfies the constraints: {result.message}")
-    return [int(e) for e in np.flatnonzero(result.x > 0.5)]
+    return [(ids[rows[e]], ids[cols[e]], float(weights[e])) for e in np.flatnonzero(result.x > 0.5)]
 
 
 def _unique_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -183,17 +215,16 @@ def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptio
     options = PairingOptions(options.capacity, _unique_pairs(options.locked), options.forbidden, options.min_score)
     locked = {frozenset(p) for p in options.locked}
     used = _check_locks(scores, options)
-    ids, rows, cols, weights = _edges(scores, options, locked)
-    position = {m: i for i, m in enumerate(ids)}
-    remaining = np.array([max(options.capacity_of(m) - used.get(m, 0), 0) for m in ids], dtype=np.float64)
-    two_sides = None
-    if len(scores.sides) == 2:
-        first, second = list(scores.sides.values())
-        two_sides = ([position[m] for m in first], [position[m] for m in second])
-    chosen = _solve(ids, rows, cols, weights, remaining, two_sides)
+    members = [m for ms in scores.sides.values() for m in ms]
+    remaining = {m: max(options.capacity_of(m) - used.get(m, 0), 0) for m in members}
+    if len(scores.sides) == 2 and all(r <= 1 for r in remaining.values()):
+        chosen = _assignment(scores, options, locked, remaining)
+    else:
+        chosen = _b_matching(scores, options, locked, remaining)
+    ids = members
 
     pairs = [ProposedPair(*_ordered(scores, a, b), score=round(scores.score(a, b), 6), locked=True) for a, b in options.locked]
-    pairs += [ProposedPair(*_ordered(scores, ids[rows[e]], ids[cols[e]]), score=round(float(weights[e]), 6)) for e in chosen]
+    pairs += [ProposedPair(*_ordered(scores, a, b), score=round(w, 6)) for a, b, w in chosen]
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     partners: dict[str, list[tuple[str, float]]] = {m: [] for m in ids}
     for p in pairs:
@@ -211,20 +242,18 @@ def _ordered(scores: CohortScores, a: str, b: str) -> tuple[str, str]:
     return (a, b) if order[side[a]] <= order[side[b]] else (b, a)
 
 
-def _candidates(scores: CohortScores, city: str) -> list[tuple[str, float]]:
-    side = scores.side_of()
-    out = []
-    for other, other_side in side.items():
-        if other_side != side[city]:
-            out.append((other, scores.score(city, other)))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
-
-
 def _regrets(scores, options: PairingOptions, ids, partners, unpaired) -> tuple[list[Regret], dict[str, list[tuple[str, float]]]]:
     forbidden = {frozenset(p) for p in options.forbidden}
     regrets, best_options = [], {}
     for city in ids:
-        ranked = [(o, s) for o, s in _candidates(scores, city) if frozenset((city, o)) not in forbidden]
+        ids, values = scores.candidates(city)
+        if not ids:
+            continue
+        # only the few best matter: take them by partial sort, then skip forbidden ones in order
+        head = min(len(ids), 8 + len(forbidden))
+        top = np.argpartition(-values, head - 1)[:head] if head < len(ids) else np.arange(len(ids))
+        ranked = sorted(((ids[i], float(values[i])) for i in top), key=lambda x: (-x[1], x[0]))
+        ranked = [(o, s) for o, s in ranked if frozenset((city, o)) not in forbidden]
         if city in unpaired:
             best_options[city] = [(o, round(s, 6)) for o, s in ranked[:3]]
         mine = {o for o, _ in partners[city]}
@@ -253,4 +282,10 @@ def _regrets(scores, options: PairingOptions, ids, partners, unpaired) -> tuple[
 
 def top1_pairs(scores: CohortScores) -> set[frozenset[str]]:
     """What each city would get by simply taking its own first suggestion: the baseline."""
-    return {frozenset((city, _candidates(scores, city)[0][0])) for city in scores.side_of() if _candidates(scores, city)}
+    out = set()
+    for city in scores.side_of():
+        ids, values = scores.candidates(city)
+        if ids:
+            best = min(range(len(ids)), key=lambda i: (-values[i], ids[i]))
+            out.add(frozenset((city, ids[best])))
+    return out
