@@ -6,7 +6,7 @@ STAMP := $(VENV)/.twinning-installed
 # elsewhere than this machine, point this at PyTorch's CPU wheel index so no CUDA build is pulled
 TORCH_INDEX ?=
 
-.PHONY: install run test bench
+.PHONY: install run test bench browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,19 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/twinning demo
 	HF_HUB_OFFLINE=1 $(BIN)/twinning serve
 
-test: $(STAMP)
+# the browser tests drive Debian's Chromium; nothing downloads a browser of its own
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium: install it (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; \
+	  fi; }
+
+test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/suggestions.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/rerank.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/pairing.py
