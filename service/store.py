@@ -1,5 +1,6 @@
 """Queries and writes on profiles, partnerships, cohorts and exclusions, each within the caller's transaction."""
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -204,8 +205,6 @@ def cohort_id(cohort: CohortIn) -> str:
     """A cohort's id: the one given, else its name in lower case with runs of other characters as `-`."""
     if cohort.id:
         return cohort.id
-    import re
-
     return re.sub(r"[^a-z0-9._-]+", "-", cohort.name.lower()).strip("-")[:64] or "cohort"
 
 

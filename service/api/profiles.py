@@ -3,11 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import ValidationError
 
 from service import store
 from service.api.deps import IfMatchDep, PrincipalDep, SessionDep, SettingsDep
 from service.auth import Role
-from service.errors import FieldProblem, InvalidInput
+from service.errors import FieldProblem, InvalidInput, validation_problems
 from service.schemas import ID_PATTERN, ProfileCreate, ProfileFields, ProfileOut, ProfilePage, ProfilePatch, ProfileReplace
 
 router = APIRouter(prefix="/profiles", tags=["profiles"])
@@ -78,10 +79,6 @@ def patch_profile(
     current = store.profile_out(store.get_profile(session, profile_id)).model_dump(exclude={"id", "version", "created_at", "updated_at"})
     merged = current | body.model_dump(exclude_unset=True)
     # the merged profile must satisfy every rule a whole profile does (a city keeps an interest, …)
-    from pydantic import ValidationError
-
-    from service.errors import validation_problems
-
     try:
         fields = ProfileFields.model_validate(merged)
     except ValidationError as exc:

@@ -1,0 +1,203 @@
+"""What every page shares: the signed-in viewer, CSRF checks, rendering, and errors shown as pages.
+
+Pages authenticate with the session cookie (see `sessions.py`) and then obey exactly the rules of
+the API: the viewer's `Principal` is the one an API key would give, and routes call its
+`require_*` methods before acting.
+"""
+
+import hmac
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from service.api.deps import SessionDep
+from service.auth import Principal, Role, principal_for_secret
+from service.engine import LiveEngine
+from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError
+from service.settings import Settings
+from service.web.highlight import mark_shared
+from service.web.sessions import SESSION_COOKIE, Flash, SessionStore, WebSession
+
+__all__ = [
+    "PageRoute",
+    "Viewer",
+    "ViewerDep",
+    "FormViewerDep",
+    "LiveDep",
+    "SettingsDep",
+    "render",
+    "redirect",
+    "local_path",
+    "session_store",
+    "templates",
+]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.filters["marked"] = mark_shared
+templates.env.filters["score"] = lambda v: "–" if v is None else f"{v:.2f}"
+templates.env.filters["when"] = lambda d: "–" if d is None else d.strftime("%Y-%m-%d %H:%M")
+
+# Pages may load only what this app serves: no inline script or style, no framing by other sites.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+_store_lock = threading.Lock()
+
+
+def session_store(request: Request) -> SessionStore:
+    """The app's session store, made on first use (a restart signs everyone out)."""
+    state = request.app.state
+    with _store_lock:
+        store = getattr(state, "web_sessions", None)
+        if store is None:
+            store = state.web_sessions = SessionStore()
+    return store
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person: their API principal and their browser session."""
+
+    principal: Principal
+    session: WebSession
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    @property
+    def is_manager(self) -> bool:
+        return self._allowed(lambda: self.principal.require(Role.ADMIN, Role.MANAGER))
+
+    def can_read(self, profile_id: str) -> bool:
+        return self._allowed(lambda: self.principal.require_reader_of(profile_id))
+
+    def can_write(self, profile_id: str) -> bool:
+        return self._allowed(lambda: self.principal.require_writer_of(profile_id))
+
+    def flash(self, text: str, kind: str = "success", **undo: Any) -> None:
+        self.session.flashes.append(Flash(text=text, kind=kind, **undo))
+
+    @staticmethod
+    def _allowed(check) -> bool:  # noqa: ANN001
+        # the rules live in Principal; asking them is how a page decides what to offer
+        try:
+            check()
+        except Forbidden:
+            return False
+        return True
+
+
+def get_viewer(request: Request, db: SessionDep) -> Viewer:
+    web = session_store(request).get(request.cookies.get(SESSION_COOKIE))
+    if web is None:
+        raise NotAuthenticated("sign in to continue")
+    try:
+        principal = principal_for_secret(db, web.secret)
+    except NotAuthenticated:
+        session_store(request).close(web.token)  # the key was revoked
+        raise
+    request.state.principal = principal  # what service.api.deps.get_principal reads
+    viewer = request.state.viewer = Viewer(principal=principal, session=web)
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_form_viewer(request: Request, viewer: ViewerDep) -> Viewer:
+    """The viewer of a POSTed form, whose hidden `csrf` field must carry the session's token."""
+    form = await request.form()
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
+        raise Forbidden("this form has expired or did not come from this site; reload the page and try again")
+    return viewer
+
+
+FormViewerDep = Annotated[Viewer, Depends(get_form_viewer)]
+
+
+def get_live(request: Request) -> LiveEngine:
+    return request.app.state.live
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+LiveDep = Annotated[LiveEngine, Depends(get_live)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def render(request: Request, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A whole page; one-time messages waiting in the session are shown on it and dropped."""
+    flashes: list[Flash] = []
+    if viewer is not None:
+        flashes, viewer.session.flashes = viewer.session.flashes, []
+    context |= {"viewer": viewer, "flashes": flashes}
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a POST: see the result with a GET, so reloading never repeats the action."""
+    return RedirectResponse(url, status_code=303)
+
+
+def local_path(value: str | None, default: str) -> str:
+    """`value` if it is a path of this workspace, else `default`: a form field never sends anyone off-site."""
+    if not value or "\\" in value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not (parts.path == "/app" or parts.path.startswith("/app/")):
+        return default
+    return value
+
+
+class PageRoute(APIRoute):
+    """A route whose domain errors become pages: sign-in for 401, a readable page for the rest."""
+
+    def get_route_handler(self):  # noqa: ANN201
+        handle = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except NotAuthenticated:
+                target = "/app/login"
+                if request.method == "GET" and request.url.path != "/app/login":
+                    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    target += f"?next={quote(path, safe='')}"
+                response = redirect(target)
+                if SESSION_COOKIE in request.cookies:
+                    response.delete_cookie(SESSION_COOKIE, path="/app")
+                return response
+            except TwinningError as exc:
+                return _error_page(request, exc.status, exc.title, exc.detail, exc.errors)
+            except RequestValidationError as exc:
+                problems = [FieldProblem("/" + "/".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+                return _error_page(request, 422, "Invalid input", "some values in the address are not valid", problems)
+
+        return page
+
+
+def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldProblem]) -> HTMLResponse:
+    viewer = getattr(request.state, "viewer", None)
+    return render(request, "error.html", viewer, status=status, title=title, detail=detail, errors=errors, status_code=status)

@@ -1,0 +1,91 @@
+"""The profile form: what its fields hold, and each validation problem placed beside its field."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from service.errors import FieldProblem, validation_problems
+from service.schemas import ProfileFields
+
+__all__ = ["PROFILE_FIELDS", "ProfileForm", "problems_by_field"]
+
+PROFILE_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
+PHRASE_FIELDS = ("interests", "offers")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def problems_by_field(problems: list[FieldProblem], values: dict[str, Any]) -> dict[str, list[str]]:
+    """Messages keyed by form field; `/interests/3` names the phrase so the reader can find it.
+
+    Problems that point at no field (a rule about the whole profile) are keyed by "".
+    """
+    out: dict[str, list[str]] = defaultdict(list)
+    for p in problems:
+        parts = p.pointer.strip("/").split("/")
+        name = parts[0] if parts and parts[0] in PROFILE_FIELDS else ""
+        message = p.detail
+        if name in PHRASE_FIELDS and len(parts) > 1 and parts[1].isdigit():
+            i = int(parts[1])
+            phrases = values.get(name) or []
+            quoted = phrases[i] if i < len(phrases) else ""
+            shown = quoted if len(quoted) <= 60 else quoted[:57] + "…"
+            message = f"line {i + 1} (“{shown}”): {p.detail}"
+        out[name].append(message)
+    return dict(out)
+
+
+@dataclass
+class ProfileForm:
+    """The edit form's values as typed, its version, and its problems once checked."""
+
+    values: dict[str, Any]
+    version: int | None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_profile(cls, out: Any) -> "ProfileForm":
+        """A form showing a stored profile (a `ProfileOut` or its JSON dump)."""
+        data = out if isinstance(out, dict) else out.model_dump(mode="json")
+        return cls(values={f: data.get(f) for f in PROFILE_FIELDS}, version=data.get("version"))
+
+    @classmethod
+    def from_submission(cls, form: Any) -> "ProfileForm":
+        """Read a submitted form: phrases one per line, blank optional fields as null."""
+        values: dict[str, Any] = {}
+        for name in PROFILE_FIELDS:
+            raw = form.get(name)
+            raw = raw if isinstance(raw, str) else ""
+            if name in PHRASE_FIELDS:
+                values[name] = _lines(raw)
+            elif name in ("org_type", "city"):
+                values[name] = raw.strip() or None
+            elif name in ("country",):
+                values[name] = raw.strip().upper()
+            else:
+                values[name] = raw.strip() if name != "description" else raw
+        version = form.get("version")
+        return cls(values=values, version=int(version) if isinstance(version, str) and version.isdigit() else None)
+
+    def validated(self) -> ProfileFields | None:
+        """The profile the form describes, or None with `problems` filled in."""
+        self.problems = {}
+        if self.version is None:
+            self.problems[""] = ["the form lost the version of the profile you edited; open the edit page again"]
+            return None
+        try:
+            return ProfileFields.model_validate(self.values)
+        except ValidationError as exc:
+            self.problems = problems_by_field(validation_problems(exc.errors()), self.values)
+            return None
+
+    def text(self, name: str) -> str:
+        """A field's value as a text box shows it."""
+        value = self.values.get(name)
+        if isinstance(value, list):
+            return "\n".join(value)
+        return "" if value is None else str(value)
