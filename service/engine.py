@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, Encoder, load_encoder
@@ -23,8 +22,7 @@ from matching.scoring import Kind, ScoringParams
 from matching.themes import Theme, ThemeTagger
 from service import store
 from service.errors import InvalidInput, ProfileNotFound
-from service.models import Profile
-from service.profiles_text import ProfileText, many_profile_vectors, profile_vectors
+from service.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
@@ -115,7 +113,7 @@ class LiveEngine:
         with self.lock:
             encoder = self.encoder
             with self.sessions() as session:
-                self.texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
+                self.texts = all_profile_texts(session)
             tagger = load_tagger(self.settings.themes_path, encoder)
             self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
             self.encoded_at_start = encoder.encoded_count_

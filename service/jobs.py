@@ -12,7 +12,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -27,8 +26,8 @@ from matching.recommend import Recommender, Suggestion
 from matching.scoring import Kind
 from service.engine import SuggestionRequest, build_recommender, candidate_filter, load_tagger
 from service.errors import Conflict
-from service.models import Exclusion, JobLock, Partnership, Profile, Run, RunSuggestion, utcnow
-from service.profiles_text import ProfileText
+from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
+from service.profiles_text import ProfileText, all_profile_texts
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
@@ -251,7 +250,7 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     started = time.monotonic()
     timings: dict[str, float] = {}
     with sessions() as session:
-        texts = {p.id: ProfileText.from_row(p) for p in session.scalars(select(Profile))}
+        texts = all_profile_texts(session)
         excluded = _pairs(session, Exclusion)
         for key, partners in _pairs(session, Partnership).items():
             excluded.setdefault(key, set()).update(partners)

@@ -7,10 +7,13 @@ from embeddings import CachedEncoder, split_description
 from matching.index import ProfileMeta
 from matching.scoring import Kind
 from matching.vectors import ProfileVectors
-from service.models import Profile
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.models import Phrase, Profile
 from service.schemas import ProfileFields
 
-__all__ = ["ProfileText", "profile_vectors", "many_profile_vectors"]
+__all__ = ["ProfileText", "profile_vectors", "many_profile_vectors", "all_profile_texts"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,21 @@ class ProfileText:
     def units(self) -> tuple[list[str], list[str], list[str]]:
         """The separately embedded pieces: interests, offers and description sentences."""
         return list(self.interests), list(self.offers), split_description(self.description)
+
+
+def all_profile_texts(session: Session) -> dict[str, ProfileText]:
+    """Every stored profile's text, read with two plain queries: no ORM objects for 100k rows."""
+    phrases: dict[str, tuple[list[str], list[str]]] = {}
+    rows = session.execute(select(Phrase.profile_id, Phrase.role, Phrase.text).order_by(Phrase.profile_id, Phrase.role, Phrase.position))
+    for profile_id, role, text in rows:
+        interests, offers = phrases.setdefault(profile_id, ([], []))
+        (interests if role == "interest" else offers).append(text)
+    columns = (Profile.id, Profile.kind, Profile.name, Profile.bloc, Profile.country, Profile.org_type, Profile.description)
+    out = {}
+    for pid, kind, name, bloc, country, org_type, description in session.execute(select(*columns).order_by(Profile.id)):
+        interests, offers = phrases.get(pid, ([], []))
+        out[pid] = ProfileText(pid, Kind(kind), name, bloc, country, org_type, description, tuple(interests), tuple(offers))
+    return out
 
 
 def many_profile_vectors(encoder: CachedEncoder, profiles: list[ProfileText]) -> list[ProfileVectors]:

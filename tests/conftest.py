@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from service.app import create_app
 from service.auth import Role, create_key
-from service.db import make_engine, make_sessionmaker, migrate, session_scope
+from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data"
