@@ -25,6 +25,6 @@ def suggest_block(recommender: Recommender, items: Sequence[BlockItem], k: int) 
 
     out = []
     for item in items:
-        query = Query(recommender.index.vectors_of(item.key), item.text, Kind(item.kind))
+        query = Query(recommender.index.vectors_of(item.key), item.text, Kind(item.kind), key=item.key)
         out.append(recommender.suggest(query, item.filt, k))
     return out

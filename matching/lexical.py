@@ -74,10 +74,16 @@ class LexicalModel:
     def shared_terms(self, query: sparse.csr_matrix, key: str, top: int = 5) -> list[str]:
         """The terms that contribute most to the cosine, for explanations."""
         row = self.rows_.get(key)
-        if row is None:
+        if row is None or query.nnz == 0 or row.nnz == 0:
             return []
-        product = query.multiply(row).tocsr()
-        if product.nnz == 0:
+        # both rows have sorted, unique column indices: intersecting them is the sparse product
+        common, qi, ri = np.intersect1d(query.indices, row.indices, assume_unique=True, return_indices=True)
+        if len(common) == 0:
             return []
-        order = np.argsort(-product.data)[:top]
-        return [str(self.terms_[product.indices[i]]) for i in order]
+        weight = query.data[qi] * row.data[ri]
+        order = np.lexsort((common, -weight))[:top]
+        return [str(self.terms_[common[i]]) for i in order]
+
+    def row(self, key: str) -> sparse.csr_matrix | None:
+        """A stored profile's row, so its own text need not be transformed again."""
+        return self.rows_.get(key)

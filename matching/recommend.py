@@ -23,6 +23,7 @@ class Query:
     vectors: ProfileVectors
     text: str
     kind: Kind
+    key: str | None = None  # a stored profile: its TF-IDF row is reused instead of transforming text
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class Recommender:
             return []
         keys = [s.key for s in pool]
         dense = np.array([s.dense for s in pool], dtype=np.float32)
-        query_row = self.lexical.transform(query.text)
+        stored = self.lexical.row(query.key) if query.key else None
+        query_row = stored if stored is not None else self.lexical.transform(query.text)
         lexical = self.lexical.similarity(query_row, keys)
         scores = hybrid(dense, lexical, self.params)
         # ties broken by id so equal inputs give equal answers

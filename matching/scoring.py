@@ -80,21 +80,28 @@ def direction_roles(query_kind: Kind, target: Kind) -> DirectionRoles:
     )
 
 
+def role_table(wanted: tuple[PhraseRole, ...]) -> np.ndarray:
+    """A lookup from role code to "is wanted": indexing it with a roles array beats `np.isin`."""
+    table = np.zeros(len(PhraseRole), dtype=bool)
+    table[list(wanted)] = True
+    return table
+
+
 def needs_mask(roles: np.ndarray, wanted: tuple[PhraseRole, ...]) -> np.ndarray:
     """Rows of `roles` whose role is wanted; falls back to every phrase when none is.
 
     A profile without interests still has a description, so it can be scored instead of
     silently scoring zero.
     """
-    mask = np.isin(roles, np.array(wanted, dtype=roles.dtype))
+    mask = role_table(wanted)[roles]
     return mask if mask.any() else np.ones_like(mask, dtype=bool)
 
 
 def serve_weights(roles: np.ndarray, wanted: tuple[PhraseRole, ...], params: ScoringParams) -> np.ndarray:
     """Per-phrase multiplier when serving: 0 for roles that do not serve, less for descriptions."""
-    weights = np.isin(roles, np.array(wanted, dtype=roles.dtype)).astype(np.float32)
-    weights[roles == PhraseRole.DESCRIPTION] *= params.description_weight
-    return weights
+    table = role_table(wanted).astype(np.float32)
+    table[PhraseRole.DESCRIPTION] *= params.description_weight
+    return table[roles]
 
 
 def coverage_block(
@@ -125,7 +132,7 @@ def coverage_block(
 
     q_serve = serve_weights(query_roles, roles.query_serves, params)
     best_for_cand_phrase = (sims * q_serve[:, None]).max(axis=0)  # (m,)
-    cand_need = np.isin(cand_roles, np.array(roles.target_needs, dtype=cand_roles.dtype))
+    cand_need = role_table(roles.target_needs)[cand_roles]
     counts = np.add.reduceat(cand_need.astype(np.float32), starts)
     sums = np.add.reduceat(np.where(cand_need, best_for_cand_phrase, 0.0), starts)
     # a candidate with no interests is judged on all its phrases, as needs_mask does for queries

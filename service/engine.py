@@ -168,7 +168,7 @@ class LiveEngine:
             excluded |= store.partner_ids(session, profile_id)
         filt = candidate_filter(query, query.bloc, request, excluded)
         with self.lock:
-            return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
+            return recommender.suggest(Query(vectors, query.whole_text, query.kind, key=profile_id), filt, request.k, diversity=request.diversity)
 
     def suggest_adhoc(self, query: ProfileText, request: SuggestionRequest, excluded: set[str]) -> list[Suggestion]:
         """Suggestions for a profile not stored (a city thinking of joining)."""

@@ -43,7 +43,7 @@ def _engine_ranker(recommender: Recommender, texts: dict[str, ProfileText]) -> R
         q = texts[query_id]
         others = frozenset(texts) - set(candidates)
         filt = CandidateFilter(kind=target.value, exclude_keys=others | {query_id})
-        query = Query(recommender.index.vectors_of(query_id), q.whole_text, q.kind)
+        query = Query(recommender.index.vectors_of(query_id), q.whole_text, q.kind, key=query_id)
         found = recommender.suggest(query, filt, k=len(candidates), explained=False, exact=True)
         return [s.key for s in found]
 
