@@ -1,0 +1,84 @@
+"""Suggestion latency over a real HTTP socket: uvicorn serving the app, httpx asking in sequence.
+
+The app gets a live engine whose index was built in the benchmark (no database rebuild of 100k
+profiles); the database holds only the profiles that are asked about, which the route reads.
+"""
+
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import insert
+
+from matching.recommend import Recommender
+from matching.scoring import Kind
+from service.app import create_app
+from service.auth import Role, create_key
+from service.db import make_engine, make_sessionmaker, migrate, session_scope
+from service.engine import LiveEngine
+from service.models import Profile, utcnow
+from service.profiles_text import ProfileText
+from service.settings import REPO_DATA, Settings
+
+__all__ = ["measure_http"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_http(recommender: Recommender, query_keys: list[str], *, target: str = "city", k: int = 10, warmup: int = 20) -> dict[str, float]:
+    """p50 and p99 milliseconds of `GET /profiles/{id}/suggestions?source=live` over a socket."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'http.db'}"
+        settings = Settings(database_url=url, data_dir=REPO_DATA)
+        engine = make_engine(url)
+        migrate(engine)
+        index = recommender.index
+        texts = {}
+        for key in index.keys():
+            meta = index.meta_of(key)
+            texts[key] = ProfileText(key, Kind(meta.kind), key, meta.bloc, meta.country, meta.org_type, "", (), ())
+        now = utcnow()
+        rows = [
+            {"id": key, "kind": texts[key].kind.value, "name": key, "country": "DE", "bloc": texts[key].bloc, "org_type": texts[key].org_type,
+             "city": None, "description": "benchmark profile", "version": 1, "created_at": now, "updated_at": now}
+            for key in query_keys
+        ]
+        with engine.begin() as conn:
+            conn.execute(insert(Profile), rows)
+        sessions = make_sessionmaker(engine)
+        with session_scope(sessions) as session:
+            secret, _ = create_key(session, role=Role.MANAGER)
+        live = LiveEngine(settings=settings, sessions=sessions)
+        live.recommender, live.texts = recommender, texts
+        app = create_app(settings, live=live)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        try:
+            times = []
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {secret}"}, timeout=30) as client:
+                for i, key in enumerate(query_keys):
+                    t = time.perf_counter()
+                    r = client.get(f"/profiles/{key}/suggestions", params={"target": target, "k": k, "source": "live"})
+                    elapsed = time.perf_counter() - t
+                    r.raise_for_status()
+                    if i >= warmup:
+                        times.append(elapsed * 1000)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            engine.dispose()
+    times.sort()
+    return {"p50": statistics.median(times), "p99": times[min(len(times) - 1, int(0.99 * len(times)))], "requests": len(times)}
