@@ -4,6 +4,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import web
 from service.api import bundles, cohorts, exclusions, health, profiles, runs, suggestions
 from service.db import make_engine, make_sessionmaker, migrate
 from service.engine import LiveEngine
@@ -42,4 +43,6 @@ def create_app(settings: Settings | None = None, live: LiveEngine | None = None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (health, profiles, bundles, suggestions, exclusions, cohorts, runs):
         app.include_router(module.router)
+    app.include_router(web.router)
+    app.mount("/app/static", web.static_files(), name="web-static")
     return app

@@ -13,7 +13,7 @@ from service.errors import FieldProblem, InvalidBundle, validation_problems
 from service.schemas import Bundle, ImportSummary, ProfileCreate
 from service.store import import_bundle, reference_problems
 
-__all__ = ["parse_bundle", "parse_csv", "read_bundle_file", "import_validated", "CSV_COLUMNS"]
+__all__ = ["parse_bundle", "parse_csv", "parse_json_bytes", "parse_upload", "read_bundle_file", "import_validated", "CSV_COLUMNS"]
 
 CSV_COLUMNS = ("id", "kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
 
@@ -68,6 +68,16 @@ def parse_csv(text: str) -> Bundle:
     if problems:
         raise InvalidBundle(f"the CSV has {len(problems)} problem(s); nothing was stored", problems)
     return Bundle(format="twinning.bundle/1", profiles=profiles)
+
+
+def parse_upload(body: bytes, csv_sheet: bool) -> Bundle:
+    """A bundle from an uploaded body: a UTF-8 CSV sheet, or JSON."""
+    if not csv_sheet:
+        return parse_json_bytes(body)
+    try:
+        return parse_csv(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InvalidBundle("the CSV is not UTF-8", [FieldProblem("/", "not UTF-8")]) from None
 
 
 def read_bundle_file(path: Path) -> Bundle:

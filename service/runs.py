@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from service.errors import NotFound
 from service.models import Run, RunSuggestion
 
-__all__ = ["get_run", "list_runs", "run_out", "stored_suggestions", "previous_run_id", "run_diff"]
+__all__ = ["get_run", "list_runs", "run_out", "stored_suggestions", "previous_run_id", "run_diff", "all_stored_suggestions"]
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -53,13 +53,14 @@ def previous_run_id(session: Session, run_id: int) -> int | None:
     )
 
 
-def _rankings(session: Session, run_id: int) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+def _rankings(session: Session, run_id: int, profile_id: str | None) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
     out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
-    rows = session.execute(
-        select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score).where(
-            RunSuggestion.run_id == run_id
-        )
+    query = select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score).where(
+        RunSuggestion.run_id == run_id
     )
+    if profile_id:
+        query = query.where(RunSuggestion.profile_id == profile_id)
+    rows = session.execute(query)
     for profile_id, target, other, rank, score in rows:
         out[(profile_id, target)][other] = (rank, score)
     return out
@@ -67,11 +68,9 @@ def _rankings(session: Session, run_id: int) -> dict[tuple[str, str], dict[str, 
 
 def run_diff(session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
     """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved."""
-    new_run, old_run = _rankings(session, run_id), _rankings(session, against)
+    new_run, old_run = _rankings(session, run_id, profile_id), _rankings(session, against, profile_id)
     changes = []
     for key in sorted(set(new_run) | set(old_run)):
-        if profile_id and key[0] != profile_id:
-            continue
         now, before = new_run.get(key, {}), old_run.get(key, {})
         added = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"])
         dropped = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"])
@@ -82,3 +81,13 @@ def run_diff(session: Session, run_id: int, against: int, profile_id: str | None
         if added or dropped or moved:
             changes.append({"profile": key[0], "target": key[1], "new": added, "dropped": dropped, "moved": moved})
     return changes
+
+
+def all_stored_suggestions(session: Session, run_id: int):
+    """Every stored suggestion of a run, streamed in (profile, target, rank) order: for CSV export."""
+    query = (
+        select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank, RunSuggestion.other_id, RunSuggestion.score)
+        .where(RunSuggestion.run_id == run_id)
+        .order_by(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank)
+    )
+    return session.execute(query.execution_options(yield_per=5000))

@@ -16,6 +16,8 @@ from service.profiles_text import ProfileText
 from service.runs import stored_suggestions
 from service.schemas import (
     AcceptOut,
+    ExclusionIn,
+    ExclusionOut,
     PartnershipIn,
     PhraseMatchOut,
     ScoreParts,
@@ -23,9 +25,9 @@ from service.schemas import (
     SuggestionOut,
     ThemeOut,
 )
-from service.store import excluded_ids, get_profile, partner_ids, upsert_partnership
+from service.store import excluded_ids, get_profile, partner_ids, upsert_exclusion, upsert_partnership
 
-__all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions", "accept_suggestion"]
+__all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions", "accept_suggestion", "exclude"]
 
 
 def theme_list(live: LiveEngine, ids: list[str]) -> list[ThemeOut]:
@@ -113,3 +115,15 @@ def accept_suggestion(session: Session, principal: Principal, profile_id: str, o
     upsert_partnership(session, PartnershipIn(a=profile_id, b=other, programme=programme), accepted_by=principal.label)
     session.commit()
     return AcceptOut(cohort="", accepted=1, created=int(created), accepted_by=principal.label)
+
+
+def exclude(session: Session, principal: Principal, profile_id: str, other: str, reason: str | None) -> ExclusionOut:
+    """Never suggest `other` to this profile or it to `other`: an exclusion, also what a rejection records."""
+    principal.require_reader_of(profile_id)
+    get_profile(session, profile_id)
+    if other == profile_id:
+        raise InvalidInput("a profile cannot exclude itself", [FieldProblem("/excluded", "same as the profile")])
+    get_profile(session, other)
+    row = upsert_exclusion(session, ExclusionIn(profile=profile_id, excluded=other, reason=reason), principal.label)
+    session.commit()
+    return ExclusionOut(profile=profile_id, excluded=other, reason=row.reason, created_by=row.created_by, created_at=row.created_at)

@@ -4,8 +4,7 @@ from fastapi import APIRouter, Request
 
 from service import store
 from service.api.deps import ManagerDep, SessionDep
-from service.bundles import import_validated, parse_csv, parse_json_bytes
-from service.errors import FieldProblem, InvalidBundle
+from service.bundles import import_validated, parse_upload
 from service.schemas import ImportSummary
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])
@@ -27,14 +26,7 @@ router = APIRouter(prefix="/bundles", tags=["bundles"])
 async def import_bundle(request: Request, session: SessionDep, principal: ManagerDep) -> ImportSummary:
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type in ("text/csv", "application/csv"):
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidBundle("the CSV is not UTF-8", [FieldProblem("/", "not UTF-8")]) from None
-        bundle = parse_csv(text)
-    else:
-        bundle = parse_json_bytes(body)
+    bundle = parse_upload(body, csv_sheet=content_type in ("text/csv", "application/csv"))
     summary, changed = import_validated(session, bundle, accepted_by=principal.label)
     session.commit()
     request.app.state.live.profiles_changed(changed)

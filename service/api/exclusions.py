@@ -4,9 +4,9 @@ from fastapi import APIRouter, Response, status
 
 from service import store
 from service.api.deps import PrincipalDep, SessionDep
-from service.errors import FieldProblem, InvalidInput
 from service.models import Exclusion
-from service.schemas import ExclusionCreate, ExclusionIn, ExclusionOut, RejectBody
+from service.schemas import ExclusionCreate, ExclusionOut, RejectBody
+from service.suggestions import exclude
 
 router = APIRouter(tags=["exclusions"])
 
@@ -16,21 +16,10 @@ def _out(profile_id: str, e: Exclusion) -> ExclusionOut:
     return ExclusionOut(profile=profile_id, excluded=other, reason=e.reason, created_by=e.created_by, created_at=e.created_at)
 
 
-def _exclude(session, principal, profile_id: str, other: str, reason: str | None) -> ExclusionOut:
-    principal.require_reader_of(profile_id)
-    store.get_profile(session, profile_id)
-    if other == profile_id:
-        raise InvalidInput("a profile cannot exclude itself", [FieldProblem("/excluded", "same as the profile")])
-    store.get_profile(session, other)
-    row = store.upsert_exclusion(session, ExclusionIn(profile=profile_id, excluded=other, reason=reason), principal.label)
-    session.commit()
-    return _out(profile_id, row)
-
-
 @router.post("/profiles/{profile_id}/exclusions", status_code=status.HTTP_201_CREATED, response_model=ExclusionOut)
 def create_exclusion(profile_id: str, body: ExclusionCreate, session: SessionDep, principal: PrincipalDep) -> ExclusionOut:
     """Never suggest `excluded` to this profile, nor this profile to `excluded`; repeating it is harmless."""
-    return _exclude(session, principal, profile_id, body.excluded, body.reason)
+    return exclude(session, principal, profile_id, body.excluded, body.reason)
 
 
 @router.get("/profiles/{profile_id}/exclusions", response_model=list[ExclusionOut])
@@ -51,4 +40,4 @@ def delete_exclusion(profile_id: str, other: str, session: SessionDep, principal
 @router.post("/profiles/{profile_id}/suggestions/{other}/reject", status_code=status.HTTP_201_CREATED, response_model=ExclusionOut)
 def reject_suggestion(profile_id: str, other: str, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> ExclusionOut:
     """Reject a suggestion: it becomes an exclusion (undo with DELETE on the exclusion)."""
-    return _exclude(session, principal, profile_id, other, body.reason)
+    return exclude(session, principal, profile_id, other, body.reason)

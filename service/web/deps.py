@@ -7,10 +7,12 @@ the API: the viewer's `Principal` is the one an API key would give, and routes c
 
 import hmac
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,16 +37,35 @@ __all__ = [
     "SettingsDep",
     "render",
     "redirect",
+    "csv_response",
+    "profile_name",
     "local_path",
     "session_store",
     "templates",
 ]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored time in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
+    if moment is None:
+        return "–"
+    return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _query(params: Mapping[str, Any], **changes: Any) -> str:
+    """A query string from the given parameters with some changed; empty values are left out."""
+    return urlencode([(k, v) for k, v in (dict(params) | changes).items() if v not in (None, "", False)], doseq=True)
+
+
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.filters["marked"] = mark_shared
-templates.env.filters["score"] = lambda v: "–" if v is None else f"{v:.2f}"
-templates.env.filters["when"] = lambda d: "–" if d is None else d.strftime("%Y-%m-%d %H:%M")
+templates.env.filters |= {"marked": mark_shared, "score": _score, "when": _when}
+templates.env.globals["query"] = _query
 
 # Pages may load only what this app serves: no inline script or style, no framing by other sites.
 SECURITY_HEADERS = {
@@ -83,7 +104,11 @@ class Viewer:
 
     @property
     def is_manager(self) -> bool:
-        return self._allowed(lambda: self.principal.require(Role.ADMIN, Role.MANAGER))
+        return self._allowed(self.require_manager)
+
+    def require_manager(self) -> None:
+        """Programme-wide actions (pairing, runs, imports) are for managers and admins, as in the API."""
+        self.principal.require(Role.ADMIN, Role.MANAGER)
 
     def can_read(self, profile_id: str) -> bool:
         return self._allowed(lambda: self.principal.require_reader_of(profile_id))
@@ -95,7 +120,7 @@ class Viewer:
         self.session.flashes.append(Flash(text=text, kind=kind, **undo))
 
     @staticmethod
-    def _allowed(check) -> bool:  # noqa: ANN001
+    def _allowed(check: Callable[[], None]) -> bool:
         # the rules live in Principal; asking them is how a page decides what to offer
         try:
             check()
@@ -150,6 +175,9 @@ def render(request: Request, template: str, viewer: Viewer | None, *, status: in
     flashes: list[Flash] = []
     if viewer is not None:
         flashes, viewer.session.flashes = viewer.session.flashes, []
+        own = viewer.principal.profile_id
+        if own and context.get("nav") == "profiles" and request.url.path.split("/")[3:4] == [own]:
+            context["nav"] = "mine"
     context |= {"viewer": viewer, "flashes": flashes}
     response = templates.TemplateResponse(request, template, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
@@ -159,6 +187,20 @@ def render(request: Request, template: str, viewer: Viewer | None, *, status: in
 def redirect(url: str) -> RedirectResponse:
     """After a POST: see the result with a GET, so reloading never repeats the action."""
     return RedirectResponse(url, status_code=303)
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download; the byte-order mark makes spreadsheet programs read it as UTF-8."""
+    return Response(
+        "\ufeff" + text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+def profile_name(live: LiveEngine, profile_id: str) -> str:
+    """A profile's display name from the live index (no query), or its id if it is gone."""
+    text = live.profile_text(profile_id)
+    return text.name if text else profile_id
 
 
 def local_path(value: str | None, default: str) -> str:

@@ -7,7 +7,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = ["word_stem", "shared_stems", "mark_shared"]
 
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+# hyphenated words count part by part: "lighting-as-a-service" shares "service" with "services"
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ion", ""), ("ed", ""), ("es", ""), ("s", ""), ("al", ""))
 
 
@@ -16,8 +17,10 @@ def word_stem(word: str) -> str:
     w = word.lower().replace("’", "'")
     for suffix, replacement in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)] + replacement
-    return w
+            w = w[: -len(suffix)] + replacement
+            break
+    # "service" and "services" both end as "servic"
+    return w[:-1] if w.endswith("e") and len(w) > 4 else w
 
 
 def _content_stems(text: str) -> set[str]:

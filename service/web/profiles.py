@@ -10,7 +10,7 @@ from service.engine import LiveEngine
 from service.errors import VersionConflict
 from service.models import Exclusion, Partnership
 from service.schemas import ORG_TYPES
-from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, Viewer, ViewerDep, redirect, render
+from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, Viewer, ViewerDep, profile_name, redirect, render
 from service.web.forms import ProfileForm
 
 router = APIRouter(prefix="/app/profiles", route_class=PageRoute, include_in_schema=False)
@@ -63,11 +63,6 @@ def _other(pair: Partnership | Exclusion, profile_id: str) -> str:
     return pair.b if pair.a == profile_id else pair.a
 
 
-def _name(live: LiveEngine, profile_id: str) -> str:
-    text = live.profile_text(profile_id)
-    return text.name if text else profile_id
-
-
 @router.get("/{profile_id}")
 def profile_page(request: Request, profile_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     profile = store.profile_out(store.get_profile(db, profile_id))
@@ -75,16 +70,16 @@ def profile_page(request: Request, profile_id: str, db: SessionDep, viewer: View
     # reading a profile is open to every key (as GET /profiles/{id}); its relations are not
     if viewer.can_read(profile_id):
         partnerships = [
-            {"other": other, "name": _name(live, other), "programme": p.programme, "themes": p.themes or [], "accepted_by": p.accepted_by}
+            {"other": other, "name": profile_name(live, other), "programme": p.programme, "themes": p.themes or [], "accepted_by": p.accepted_by}
             for p in store.list_partnerships(db, profile_id)
             if (other := _other(p, profile_id))
         ]
         exclusions = [
-            {"other": other, "name": _name(live, other), "reason": e.reason, "created_by": e.created_by, "created_at": e.created_at}
+            {"other": other, "name": profile_name(live, other), "reason": e.reason, "created_by": e.created_by, "created_at": e.created_at}
             for e in store.list_exclusions(db, profile_id)
             if (other := _other(e, profile_id))
         ]
-    city_name = _name(live, profile.city) if profile.city else None
+    city_name = profile_name(live, profile.city) if profile.city else None
     return render(
         request, "profile.html", viewer, nav="profiles", profile=profile, themes=phrase_themes(live, profile_id),
         partnerships=partnerships, exclusions=exclusions, city_name=city_name,

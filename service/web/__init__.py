@@ -1,0 +1,25 @@
+"""The workspace: server-rendered pages under /app for programme managers and member cities.
+
+Pages call the same domain functions as the JSON API (`service.suggestions`, `service.pairing`,
+`service.store`, …) and obey the same role rules; they add only sign-in, forms and HTML.
+"""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from starlette.staticfiles import StaticFiles
+
+from service.web import cohorts, imports, login, profiles, runs, suggestions
+
+__all__ = ["router", "static_files", "STATIC_DIR"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+router = APIRouter()
+for module in (login, profiles, suggestions, cohorts, runs, imports):
+    router.include_router(module.router)
+
+
+def static_files() -> StaticFiles:
+    """The stylesheet and the progress script, served at /app/static (nothing is fetched from elsewhere)."""
+    return StaticFiles(directory=STATIC_DIR)

@@ -1,0 +1,117 @@
+"""The cohort board: both sides, the proposed optimal pairing with reasons and regrets, and accepting it."""
+
+import csv
+import io
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import store
+from service.api.deps import SessionDep
+from service.engine import LiveEngine
+from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
+from service.models import Cohort
+from service.pairing import accept_pairs, pairing_view
+from service.schemas import PairingOut, PairingRequest
+from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, csv_response, local_path, profile_name, redirect, render
+
+router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("")
+def cohort_list(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
+    cohorts = list(db.scalars(select(Cohort).order_by(Cohort.id)))
+    return render(request, "cohorts.html", viewer, nav="cohorts", cohorts=cohorts)
+
+
+def _pair(value: str) -> list[str]:
+    a, _, b = value.partition("|")
+    return [a.strip(), b.strip()]
+
+
+def pairing_options(request: Request) -> tuple[dict, PairingRequest | None, list[FieldProblem]]:
+    """The board's option form (locks, forbidden pairs, partnerships, minimum score) as a PairingRequest."""
+    params = request.query_params
+    lock = [_pair(v) for v in params.getlist("lock") if v.strip()]
+    forbid = [_pair(v) for v in params.getlist("forbid") if v.strip()]
+    for name, pairs in (("lock", lock), ("forbid", forbid)):
+        a, b = params.get(f"{name}_a", "").strip(), params.get(f"{name}_b", "").strip()
+        if a and b and [a, b] not in pairs:
+            pairs.append([a, b])
+    raw = {
+        "lock": lock,
+        "forbid": forbid,
+        "partnerships": "ignore" if params.get("partnerships") == "ignore" else "auto",
+        "min_score": params.get("min_score", "").strip() or 0.0,
+    }
+    try:
+        return raw, PairingRequest.model_validate(raw), []
+    except ValidationError as exc:
+        return raw, None, validation_problems(exc.errors())
+
+
+def _proposal(db: Session, live: LiveEngine, cohort: Cohort, body: PairingRequest | None) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
+    if body is None:
+        return None, None, []
+    try:
+        return pairing_view(db, live, cohort, body), None, []
+    except TwinningError as exc:  # an impossible lock, a pair outside the cohort: shown on the board
+        return None, exc.detail, exc.errors
+
+
+@router.get("/{cohort_id}")
+def board(request: Request, cohort_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+    cohort = store.get_cohort(db, cohort_id)
+    sides = cohort.sides()
+    names = {m: profile_name(live, m) for members in sides.values() for m in members}
+    raw, body, problems = pairing_options(request)
+    proposal, error = None, None
+    if viewer.is_manager:
+        proposal, error, more = _proposal(db, live, cohort, body)
+        problems += more
+    regrets = {r.city: r for r in proposal.regrets} if proposal else {}
+    query = request.url.query
+    return render(
+        request, "cohort.html", viewer, nav="cohorts", cohort=cohort, sides=sides, names=names, options=raw,
+        proposal=proposal, regrets=regrets, error=error, problems=problems, query=query,
+        here=request.url.path + (f"?{query}" if query else ""),
+        status=422 if (error or problems) else 200,
+    )
+
+
+@router.post("/{cohort_id}/accept")
+async def accept(request: Request, cohort_id: str, db: SessionDep, viewer: FormViewerDep) -> Response:
+    """Store the shown pairs as partnerships of the cohort's programme (as POST /cohorts/{id}/pairing/accept)."""
+    viewer.require_manager()
+    cohort = store.get_cohort(db, cohort_id)
+    form = await request.form()
+    pairs = [tuple(_pair(v)) for v in form.getlist("pair") if isinstance(v, str)]
+    back = local_path(form.get("back") if isinstance(form.get("back"), str) else None, f"/app/cohorts/{cohort_id}")
+    if not pairs:
+        viewer.flash("There was no pair to accept.", kind="error")
+        return redirect(back)
+    done = accept_pairs(db, cohort, pairs, viewer.principal.label)
+    viewer.flash(
+        f"Accepted {done.accepted} pairs as partnerships of “{cohort.name}” ({done.created} new). "
+        "Accepted pairs stay locked when the cohort is paired again."
+    )
+    return redirect(back)
+
+
+@router.get("/{cohort_id}/pairing.csv")
+def pairing_csv(request: Request, cohort_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+    """The proposed pairing with the board's options, for spreadsheets: a, b, score, locked."""
+    viewer.require_manager()
+    cohort = store.get_cohort(db, cohort_id)
+    _, body, problems = pairing_options(request)
+    if body is None:
+        raise InvalidInput("the pairing options are not valid", problems)
+    proposal = pairing_view(db, live, cohort, body)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["a", "b", "score", "locked"])
+    for p in proposal.pairs:
+        writer.writerow([p.a, p.b, f"{p.score:.4f}", "true" if p.locked else "false"])
+    return csv_response(out.getvalue(), f"pairing-{cohort_id}.csv")

@@ -1,0 +1,131 @@
+"""Batch runs: the list, starting a re-rank, a running job's progress, what changed, CSV of the current ranking."""
+
+import csv
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from service.api.deps import SessionDep
+from service.errors import Conflict, NotFound
+from service.jobs import current_run, start_background_rerank
+from service.runs import all_stored_suggestions, get_run, list_runs, previous_run_id, run_diff, run_out
+from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, ViewerDep, profile_name, redirect, render
+
+router = APIRouter(prefix="/app/runs", route_class=PageRoute, include_in_schema=False)
+
+DIFF_SHOWN = 100
+DIFFS_KEPT = 4
+_diffs_lock = threading.Lock()
+
+
+def changes_between(request: Request, db: Session, run_id: int, previous: int) -> list[dict]:
+    """`run_diff` of two succeeded runs, remembered per app: their stored rankings never change.
+
+    At 10k profiles the diff reads 400k stored rows (over a second) and the page is opened again
+    and again (one profile after another), so the app keeps the last few diffs in memory.
+    """
+    key = (run_id, previous)
+    with _diffs_lock:
+        kept: OrderedDict[tuple[int, int], list[dict]] | None = getattr(request.app.state, "web_run_diffs", None)
+        if kept is None:
+            kept = request.app.state.web_run_diffs = OrderedDict()
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    changes = run_diff(db, run_id, previous)
+    with _diffs_lock:
+        kept[key] = changes
+        while len(kept) > DIFFS_KEPT:
+            kept.popitem(last=False)
+    return changes
+
+
+@router.get("")
+def runs_page(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
+    viewer.require_manager()
+    runs = list_runs(db, 50)
+    current = current_run(db)
+    return render(request, "runs.html", viewer, nav="runs", runs=runs, current=current)
+
+
+@router.post("")
+def start(request: Request, db: SessionDep, viewer: FormViewerDep, settings: SettingsDep) -> Response:
+    """Start a re-rank in the background (as POST /jobs/rerank) and follow it on its page."""
+    viewer.require_manager()
+    try:
+        run = start_background_rerank(db, settings, request.app.state.sessions, viewer.principal.label)
+    except Conflict as exc:
+        viewer.flash(f"Not started: {exc.detail}.", kind="error")
+        return redirect("/app/runs")
+    viewer.flash(f"Re-rank #{run.id} started.", kind="info")
+    return redirect(f"/app/runs/{run.id}")
+
+
+@router.get("/current/suggestions.csv")
+def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
+    """The current run's stored ranking, one row per suggestion: profile, target, rank, other, score."""
+    viewer.require_manager()
+    run = current_run(db)
+    if run is None:
+        raise NotFound("no re-ranking run has finished yet; start one on the Runs page")
+    sessions = request.app.state.sessions
+
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["profile", "target", "rank", "other", "score"])
+        # its own session: the response streams after the request's session has closed
+        with sessions() as session:
+            for profile, target, rank, other, score in all_stored_suggestions(session, run.id):
+                writer.writerow([profile, target, rank, other, f"{score:.4f}"])
+                if out.tell() > 64_000:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+        yield out.getvalue()
+
+    def with_bom() -> Iterator[str]:
+        yield "\ufeff"
+        yield from rows()
+
+    return StreamingResponse(
+        with_bom(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="suggestions-run-{run.id}.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/{run_id:int}")
+def run_page(
+    request: Request, run_id: int, db: SessionDep, viewer: ViewerDep, live: LiveDep,
+    profile: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """One run: live progress while it works; once done, what changed since the run before it."""
+    viewer.require_manager()
+    run = get_run(db, run_id)
+    previous = previous_run_id(db, run.id) if run.state == "succeeded" else None
+    changes = changes_between(request, db, run.id, previous) if previous is not None else []
+    if profile.strip():
+        changes = [c for c in changes if c["profile"] == profile.strip()]
+    names = {c["profile"]: profile_name(live, c["profile"]) for c in changes[:DIFF_SHOWN]}
+    for c in changes[:DIFF_SHOWN]:
+        for kind in ("new", "dropped", "moved"):
+            names.update({x["id"]: profile_name(live, x["id"]) for x in c[kind]})
+    return render(
+        request, "run.html", viewer, nav="runs", run=run, info=run_out(run), previous=previous, changes=changes[:DIFF_SHOWN],
+        changed_profiles=len({c["profile"] for c in changes}), hidden=max(0, len(changes) - DIFF_SHOWN), names=names,
+        profile_filter=profile.strip(),
+    )
+
+
+@router.get("/{run_id:int}/progress")
+def progress(run_id: int, db: SessionDep, viewer: ViewerDep) -> Response:
+    """The run as GET /jobs/{id} shows it, for the page's progress script (which holds the cookie, not a key)."""
+    viewer.require_manager()
+    return JSONResponse(jsonable_encoder(run_out(get_run(db, run_id))), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,121 @@
+"""A profile's suggestions with their reasons; accepting, rejecting and undoing either."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from matching.scoring import Kind
+from service import store
+from service.api.deps import SessionDep
+from service.suggestions import exclude
+from service.engine import SuggestionRequest
+from service.errors import FieldProblem, validation_problems
+from service.schemas import ORG_TYPES, Bloc, Country, OrgType, RejectBody, ScoreParts
+from service.suggestions import accept_suggestion, suggestions_for
+from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, local_path, profile_name, redirect, render
+
+router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, include_in_schema=False)
+
+PART_HELP = {name: f.description for name, f in ScoreParts.model_fields.items()}
+SIZES = (10, 25, 50)
+
+
+class SuggestionFilters(BaseModel):
+    """The filter form: the API's query parameters, with the same types and limits."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    target: Kind = Kind.CITY
+    bloc: Bloc | None = None
+    country: Country | None = None
+    org_type: OrgType | None = None
+    diversity: Annotated[float, Field(ge=0, le=1)] = 0.0
+    include_partners: bool = False
+    k: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @classmethod
+    def read(cls, params: dict[str, str]) -> tuple["SuggestionFilters", dict[str, str], list[FieldProblem]]:
+        raw = {k: v.strip() for k, v in params.items() if isinstance(v, str) and v.strip()}
+        if "country" in raw:
+            raw["country"] = raw["country"].upper()
+        try:
+            return cls.model_validate(raw), raw, []
+        except ValidationError as exc:
+            return cls(target=raw.get("target") if raw.get("target") in ("city", "organisation") else Kind.CITY), raw, validation_problems(exc.errors())
+
+    def request(self) -> SuggestionRequest:
+        return SuggestionRequest(
+            target=self.target, k=self.k, bloc=self.bloc, country=self.country, org_type=self.org_type,
+            diversity=self.diversity, include_partners=self.include_partners,
+        )
+
+
+@router.get("/suggestions")
+def suggestions_page(request: Request, profile_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+    viewer.principal.require_reader_of(profile_id)
+    profile = store.profile_out(store.get_profile(db, profile_id))
+    filters, raw, problems = SuggestionFilters.read(dict(request.query_params))
+    found = None if problems else suggestions_for(db, live, viewer.principal, profile_id, filters.request())
+    partners = store.partner_ids(db, profile_id) if filters.include_partners else set()
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(
+        request, "suggestions.html", viewer, nav="profiles", profile=profile, filters=filters, raw=raw,
+        problems={p.pointer.strip("/"): p.detail for p in problems}, found=found, partners=partners,
+        part_help=PART_HELP, org_types=ORG_TYPES, sizes=SIZES, here=here, target=filters.target.value,
+        status=422 if problems else 200,
+    )
+
+
+Back = Annotated[str, Form(max_length=2000)]
+
+
+@router.post("/suggestions/{other}/accept")
+def accept(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+    accept_suggestion(db, viewer.principal, profile_id, other)
+    back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
+    viewer.flash(
+        f"{profile_name(live, other)} is now a partner of {profile_name(live, profile_id)}; it will not be suggested again.",
+        undo_url=f"/app/profiles/{profile_id}/partnerships/{other}/remove", back=back,
+    )
+    return redirect(back)
+
+
+@router.post("/suggestions/{other}/reject")
+def reject(
+    profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep,
+    reason: Annotated[str, Form(max_length=2000)] = "", back: Back = "",
+) -> Response:
+    back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
+    try:
+        body = RejectBody.model_validate({"reason": reason.strip() or None})
+    except ValidationError:
+        viewer.flash("A reason can be at most 500 characters; nothing was changed.", kind="error")
+        return redirect(back)
+    exclude(db, viewer.principal, profile_id, other, body.reason)
+    why = f" (reason: {body.reason})" if body.reason else ""
+    viewer.flash(
+        f"{profile_name(live, other)} will not be suggested to {profile_name(live, profile_id)} again{why}.",
+        undo_url=f"/app/profiles/{profile_id}/exclusions/{other}/remove", back=back,
+    )
+    return redirect(back)
+
+
+@router.post("/partnerships/{other}/remove")
+def remove_partnership(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+    """Undo an accepted partnership (as DELETE /profiles/{id}/partnerships/{other})."""
+    viewer.principal.require_reader_of(profile_id)
+    store.delete_partnership(db, profile_id, other)
+    db.commit()
+    viewer.flash(f"The partnership of {profile_name(live, profile_id)} with {profile_name(live, other)} was removed.", kind="info")
+    return redirect(local_path(back, f"/app/profiles/{profile_id}"))
+
+
+@router.post("/exclusions/{other}/remove")
+def remove_exclusion(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+    """Undo an exclusion or a rejection (as DELETE /profiles/{id}/exclusions/{other})."""
+    viewer.principal.require_reader_of(profile_id)
+    store.delete_exclusion(db, profile_id, other)
+    db.commit()
+    viewer.flash(f"{profile_name(live, other)} may be suggested to {profile_name(live, profile_id)} again.", kind="info")
+    return redirect(local_path(back, f"/app/profiles/{profile_id}"))

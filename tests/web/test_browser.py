@@ -1,0 +1,252 @@
+"""The workspace end to end in headless Chromium, against a live server on SQLite with the demo data.
+
+Each main page is saved as a screenshot under docs/screenshots (1280 px wide, and the suggestions
+page at 390 px too), so the look of the pages is reviewed along with the code.
+"""
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from service.app import create_app
+from service.auth import Role, create_key
+from service.bundles import import_validated, parse_bundle
+from service.db import session_scope
+from service.jobs import rerank
+from service.models import Profile
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+COHORT = "world-cities-eu-korea-2017-18"
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Live:
+    url: str
+    manager: str
+    member: str
+    sessions: object
+
+
+def _demo_without_philips_partnership() -> dict:
+    """The demo bundle, less Eindhoven's 2017-18 partnership with Philips: so Philips is a fresh suggestion to accept."""
+    demo = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
+    demo["partnerships"] = [p for p in demo["partnerships"] if {p["a"], p["b"]} != {"eindhoven", "philips-lighting"}]
+    return demo
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    """Uvicorn on a free 127.0.0.1 port in a thread, with the demo imported, two keys and one finished run."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'twinning.db'}", data_dir=DATA)
+    app = create_app(settings)
+    with session_scope(app.state.sessions) as session:
+        import_validated(session, parse_bundle(_demo_without_philips_partnership()), accepted_by="demo")
+        manager = create_key(session, role=Role.MANAGER, name="Ana (programme manager)")[0]
+        member = create_key(session, role=Role.MEMBER, profile_id="eindhoven", name="Eindhoven")[0]
+    rerank(settings, app.state.sessions)  # a run to compare the one started in the browser with
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield Live(url=f"http://127.0.0.1:{port}", manager=manager, member=member, sessions=app.state.sessions)
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium; run `make test`, which installs it")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=WIDE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str, *, height: int | None = None) -> None:
+    """The whole page, or its top `height` pixels."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map(el => el.name || el.id)"""
+
+
+def assert_labelled(page: Page) -> None:
+    """Every form control on the page has a label a screen reader announces."""
+    assert page.evaluate(UNLABELLED) == [], page.url
+
+
+def sign_in(page: Page, live: Live, key: str, *, screenshot: bool = False) -> None:
+    page.goto(f"{live.url}/app")
+    expect(page).to_have_url(re.compile(r"/app/login\?next="))
+    if screenshot:
+        shot(page, "login")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: Live) -> None:
+    sign_in(page, live, live.manager, screenshot=True)
+    expect(page).to_have_url(f"{live.url}/app/profiles")
+    shot(page, "profiles")
+    assert_labelled(page)
+    # the first Tab reaches the skip link, with a visible focus ring
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+
+    # find Eindhoven and open its collaborators
+    page.get_by_label("Search").fill("Eindhoven")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="Eindhoven", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Eindhoven")
+    shot(page, "profile")
+    page.get_by_role("link", name="Collaborators").click()
+    expect(page.get_by_role("link", name="Collaborators")).to_have_attribute("aria-current", "page")
+
+    # Philips is suggested, with the phrase pairs that made the score and their shared words marked
+    philips = page.locator("#s-philips-lighting")
+    expect(philips).to_be_visible()
+    expect(philips.locator(".pair").first).to_be_visible()
+    expect(philips.locator(".pair mark").filter(has_text=re.compile("^light", re.I)).first).to_be_visible()
+    expect(philips.locator(".part dt", has_text="dense")).to_be_visible()
+    shot(page, "suggestions")
+    assert_labelled(page)
+    page.set_viewport_size(PHONE)
+    shot(page, "suggestions-390", height=2000)
+    page.set_viewport_size(WIDE)
+
+    # accept Philips, from the keyboard: it becomes a partner and leaves the list
+    philips.get_by_role("button", name=re.compile("Accept Philips")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="is now a partner of Eindhoven")).to_be_visible()
+    expect(page.locator("#s-philips-lighting")).to_have_count(0)
+
+    # reject another with a reason: gone; undo brings it back; reject it again
+    other = page.locator("li.suggestion").first
+    other_id = other.get_attribute("id")
+    other_name = other.locator("h2").inner_text()
+    other.locator("details.reject > summary").click()
+    other.get_by_label("Reason (optional)").fill("already working together in another programme")
+    other.get_by_role("button", name=f"Never suggest {other_name}").click()
+    expect(page.get_by_role("status").filter(has_text="already working together")).to_be_visible()
+    expect(page.locator(f"#{other_id}")).to_have_count(0)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#{other_id}")).to_have_count(1)
+    page.locator(f"#{other_id} details.reject > summary").click()
+    page.locator(f"#{other_id}").get_by_role("button", name=f"Never suggest {other_name}").click()
+    expect(page.locator(f"#{other_id}")).to_have_count(0)
+
+    # the profile page lists the new partnership and the exclusion
+    page.goto(f"{live.url}/app/profiles/eindhoven")
+    expect(page.locator("section[aria-labelledby=partners-h]")).to_contain_text("Philips")
+    expect(page.locator("section[aria-labelledby=excl-h]")).to_contain_text(other_name)
+
+    # pair the demo cohort and accept the proposal
+    page.get_by_role("link", name="Cohorts").click()
+    page.get_by_role("link", name="World Cities EU-Korea 2017-18").click()
+    expect(page.get_by_role("heading", name=re.compile("Proposed pairing"))).to_be_visible()
+    expect(page.locator("li.pairing")).to_have_count(4)
+    expect(page.locator("li.pairing .pair").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Each city’s regret")).to_be_visible()
+    shot(page, "cohort")
+    assert_labelled(page)
+    page.get_by_role("button", name="Accept this pairing").click()
+    expect(page.get_by_role("status").filter(has_text="Accepted 4 pairs")).to_be_visible()
+    expect(page.locator("li.pairing .badge", has_text="locked")).to_have_count(4)
+
+    # start a re-rank, follow it, and read what changed since the first run
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("button", name="Start a re-rank").click()
+    expect(page).to_have_url(re.compile(r"/app/runs/2$"))
+    expect(page.get_by_role("heading", name="What changed since run #1")).to_be_visible(timeout=45_000)
+    eindhoven = page.locator("ul.diff > li").filter(has=page.get_by_role("link", name="Eindhoven", exact=True)).filter(has_text="collaborators")
+    expect(eindhoven.locator("h4.dropped + ul")).to_contain_text("Philips")
+    shot(page, "run-diff")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def test_member_cannot_open_another_citys_edit_page(page: Page, live: Live) -> None:
+    sign_in(page, live, live.member)
+    expect(page).to_have_url(f"{live.url}/app/profiles/eindhoven")
+    page.get_by_role("link", name="Edit profile").click()
+    expect(page.get_by_label("Interests")).to_be_visible()
+    assert_labelled(page)
+    response = page.goto(f"{live.url}/app/profiles/seoul/edit")
+    assert response.status == 403
+    expect(page.get_by_role("heading", name="Forbidden")).to_be_visible()
+    page.goto(f"{live.url}/app/profiles/seoul")
+    expect(page.get_by_role("link", name="Edit profile")).to_have_count(0)
+
+
+def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: Live) -> None:
+    city = {"kind": "city", "bloc": "EU", "country": "NL", "description": "A town by the sea.", "interests": ["harbour renewal"]}
+    bad = {
+        "format": "twinning.bundle/1",
+        "profiles": [
+            city | {"id": "newtown", "name": "Newtown"},
+            city | {"id": "Bad Id", "name": "Nowhere", "country": "XX"},
+            city | {"id": "oldtown", "name": "Oldtown", "interests": []},
+        ],
+        "partnerships": [{"a": "newtown", "b": "newtown"}],
+    }
+    sign_in(page, live, live.manager)
+    page.get_by_role("link", name="Import").click()
+    page.get_by_label("Bundle or sheet").set_input_files(
+        {"name": "bad-bundle.json", "mimeType": "application/json", "buffer": json.dumps(bad).encode()}
+    )
+    page.get_by_role("button", name="Check and import").click()
+    expect(page.get_by_role("heading", name="Nothing from bad-bundle.json was stored")).to_be_visible()
+    rows = page.locator("table.problems-table tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.filter(has_text="/profiles/1/id")).to_contain_text("profile 2")
+    expect(rows.filter(has_text="/profiles/1/country")).to_contain_text("ISO 3166-1")
+    expect(rows.filter(has_text="/profiles/2/interests")).to_contain_text("profile 3 (“oldtown”)")
+    expect(rows.filter(has_text="/partnerships/0")).to_contain_text("own partner")
+    shot(page, "import-errors")
+    assert_labelled(page)
+    with live.sessions() as session:
+        assert session.get(Profile, "newtown") is None

@@ -1,0 +1,428 @@
+"""The workspace pages through the ASGI app on both databases: sign-in, roles, CSRF, forms, imports, exports."""
+
+import csv
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from service.auth import hash_secret
+from service.jobs import RerankParams, rerank
+from service.models import ApiKey, Exclusion, Partnership, Profile, utcnow
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
+COHORT = "world-cities-eu-korea-2017-18"
+REAL = {frozenset(p) for p in (("barcelona", "busan"), ("scottish-cities-alliance", "suwon"), ("tampere", "gwangju"), ("eindhoven", "seoul"))}
+
+
+@pytest.fixture
+def demo(app, client, keys) -> TestClient:
+    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
+    return client
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name!r} on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, key: str) -> str:
+    """Sign in through the form; returns the session's CSRF token."""
+    form = client.get("/app/login")
+    r = client.post("/app/login", data={"key": key, "login_token": hidden(form.text, "login_token")})
+    assert r.status_code == 200, r.text
+    return hidden(r.text, "csrf")
+
+
+def browser(app) -> TestClient:
+    """A second browser on the same app (its own cookie jar)."""
+    return TestClient(app)
+
+
+def count(app, model) -> int:
+    with app.state.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+# sign-in, cookies, sign-out
+
+
+def test_pages_send_strangers_to_sign_in_and_back(demo, keys):
+    r = demo.get("/app/profiles/eindhoven?x=1", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/login?next=%2Fapp%2Fprofiles%2Feindhoven%3Fx%3D1"
+    page = demo.get(r.headers["location"])
+    assert 'name="next" value="/app/profiles/eindhoven?x=1"' in page.text
+    r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(page.text, "login_token"), "next": "/app/profiles/eindhoven?x=1"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/profiles/eindhoven?x=1"
+
+
+def test_sign_in_sets_a_strict_http_only_session_cookie(demo, keys):
+    form = demo.get("/app/login")
+    r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token")}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/profiles"
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("twinning_session="))
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/app"} <= flags
+    assert "secure" not in flags  # plain http here; https below
+    with TestClient(demo.app, base_url="https://testserver") as secure:
+        form = secure.get("/app/login")
+        r = secure.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token")}, follow_redirects=False)
+        cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("twinning_session="))
+        assert "secure" in {part.strip().lower() for part in cookie.split(";")}
+
+
+def test_members_start_at_their_own_profile(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    assert csrf
+    r = demo.get("/app", follow_redirects=False)
+    assert r.headers["location"] == "/app/profiles/eindhoven"
+
+
+def test_a_wrong_key_or_a_forged_sign_in_form_is_refused(demo, keys):
+    form = demo.get("/app/login")
+    r = demo.post("/app/login", data={"key": "tw_nonsense", "login_token": hidden(form.text, "login_token")})
+    assert r.status_code == 401 and "That API key is not valid" in r.text and "twinning_session" not in demo.cookies
+    stranger = browser(demo.app)  # no login cookie: a form posted from another site
+    r = stranger.post("/app/login", data={"key": keys.manager, "login_token": "guessed"}, follow_redirects=False)
+    assert r.status_code == 403 and "twinning_session" not in r.headers.get("set-cookie", "")
+
+
+def test_sign_out_ends_the_session_on_the_server(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    replay = browser(demo.app)  # a copy of the cookie, as a thief would hold it
+    replay.cookies.set("twinning_session", demo.cookies["twinning_session"], path="/app")
+    assert replay.get("/app/profiles", follow_redirects=False).status_code == 200
+    assert demo.post("/app/logout", data={}, follow_redirects=False).status_code == 403  # no CSRF token
+    r = demo.post("/app/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/login?signed_out=1"
+    assert "You are signed out." in demo.get(r.headers["location"]).text
+    r = replay.get("/app/profiles", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/app/login")
+
+
+def test_revoking_the_key_ends_its_sessions(demo, keys):
+    sign_in(demo, keys.manager)
+    assert demo.get("/app/profiles", follow_redirects=False).status_code == 200
+    with demo.app.state.sessions() as session:
+        session.execute(update(ApiKey).where(ApiKey.key_hash == hash_secret(keys.manager)).values(revoked_at=utcnow()))
+        session.commit()
+    r = demo.get("/app/profiles", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/app/login")
+
+
+def test_next_never_leads_off_site(demo, keys):
+    form = demo.get("/app/login?next=https://evil.example/x")
+    assert 'name="next" value=""' in form.text
+    for target in ("https://evil.example/x", "//evil.example/app", "/docs", "/app\\..\\x"):
+        form = demo.get("/app/login")
+        r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token"), "next": target}, follow_redirects=False)
+        assert r.headers["location"] == "/app/profiles", target
+
+
+def test_pages_carry_security_headers(demo, keys):
+    sign_in(demo, keys.manager)
+    r = demo.get("/app/profiles")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert demo.get("/app/static/app.css").status_code == 200
+    assert demo.get("/app/static/progress.js").status_code == 200
+
+
+# CSRF
+
+
+def test_a_form_without_the_sessions_csrf_token_is_rejected(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    other = browser(demo.app)
+    other_csrf = sign_in(other, keys.manager)
+    url = "/app/profiles/eindhoven/suggestions/philips-lighting/reject"
+    for data in ({}, {"csrf": ""}, {"csrf": "x" * 43}, {"csrf": other_csrf}):
+        r = demo.post(url, data=data | {"reason": "forged"}, follow_redirects=False)
+        assert r.status_code == 403, data
+        assert "did not come from this site" in r.text
+    assert count(demo.app, Exclusion) == 0
+    r = demo.post(url, data={"csrf": csrf, "reason": "not now"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert count(demo.app, Exclusion) == 1
+
+
+# roles
+
+
+def test_member_cannot_open_or_post_another_citys_edit_page(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    assert demo.get("/app/profiles/eindhoven/edit").status_code == 200
+    r = demo.get("/app/profiles/seoul/edit")
+    assert r.status_code == 403 and "Forbidden" in r.text
+    r = demo.post("/app/profiles/seoul/edit", data={"csrf": csrf, "version": "1", "name": "Hacked"})
+    assert r.status_code == 403
+    assert demo.get("/app/profiles/seoul/suggestions").status_code == 403
+    seoul = demo.get("/app/profiles/seoul")
+    assert seoul.status_code == 200 and "Edit profile" not in seoul.text and "Partnerships" not in seoul.text
+    for url in ("/app/runs", "/app/import", "/app/runs/current/suggestions.csv", f"/app/cohorts/{COHORT}/pairing.csv"):
+        assert demo.get(url).status_code == 403, url
+    board = demo.get(f"/app/cohorts/{COHORT}")
+    assert board.status_code == 200 and "Proposed pairing" not in board.text
+    assert demo.post(f"/app/cohorts/{COHORT}/accept", data={"csrf": csrf, "pair": "eindhoven|busan"}).status_code == 403
+    assert count(demo.app, Partnership) == len(DEMO["partnerships"])
+
+
+def test_managers_read_every_profile_but_edit_none(demo, keys):
+    sign_in(demo, keys.manager)
+    page = demo.get("/app/profiles/eindhoven")
+    assert "Partnerships" in page.text and "Edit profile" not in page.text
+    assert demo.get("/app/profiles/eindhoven/edit").status_code == 403
+
+
+def test_unknown_profile_is_a_404_page(demo, keys):
+    sign_in(demo, keys.manager)
+    r = demo.get("/app/profiles/atlantis")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html") and "atlantis" in r.text
+
+
+# the profile list and page
+
+
+def test_profile_list_filters_searches_and_pages(demo, keys, settings):
+    sign_in(demo, keys.manager)
+    page = demo.get("/app/profiles?kind=organisation&country=kr")
+    assert "Doosan" in page.text and "Philips Lighting" not in page.text and "Seoul</a>" not in page.text
+    assert "Philips Lighting" in demo.get("/app/profiles?q=LIGHTING").text
+    assert "No profile matches" in demo.get("/app/profiles?q=zeppelin").text
+    first = demo.get("/app/profiles?kind=city&bloc=EU")
+    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', first.text) == ["barcelona", "eindhoven", "scottish-cities-alliance", "tampere"]
+    settings.page_size = 2
+    one = demo.get("/app/profiles?kind=city&bloc=EU")
+    nxt = re.search(r'href="(/app/profiles\?[^"]*cursor=[^"]*)" rel="next"', one.text).group(1).replace("&amp;", "&")
+    two = demo.get(nxt)
+    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', two.text) == ["scottish-cities-alliance", "tampere"]
+
+
+def test_profile_page_shows_phrases_themes_and_relations(demo, keys):
+    sign_in(demo, keys.member)
+    page = demo.get("/app/profiles/eindhoven").text
+    assert "intelligent public lighting" in page and 'class="theme">Smart public lighting' in page
+    assert "Philips Lighting" in page and "World Cities 2017-18" in page
+
+
+# editing
+
+
+def test_validation_messages_sit_beside_their_fields_and_nothing_is_saved(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    form = demo.get("/app/profiles/eindhoven/edit").text
+    version = hidden(form, "version")
+    data = {
+        "csrf": csrf, "version": version, "kind": "city", "name": "Eindhoven", "country": "XX", "bloc": "EU",
+        "org_type": "company", "city": "", "description": "A city.",
+        "interests": "intelligent public lighting\n" + "x" * 250, "offers": "",
+    }
+    r = demo.post("/app/profiles/eindhoven/edit", data=data)
+    assert r.status_code == 422
+    errors = dict(re.findall(r'<ul class="field-error" id="([a-z_]+)-error">(.*?)</ul>', r.text, re.S))
+    assert "ISO 3166-1" in errors["country"]
+    assert "line 2" in errors["interests"] and "200 characters" in errors["interests"]
+    assert 'id="country" name="country" value="XX"' in r.text and 'aria-invalid="true"' in r.text
+    # the rule about the whole profile is checked once the fields pass, and placed on its field too
+    r = demo.post("/app/profiles/eindhoven/edit", data=data | {"country": "NL", "interests": "living labs"})
+    assert r.status_code == 422
+    assert "must be null for a city" in dict(re.findall(r'<ul class="field-error" id="([a-z_]+)-error">(.*?)</ul>', r.text, re.S))["org_type"]
+    assert demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()["version"] == int(version)
+
+
+def test_a_valid_edit_is_saved_and_reaches_the_live_index(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    form = demo.get("/app/profiles/eindhoven/edit").text
+    current = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
+    data = {
+        "csrf": csrf, "version": hidden(form, "version"), "kind": "city", "name": "Eindhoven", "country": "nl", "bloc": "EU",
+        "org_type": "", "city": "", "description": current["description"],
+        "interests": "\n".join(current["interests"] + ["hydrogen buses"]), "offers": "\n".join(current["offers"]),
+    }
+    r = demo.post("/app/profiles/eindhoven/edit", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/profiles/eindhoven"
+    page = demo.get("/app/profiles/eindhoven").text
+    assert "Saved Eindhoven (version 2)" in page and "hydrogen buses" in page
+    stored = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
+    assert stored["interests"][-1] == "hydrogen buses" and stored["country"] == "NL" and stored["org_type"] is None
+    assert "hydrogen buses" in demo.app.state.live.profile_text("eindhoven").interests
+
+
+def test_a_stale_edit_shows_both_versions_and_reapplies_the_change(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    form = demo.get("/app/profiles/eindhoven/edit").text
+    mine = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
+    # someone else saves first
+    theirs = {k: v for k, v in mine.items() if k not in ("version", "created_at", "updated_at")} | {"name": "Eindhoven (Brainport)"}
+    assert demo.put("/profiles/eindhoven", json=theirs, headers={**keys.auth("admin"), "If-Match": '"1"'}).status_code == 200
+    data = {
+        "csrf": csrf, "version": hidden(form, "version"), "kind": "city", "name": "Eindhoven", "country": "NL", "bloc": "EU",
+        "org_type": "", "city": "", "description": mine["description"],
+        "interests": "\n".join(mine["interests"]), "offers": "\n".join(mine["offers"] + ["mobile voting pilots"]),
+    }
+    r = demo.post("/app/profiles/eindhoven/edit", data=data)
+    assert r.status_code == 412
+    assert "Someone else changed this profile" in r.text
+    assert "Eindhoven (Brainport)" in r.text and "mobile voting pilots" in r.text  # both versions, side by side
+    assert re.search(r'<tr class="differs">\s*<th scope="row">name', r.text) and re.search(r'<tr class="differs">\s*<th scope="row">offers', r.text)
+    assert hidden(r.text, "version") == "2"
+    retry = {k: v for k, v in data.items()} | {"version": hidden(r.text, "version")}
+    assert re.search(r'<textarea id="offers" name="offers"[^>]*>[^<]*mobile voting pilots</textarea>', r.text)
+    r = demo.post("/app/profiles/eindhoven/edit", data=retry, follow_redirects=False)
+    assert r.status_code == 303
+    stored = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
+    assert stored["version"] == 3 and stored["offers"][-1] == "mobile voting pilots" and stored["name"] == "Eindhoven"
+
+
+# suggestions
+
+
+def test_suggestions_show_why_and_accept_reject_and_undo_work(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    page = demo.get("/app/profiles/eindhoven/suggestions?target=organisation&include_partners=true")
+    assert page.status_code == 200
+    card = page.text.split('id="s-philips-lighting"')[1].split('<li class="card suggestion"')[0]
+    assert "intelligent <mark>public</mark> <mark>lighting</mark>" in card  # the words its need shares with the offer
+    assert "already a partner" in card and "Smart public lighting" in card
+    for part in ("dense", "lexical", "forward", "backward"):
+        assert f"<dt>{part}</dt>" in page.text
+
+    page = demo.get("/app/profiles/eindhoven/suggestions?target=organisation")
+    first = re.search(r'<li class="card suggestion" id="s-([^"]+)"', page.text).group(1)
+    back = "/app/profiles/eindhoven/suggestions?target=organisation"
+    r = demo.post(f"/app/profiles/eindhoven/suggestions/{first}/accept", data={"csrf": csrf, "back": back}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == back
+    after = demo.get(back).text
+    assert "is now a partner of Eindhoven" in after and f'id="s-{first}"' not in after
+    assert f'action="/app/profiles/eindhoven/partnerships/{first}/remove"' in after  # the undo button
+    demo.post(f"/app/profiles/eindhoven/partnerships/{first}/remove", data={"csrf": csrf, "back": back})
+    assert f'id="s-{first}"' in demo.get(back).text
+
+    r = demo.post(f"/app/profiles/eindhoven/suggestions/{first}/reject", data={"csrf": csrf, "back": back, "reason": "  works with a rival  "})
+    assert "(reason: works with a rival)" in r.text and f'id="s-{first}"' not in r.text
+    with demo.app.state.sessions() as session:
+        assert session.scalar(select(Exclusion.reason)) == "works with a rival"
+    assert "works with a rival" in demo.get("/app/profiles/eindhoven").text
+    demo.post(f"/app/profiles/eindhoven/exclusions/{first}/remove", data={"csrf": csrf, "back": back})
+    assert count(demo.app, Exclusion) == 0
+
+
+def test_suggestion_filters_are_checked_like_the_api(demo, keys):
+    sign_in(demo, keys.manager)
+    page = demo.get("/app/profiles/eindhoven/suggestions?target=organisation&country=kr&org_type=")
+    assert page.status_code == 200
+    ids = re.findall(r'<li class="card suggestion" id="s-([^"]+)"', page.text)
+    assert ids and all(i in {"doosan", "icec", "seoul-digital-foundation", "seoul-innovation-park"} for i in ids)
+    bad = demo.get("/app/profiles/eindhoven/suggestions?target=organisation&country=XX&diversity=3")
+    assert bad.status_code == 422 and 'id="country-error"' in bad.text and 'id="diversity-error"' in bad.text
+    assert demo.get("/app/profiles/eindhoven/suggestions?target=village").status_code == 422
+
+
+# cohorts
+
+
+def test_cohort_board_pairs_explains_and_accepts(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    board = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore")
+    assert board.status_code == 200
+    pairs = {frozenset(p.split("|")) for p in re.findall(r'<input type="hidden" name="pair" value="([^"]+)">', board.text)}
+    assert pairs == REAL
+    assert "Each city’s regret" in board.text and "What Eindhoven needs" in board.text
+    locked = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore&lock_a=eindhoven&lock_b=busan&forbid=barcelona|busan")
+    pairs = {frozenset(p.split("|")) for p in re.findall(r'name="pair" value="([^"]+)"', locked.text)}
+    assert frozenset(("eindhoven", "busan")) in pairs and frozenset(("barcelona", "busan")) not in pairs
+    impossible = demo.get(f"/app/cohorts/{COHORT}?lock=eindhoven|tampere")
+    assert impossible.status_code == 422 and 'class="flash flash-error"' in impossible.text
+    r = demo.post(
+        f"/app/cohorts/{COHORT}/accept",
+        data={"csrf": csrf, "pair": ["eindhoven|busan", "barcelona|seoul"], "back": f"/app/cohorts/{COHORT}"},
+    )
+    assert "Accepted 2 pairs" in r.text and "(2 new)" in r.text
+    with demo.app.state.sessions() as session:
+        programmes = set(session.scalars(select(Partnership.programme).where(Partnership.a == "busan", Partnership.b == "eindhoven")))
+    assert programmes == {"World Cities EU-Korea 2017-18"}
+
+
+def test_pairing_csv(demo, keys):
+    sign_in(demo, keys.manager)
+    r = demo.get(f"/app/cohorts/{COHORT}/pairing.csv?partnerships=ignore")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert {frozenset((row["a"], row["b"])) for row in rows} == REAL
+    assert all(0 < float(row["score"]) <= 1 and row["locked"] == "false" for row in rows)
+
+
+# runs
+
+
+def test_runs_start_a_rerank_follow_it_and_show_the_diff(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    assert "No run yet" in demo.get("/app/runs").text
+    r = demo.post("/app/runs", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    run_url = r.headers["location"]
+    deadline = time.monotonic() + 120
+    while (state := demo.get(f"{run_url}/progress").json()["state"]) not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert state == "succeeded"
+    assert "nothing to compare it with yet" in demo.get(run_url).text
+    demo.post("/app/profiles/eindhoven/suggestions/fontys/reject", data={"csrf": csrf})
+    second = rerank(demo.app.state.settings, demo.app.state.sessions, RerankParams())
+    page = demo.get(f"/app/runs/{second.id}")
+    assert f"What changed since run #{second.id - 1}" in page.text
+    assert "was #" in page.text and "Fontys University of Applied Sciences" in page.text
+    only = demo.get(f"/app/runs/{second.id}?profile=eindhoven").text
+    assert re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only) and set(re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only)) == {"eindhoven"}
+
+
+def test_current_suggestions_csv(demo, keys):
+    sign_in(demo, keys.manager)
+    assert demo.get("/app/runs/current/suggestions.csv").status_code == 404
+    run = rerank(demo.app.state.settings, demo.app.state.sessions, RerankParams(k=5))
+    r = demo.get("/app/runs/current/suggestions.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0] == ["profile", "target", "rank", "other", "score"]
+    assert len(rows) - 1 == run.counts["suggestions"]
+    eindhoven = [row for row in rows[1:] if row[0] == "eindhoven" and row[1] == "city"]
+    assert [row[2] for row in eindhoven] == [str(i) for i in range(1, len(eindhoven) + 1)]
+
+
+# import
+
+
+def test_import_lists_every_csv_problem_and_stores_nothing(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    before = count(demo.app, Profile)
+    sheet = (
+        "id,kind,name,country,bloc,org_type,city,description,interests,offers\n"
+        "newtown,city,Newtown,NL,EU,,,A new town.,parks;harbours,\n"
+        "oldtown,city,Oldtown,XX,EU,,,An old town.,markets,\n"
+        "lab,organisation,Lab,NL,EU,bakery,,A lab.,,sensors\n"
+    )
+    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("towns.csv", sheet.encode(), "text/csv")})
+    assert r.status_code == 422
+    assert "Nothing from towns.csv was stored" in r.text
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td><td><code>([^<]+)</code>', r.text)
+    assert [(where, pointer) for where, _, pointer in rows] == [("row 3, country", "/rows/3/country"), ("row 4, org_type", "/rows/4/org_type")]
+    assert count(demo.app, Profile) == before
+
+
+def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    bundle = {"format": "twinning.bundle/1", "profiles": [{"id": "newtown", "kind": "city", "name": "Newtown", "country": "NL", "bloc": "EU", "description": "A new town by the sea.", "interests": ["harbour renewal"]}]}
+    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("new.json", json.dumps(bundle).encode(), "application/json")})
+    assert r.status_code == 200 and "1 new, 0 updated" in r.text
+    assert demo.app.state.live.profile_text("newtown").name == "Newtown"
+    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("broken.json", b"{not json", "application/json")})
+    assert r.status_code == 422 and "not valid JSON" in r.text
