@@ -106,6 +106,7 @@ def demo(
         secret, _ = create_key(session, role=Role.MANAGER, name="demo manager")
     typer.echo(f"Loaded {path.name}: {summary.profiles_created} new, {summary.profiles_updated} updated, {summary.profiles_unchanged} unchanged profiles.")
     typer.echo(f"Manager API key: {secret}")
+    typer.echo(f"Workspace: http://{settings.host}:{settings.port}/app  (sign in with the key)")
     typer.echo(f"API docs:  http://{settings.host}:{settings.port}/docs")
 
 
