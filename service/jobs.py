@@ -28,6 +28,7 @@ from service.engine import SuggestionRequest, build_recommender, candidate_filte
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
 from service.profiles_text import ProfileText, all_profile_texts
+from service.runs import previous_run_id, run_diff
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
@@ -235,6 +236,9 @@ def rerank(
         with sessions() as session:
             # the one transaction that makes this run the served one
             run = session.get(Run, run_id)
+            previous = previous_run_id(session, run_id)
+            if previous is not None:
+                run.diff = {"against": previous, "changes": run_diff(session, run_id, previous)}
             run.state, run.finished_at, run.counts = "succeeded", utcnow(), counts
             run.progress = asdict(ProgressReport("storing", 1, 1, 0.0))
             _prune(session, settings.keep_runs)

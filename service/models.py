@@ -177,6 +177,8 @@ class Run(Base):
     progress: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     holder: Mapped[str | None] = mapped_column(String(200))
+    # what changed against the run before, computed once when the run finishes: runs never change
+    diff: Mapped[dict | None] = mapped_column(JSON)
 
 
 class RunSuggestion(Base):

@@ -67,7 +67,13 @@ def _rankings(session: Session, run_id: int, profile_id: str | None) -> dict[tup
 
 
 def run_diff(session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
-    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved."""
+    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved.
+
+    The diff against the previous run is stored when a run finishes; others are computed here.
+    """
+    stored = session.scalar(select(Run.diff).where(Run.id == run_id))
+    if stored and stored.get("against") == against:
+        return [c for c in stored["changes"] if profile_id is None or c["profile"] == profile_id]
     new_run, old_run = _rankings(session, run_id, profile_id), _rankings(session, against, profile_id)
     changes = []
     for key in sorted(set(new_run) | set(old_run)):
