@@ -1,28 +1,36 @@
 """The live in-memory index of every profile's phrase vectors, and top-k candidate retrieval.
 
-Storage is one contiguous float32 matrix of phrase rows with each profile's rows kept together
-(a *slot*), plus per-slot metadata as small integer codes so filters are vectorised. Writes append
-a new slot and tombstone the old one; the matrix grows by doubling and is compacted once enough of
-it is dead, so a write never copies the whole index.
+Storage is one contiguous float32 matrix of phrase rows, each profile's rows kept together (a
+*slot*), plus per-slot metadata as small integer codes so that filters are vectorised. A write
+appends a new slot and tombstones the old one; the matrix grows by doubling and is compacted in
+place once enough of it is dead, so a write never copies the whole index. Slots' rows are laid out
+in slot order, always: a run of consecutive slots is a run of consecutive rows.
 
-Retrieval is exhaustive below `exact_below_rows` candidate phrases (and whenever asked). Above it,
-a cascade keeps the work per request bounded, as measured in PERFORMANCE.md:
+Retrieval is exhaustive below `exact_below_rows` candidate phrases, and whenever asked. Above it,
+a cascade bounds the work per request (PERFORMANCE.md: only a profile-level shortlist followed by
+progressively more exact scoring reached 99 % exact top-10):
 
-1. *shortlist*: every allowed profile is scored by a profile-level summary of both directions
-   (weighted centroids of needs and of serving phrases, in a PCA-reduced space) and the best
-   `shortlist_size` are kept;
-2. *approximate late interaction*: the shortlisted profiles' phrases, in the reduced space, are
-   scored with the real `coverage_block`, and the best `rescore_size` are kept;
-3. *exact rescoring*: those are scored with full vectors, exactly as the exhaustive path does.
+1. *coded late interaction* over every allowed profile: each phrase is replaced by its nearest of
+   `n_codes` k-means codes, so a query's cosine to any phrase is a lookup in a small table. The
+   max of the forward coverage becomes a log-sum-exp and the backward coverage a plain sum, so
+   both directions for all candidates are one sparse-matrix product. Keeps `shortlist_size`.
+2. *reduced late interaction*: `coverage_block` on cosines approximated in a `reduced_dim` PCA
+   space, over the shortlist's phrases. Keeps `rescore_size`.
+3. *exact rescoring* with full vectors, exactly as the exhaustive path scores.
 
-The index is not thread-safe: the owner serialises writes against reads (one lock is enough;
-reads are ~10 ms).
+Profile summaries such as role centroids were measured first and predict the score far worse:
+the score takes a max over phrases, and a centroid averages a multi-theme profile's themes away.
+
+The index is not thread-safe: its owner serialises writes against reads (one lock suffices;
+a read takes milliseconds). For the nightly batch, see `top_k_many`.
 """
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -42,6 +50,11 @@ __all__ = ["CandidateFilter", "PhraseIndex", "ProfileMeta", "Scored"]
 
 _KINDS = (Kind.CITY.value, Kind.ORGANISATION.value)
 _N_ROLES = len(PhraseRole)
+_SHARPNESS = 30.0  # log-sum-exp temperature: with ~10 phrases, within log(10)/30 ≈ 0.08 of the max
+_REDUCED_PIECE = 2_048  # slots per piece of the reduced stage: its temporaries stay in cache
+_MIN_RUN = 64  # consecutive slots worth reading in place rather than gathering
+_STEP = 131_072  # rows per step when transforming the whole matrix, to bound temporaries
+_CODE_DIM = 64  # the k-means codes live in this prefix of the PCA space: cheap to fit, and enough
 
 
 @dataclass(frozen=True)
@@ -88,36 +101,31 @@ class Scored:
     backward: float | None
 
 
-class _Codes:
-    """Strings to small ints, growing as new values are seen; code 0 means None."""
+class _CodedQuery(NamedTuple):
+    """One request's lookup table for the coded late interaction (see `PhraseIndex._code_table`)."""
+
+    table: np.ndarray  # (roles · codes, columns)
+    top: np.ndarray  # each query need's best weighted cosine to any code
+    best: np.ndarray | None  # reciprocal: each code's best weighted cosine to a query phrase
+    need_roles: np.ndarray  # 1.0 for the candidate's need roles
+    fusion: str
+
+
+class _Vocabulary:
+    """Strings to small ints, growing as values are seen; 0 stands for None."""
 
     def __init__(self) -> None:
-        self.code_of: dict[str | None, int] = {None: 0}
+        self.id_of: dict[str | None, int] = {None: 0}
 
     def add(self, value: str | None) -> int:
-        code = self.code_of.get(value)
-        if code is None:
-            code = self.code_of[value] = len(self.code_of)
-        return code
+        found = self.id_of.get(value)
+        if found is None:
+            found = self.id_of[value] = len(self.id_of)
+        return found
 
     def get(self, value: str | None) -> int:
-        """Return the code, or -1 for a value never stored (matches no profile)."""
-        return self.code_of.get(value, -1)
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenate arange(start, start + length) for each pair, vectorised."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) + np.repeat(starts.astype(np.int64) - offsets, lengths)
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return out
+        """Return the id, or -1 for a value never stored (it matches no profile)."""
+        return self.id_of.get(value, -1)
 
 
 class PhraseIndex:
@@ -126,16 +134,17 @@ class PhraseIndex:
     Parameters
     ----------
     dim : width of the phrase vectors.
-    exact_below_rows : below this many allowed candidate phrases a request is scored exhaustively.
-    shortlist_size : profiles kept by the profile-level stage of the cascade.
-    rescore_size : profiles kept by the approximate late interaction and rescored exactly
-        (at least 4·k are kept whatever this says).
-    reduced_dim : width of the PCA space of the approximate late interaction.
-    summary_dim : width (a prefix of the PCA space) of the profile-level summaries.
+    exact_below_rows : below this many allowed candidate phrases a request is scored
+        exhaustively; the cascade's state is built once the index holds this many phrases.
+    shortlist_size : profiles kept by the coded late interaction.
+    rescore_size : profiles kept by the reduced late interaction and rescored exactly
+        (at least 4·k; the shortlist is at least twice this).
+    reduced_dim : width of the PCA space of the reduced late interaction (stored as int8).
+    n_codes : k-means codes per phrase role of the coded late interaction.
     block_rows : candidate phrases per block when scoring exhaustively; bounds memory.
-    compact_ratio : compact the storage once this share of its rows is dead.
-    fit_sample : phrases sampled to fit the PCA.
-    random_state : seed of that sample.
+    compact_ratio : compact once this share of the stored phrases is dead.
+    fit_sample : phrases sampled to fit the PCA and the codes.
+    random_state : seed of that sample and of the k-means.
     """
 
     def __init__(
@@ -143,13 +152,13 @@ class PhraseIndex:
         dim: int,
         *,
         exact_below_rows: int = 20_000,
-        shortlist_size: int = 6_000,
-        rescore_size: int = 300,
-        reduced_dim: int = 64,
-        summary_dim: int = 64,
+        shortlist_size: int = 1_500,
+        rescore_size: int = 150,
+        reduced_dim: int = 128,
+        n_codes: int = 2_048,
         block_rows: int = 32_768,
         compact_ratio: float = 0.25,
-        fit_sample: int = 200_000,
+        fit_sample: int = 65_536,
         random_state: int = 0,
     ) -> None:
         self.dim = dim
@@ -157,11 +166,12 @@ class PhraseIndex:
         self.shortlist_size = shortlist_size
         self.rescore_size = rescore_size
         self.reduced_dim = reduced_dim
-        self.summary_dim = summary_dim
+        self.n_codes = n_codes
         self.block_rows = block_rows
         self.compact_ratio = compact_ratio
         self.fit_sample = fit_sample
         self.random_state = random_state
+        self._ones = np.ones(0, dtype=np.float32)  # CSR values of the code counts, reused
         self._reset(row_capacity=0, slot_capacity=0)
 
     # ------------------------------------------------------------------ storage
@@ -178,77 +188,80 @@ class PhraseIndex:
         self.bloc_ = np.empty(slot_capacity, dtype=np.int16)
         self.country_ = np.empty(slot_capacity, dtype=np.int16)
         self.org_type_ = np.empty(slot_capacity, dtype=np.int16)
+        self.role_counts_ = np.empty((slot_capacity, _N_ROLES), dtype=np.float32)  # phrases per role
         self.n_slots_ = 0
-        self.keys_: list[str | None] = []  # slot → key, None once tombstoned
+        self.keys_: list[str | None] = []  # slot → key; None once tombstoned
         self.texts_: list[tuple[str, ...]] = []
         self.metas_: list[ProfileMeta | None] = []
         self.slot_of_: dict[str, int] = {}
-        self.bloc_codes_ = _Codes()
-        self.country_codes_ = _Codes()
-        self.org_type_codes_ = _Codes()
-        # the reduced (PCA) state exists once the index is large enough to need the cascade
-        self.components_: np.ndarray | None = None
+        self.bloc_ids_ = _Vocabulary()
+        self.country_ids_ = _Vocabulary()
+        self.org_type_ids_ = _Vocabulary()
+        # the cascade's state, fitted once the index is large enough to need it
+        self.components_: np.ndarray | None = None  # (dim, reduced) PCA directions
+        self.codebook_: np.ndarray | None = None  # (codes, reduced) k-means centres
+        self.nearest_centre_: np.ndarray | None = None  # the codebook as `_nearest` uses it
+        self.code_vectors_: np.ndarray | None = None  # (codes, dim) mean phrase of each code
         self.fitted_rows_ = 0
-        self.reduced_ = np.empty((row_capacity, 0), dtype=np.float32)
-        self.centroids_ = np.empty((slot_capacity, _N_ROLES, 0), dtype=np.float32)
-        self.role_counts_ = np.empty((slot_capacity, _N_ROLES), dtype=np.float32)
+        # int8 per dimension: half the bytes of float16 and far cheaper to widen to float32
+        self.reduced_ = np.empty((row_capacity, 0), dtype=np.int8)
+        self.reduced_scale_: np.ndarray | None = None
+        self.codes_ = np.empty(row_capacity, dtype=np.int32)  # role · n_codes + code, per phrase
 
     def _ensure_capacity(self, rows: int, slots: int) -> None:
-        """Grow storage by doubling, so appends cost amortised O(1) per row."""
-        need_rows = self.n_rows_ + rows
-        if need_rows > len(self.vectors_):
-            cap = max(need_rows, 2 * len(self.vectors_), 1024)
-            self.vectors_ = _grown(self.vectors_, cap, self.n_rows_)
-            self.roles_ = _grown(self.roles_, cap, self.n_rows_)
-            if self.components_ is not None:
-                self.reduced_ = _grown(self.reduced_, cap, self.n_rows_)
-        need_slots = self.n_slots_ + slots
-        if need_slots > len(self.start_):
-            cap = max(need_slots, 2 * len(self.start_), 256)
-            n = self.n_slots_
-            for name in ("start_", "length_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
-                setattr(self, name, _grown(getattr(self, name), cap, n))
-            self.live_ = _grown(self.live_, cap, n, fill=False)
-            if self.components_ is not None:
-                self.centroids_ = _grown(self.centroids_, cap, n)
+        """Grow storage by doubling, so appends cost amortised O(1) per phrase."""
+        need = self.n_rows_ + rows
+        if need > len(self.vectors_):
+            cap = max(need, 2 * len(self.vectors_), 1_024)
+            for name in ("vectors_", "roles_", "reduced_", "codes_"):
+                setattr(self, name, _grown(getattr(self, name), cap, self.n_rows_))
+        need = self.n_slots_ + slots
+        if need > len(self.start_):
+            cap = max(need, 2 * len(self.start_), 256)
+            for name in ("start_", "length_", "live_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
+                setattr(self, name, _grown(getattr(self, name), cap, self.n_slots_))
+
+    def _check(self, profile: ProfileVectors) -> None:
+        if profile.vectors.shape[1] != self.dim:
+            raise ValueError(f"expected {self.dim}-d vectors, got {profile.vectors.shape[1]}-d")
 
     def _append(
         self, keys: Sequence[str], profiles: Sequence[ProfileVectors], metas: Sequence[ProfileMeta]
     ) -> None:
-        """Append new slots for these profiles (keys must not be live), vectorised over them."""
+        """Append one new slot per profile (keys must not be live)."""
+        for p in profiles:
+            self._check(p)
         lengths = np.fromiter((len(p) for p in profiles), dtype=np.int64, count=len(profiles))
-        for p in profiles:
-            if len(p) and p.vectors.shape[1] != self.dim:
-                raise ValueError(f"expected {self.dim}-d vectors, got {p.vectors.shape[1]}")
         self._ensure_capacity(int(lengths.sum()), len(keys))
-        row0, slot0 = self.n_rows_, self.n_slots_
-        n = len(keys)
-        slots = slice(slot0, slot0 + n)
-        self.start_[slots] = row0 + np.cumsum(lengths) - lengths
-        self.length_[slots] = lengths
-        self.live_[slots] = True
-        self.kind_[slots] = [_KINDS.index(m.kind) for m in metas]
-        self.bloc_[slots] = [self.bloc_codes_.add(m.bloc) for m in metas]
-        self.country_[slots] = [self.country_codes_.add(m.country) for m in metas]
-        self.org_type_[slots] = [self.org_type_codes_.add(m.org_type) for m in metas]
-        row = row0
-        for p in profiles:
-            stop = row + len(p)
-            self.vectors_[row:stop] = p.vectors
-            self.roles_[row:stop] = p.roles
-            row = stop
-        self.n_rows_ = row
-        self.n_slots_ = slot0 + n
+        row0, slot0, n = self.n_rows_, self.n_slots_, len(keys)
+        new = slice(slot0, slot0 + n)
+        self.start_[new] = row0 + np.cumsum(lengths) - lengths
+        self.length_[new] = lengths
+        self.live_[new] = True
+        self.kind_[new] = [_KINDS.index(m.kind) for m in metas]
+        self.bloc_[new] = [self.bloc_ids_.add(m.bloc) for m in metas]
+        self.country_[new] = [self.country_ids_.add(m.country) for m in metas]
+        self.org_type_[new] = [self.org_type_ids_.add(m.org_type) for m in metas]
+        row = row0 + int(lengths.sum())
+        if len(profiles):
+            np.concatenate([p.vectors for p in profiles], out=self.vectors_[row0:row], casting="same_kind")
+            np.concatenate([p.roles for p in profiles], out=self.roles_[row0:row], casting="same_kind")
+        cells = np.repeat(np.arange(n), lengths) * _N_ROLES + self.roles_[row0:row]
+        self.role_counts_[new] = np.bincount(cells, minlength=n * _N_ROLES).reshape(n, _N_ROLES)
+        self.n_rows_, self.n_slots_ = row, slot0 + n
         for i, (key, p, meta) in enumerate(zip(keys, profiles, metas)):
             self.slot_of_[key] = slot0 + i
             self.keys_.append(key)
             self.texts_.append(p.texts)
             self.metas_.append(meta)
-        if self.components_ is not None:
-            self._reduce_rows(row0, row)
-            self._summarise_slots(slot0, slot0 + n)
-        elif self.n_rows_ - self.dead_rows_ >= self.exact_below_rows:
-            self._fit_reduced()
+        live_rows = self.n_rows_ - self.dead_rows_
+        if self.components_ is None and live_rows >= max(self.exact_below_rows, 1):
+            self._fit()
+        elif self.components_ is not None and live_rows >= 4 * self.fitted_rows_:
+            self._fit()  # refit as the index outgrows its sample: amortised O(1) per phrase
+        elif self.components_ is not None:
+            with _one_blas_thread():
+                self._encode_rows(row0, row)
 
     def _tombstone(self, slot: int) -> None:
         self.live_[slot] = False
@@ -258,102 +271,97 @@ class PhraseIndex:
         self.texts_[slot] = ()
         self.metas_[slot] = None
 
-    def _maybe_compact(self) -> None:
-        if self.dead_rows_ > self.compact_ratio * max(self.n_rows_, 1):
-            self.compact()
-
     def compact(self) -> None:
-        """Drop dead rows and slots in place (O(size of the index); automatic when worthwhile)."""
-        n = self.n_slots_
-        live = np.flatnonzero(self.live_[:n])
+        """Drop dead phrases and slots, in place; runs by itself once `compact_ratio` is dead."""
+        live = np.flatnonzero(self.live_[: self.n_slots_])
         lengths = self.length_[live].astype(np.int64)
         rows = _ranges(self.start_[live], lengths)
-        for name in ("vectors_", "roles_") + (("reduced_",) if self.components_ is not None else ()):
+        for name in ("vectors_", "roles_", "reduced_", "codes_"):
             _move_down(getattr(self, name), rows)
-        for name in ("length_", "kind_", "bloc_", "country_", "org_type_", "role_counts_") + (
-            ("centroids_",) if self.components_ is not None else ()
-        ):
+        for name in ("length_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
             _move_down(getattr(self, name), live)
         self.start_[: len(live)] = _offsets(lengths)[:-1]
         self.live_[: len(live)] = True
         self.live_[len(live) :] = False
-        self.n_rows_ = len(rows)
-        self.dead_rows_ = 0
-        self.n_slots_ = len(live)
+        self.n_rows_, self.dead_rows_, self.n_slots_ = len(rows), 0, len(live)
         self.keys_ = [self.keys_[s] for s in live]
         self.texts_ = [self.texts_[s] for s in live]
         self.metas_ = [self.metas_[s] for s in live]
-        self.slot_of_ = {k: i for i, k in enumerate(self.keys_)}
-        if self.components_ is not None and self.n_rows_ >= 4 * self.fitted_rows_:
-            self._fit_reduced()
+        self.slot_of_ = {key: i for i, key in enumerate(self.keys_)}
 
-    # ------------------------------------------------------------------ reduced state
+    def _maybe_compact(self) -> None:
+        if self.dead_rows_ > self.compact_ratio * max(self.n_rows_, 1):
+            self.compact()
 
-    def _fit_reduced(self) -> None:
-        """Fit the PCA (uncentred, so dot products are approximated) and reduce every row."""
-        n = self.n_slots_
-        live_rows = _ranges(self.start_[:n][self.live_[:n]], self.length_[:n][self.live_[:n]].astype(np.int64))
-        rng = np.random.default_rng(self.random_state)
-        if len(live_rows) > self.fit_sample:
-            live_rows = np.sort(rng.choice(live_rows, self.fit_sample, replace=False))
-        x = self.vectors_[live_rows]
-        _, eigvecs = np.linalg.eigh((x.T @ x).astype(np.float64))
-        width = min(max(self.reduced_dim, self.summary_dim), self.dim)
-        self.components_ = np.ascontiguousarray(eigvecs[:, ::-1][:, :width], dtype=np.float32)
-        self.fitted_rows_ = self.n_rows_ - self.dead_rows_
-        self.reduced_ = np.empty((len(self.vectors_), self.reduced_dim), dtype=np.float32)
-        self.centroids_ = np.empty((len(self.start_), _N_ROLES, self.summary_dim), dtype=np.float32)
-        self._reduce_rows(0, self.n_rows_)
-        self._summarise_slots(0, n)
+    # ------------------------------------------------------------------ the cascade's state
 
-    def _reduce_rows(self, lo: int, hi: int) -> None:
-        step = 262_144
-        components = self.components_[:, : self.reduced_dim]
-        for a in range(lo, hi, step):
-            b = min(hi, a + step)
-            np.matmul(self.vectors_[a:b], components, out=self.reduced_[a:b])
+    def _fit(self) -> None:
+        """Fit the PCA and the k-means codes on a sample of live phrases, then encode every phrase.
 
-    def _summarise_slots(self, lo: int, hi: int) -> None:
-        """Per slot and role: the unit centroid of its phrases in the summary space, and their count.
-
-        A role without phrases gets a zero centroid, which scores 0 like an unserving phrase.
+        The PCA is uncentred, so dot products in the reduced space approximate cosines.
         """
-        if hi <= lo:
-            return
-        lengths = self.length_[lo:hi].astype(np.int64)
-        rows = _ranges(self.start_[lo:hi], lengths)
-        cell = np.repeat(np.arange(hi - lo), lengths) * _N_ROLES + self.roles_[rows]
-        n_cells = (hi - lo) * _N_ROLES
-        step = 262_144
-        components = self.components_[:, : self.summary_dim]
-        sums = np.zeros((n_cells, self.summary_dim), dtype=np.float32)
-        for a in range(0, len(rows), step):
-            part = slice(a, min(a + step, len(rows)))
-            member = sparse.csr_matrix(
-                (np.ones(part.stop - part.start, dtype=np.float32), (cell[part], np.arange(part.stop - part.start))),
-                shape=(n_cells, part.stop - part.start),
-            )
-            sums += member @ (self.vectors_[rows[part]] @ components)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        sums /= np.maximum(norms, 1e-12)
-        self.centroids_[lo:hi] = sums.reshape(hi - lo, _N_ROLES, self.summary_dim)
-        self.role_counts_[lo:hi] = np.bincount(cell, minlength=n_cells).reshape(hi - lo, _N_ROLES)
+        n = self.n_slots_
+        live = self.live_[:n]
+        rows = _ranges(self.start_[:n][live], self.length_[:n][live].astype(np.int64))
+        rng = np.random.default_rng(self.random_state)
+        if len(rows) > self.fit_sample:
+            rows = np.sort(rng.choice(rows, self.fit_sample, replace=False))
+        sample = self.vectors_[rows]
+        _, eigenvectors = np.linalg.eigh((sample.T @ sample).astype(np.float64))
+        width = min(self.reduced_dim, self.dim)
+        self.components_ = np.ascontiguousarray(eigenvectors[:, ::-1][:, :width], dtype=np.float32)
+        reduced_sample = sample @ self.components_
+        self.reduced_scale_ = np.maximum(np.abs(reduced_sample).max(axis=0), 1e-6).astype(np.float32) / 127
+        self.codebook_ = _kmeans(
+            np.ascontiguousarray(reduced_sample[:, :_CODE_DIM]), min(self.n_codes, max(1, len(rows) // 8)), rng
+        )
+        self.nearest_centre_ = _nearest_centre(self.codebook_)
+        self.fitted_rows_ = self.n_rows_ - self.dead_rows_
+        self.reduced_ = np.empty((len(self.vectors_), width), dtype=np.int8)
+        self._encode_rows(0, self.n_rows_)
+        # a code stands for the mean of its phrases, the best single vector for their dot products
+        n_codes = len(self.codebook_)
+        sums = np.zeros((n_codes, self.dim), dtype=np.float64)
+        counts = np.zeros(n_codes, dtype=np.int64)
+        for a in range(0, self.n_rows_, _STEP):
+            b = min(a + _STEP, self.n_rows_)
+            code = self.codes_[a:b] % n_codes
+            member = sparse.csr_matrix((np.ones(b - a, np.float32), (code, np.arange(b - a))), shape=(n_codes, b - a))
+            sums += member @ self.vectors_[a:b]
+            counts += np.bincount(code, minlength=n_codes)
+        unused = self.codebook_ @ self.components_[:, :_CODE_DIM].T  # a code nobody uses: its centre
+        self.code_vectors_ = np.where(
+            counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], unused
+        ).astype(np.float32)
+
+    def _encode_rows(self, lo: int, hi: int) -> None:
+        """Reduce rows [lo, hi) and give each its code (role · n_codes + nearest centre)."""
+        n_codes = len(self.codebook_)
+        for a in range(lo, hi, _STEP):
+            b = min(a + _STEP, hi)
+            reduced = self.vectors_[a:b] @ self.components_
+            self.reduced_[a:b] = np.clip(np.rint(reduced / self.reduced_scale_), -127, 127)
+            nearest = _nearest(reduced[:, :_CODE_DIM], self.nearest_centre_)
+            self.codes_[a:b] = self.roles_[a:b].astype(np.int32) * n_codes + nearest
 
     # ------------------------------------------------------------------ public writes
 
     def bulk_load(self, entries: Iterable[tuple[str, ProfileVectors, ProfileMeta]]) -> "PhraseIndex":
-        """Replace the whole index with these profiles (a later duplicate key wins)."""
+        """Replace the whole index with these profiles (a later duplicate key wins); returns self."""
         latest: dict[str, tuple[ProfileVectors, ProfileMeta]] = {}
         for key, vectors, meta in entries:
             latest[key] = (vectors, meta)
         rows = sum(len(v) for v, _ in latest.values())
         self._reset(row_capacity=rows + rows // 8, slot_capacity=len(latest) + len(latest) // 8)
-        keys = list(latest)
+        # ordered by kind then bloc, a filter's candidates are a few long runs of slots and rows,
+        # read in place rather than gathered
+        keys = sorted(latest, key=lambda k: (latest[k][1].kind, latest[k][1].bloc, latest[k][1].country, k))
         self._append(keys, [latest[k][0] for k in keys], [latest[k][1] for k in keys])
         return self
 
     def upsert(self, key: str, vectors: ProfileVectors, meta: ProfileMeta) -> None:
         """Add a profile, or replace its vectors and metadata."""
+        self._check(vectors)
         old = self.slot_of_.get(key)
         if old is not None:
             self._tombstone(old)
@@ -381,28 +389,27 @@ class PhraseIndex:
     def vectors_of(self, key: str) -> ProfileVectors:
         """Return a copy of the stored vectors of `key` (KeyError if absent)."""
         slot = self.slot_of_[key]
-        start, length = int(self.start_[slot]), int(self.length_[slot])
+        rows = slice(int(self.start_[slot]), int(self.start_[slot] + self.length_[slot]))
         return ProfileVectors(
-            vectors=self.vectors_[start : start + length].copy(),
-            roles=self.roles_[start : start + length].copy(),
-            texts=self.texts_[slot],
+            vectors=self.vectors_[rows].copy(), roles=self.roles_[rows].copy(), texts=self.texts_[slot]
         )
 
     def meta_of(self, key: str) -> ProfileMeta:
+        """Return the stored metadata of `key` (KeyError if absent)."""
         return self.metas_[self.slot_of_[key]]
 
     def allowed(self, filt: CandidateFilter) -> np.ndarray:
-        """Return the slots a filter lets through (live, with phrases), ascending."""
+        """Return, ascending, the slots a filter lets through (live and with phrases)."""
         n = self.n_slots_
         mask = self.live_[:n] & (self.length_[:n] > 0) & (self.kind_[:n] == _KINDS.index(filt.kind))
         if filt.bloc is not None:
-            mask &= self.bloc_[:n] == self.bloc_codes_.get(filt.bloc)
+            mask &= self.bloc_[:n] == self.bloc_ids_.get(filt.bloc)
         if filt.exclude_bloc is not None:
-            mask &= self.bloc_[:n] != self.bloc_codes_.get(filt.exclude_bloc)
+            mask &= self.bloc_[:n] != self.bloc_ids_.get(filt.exclude_bloc)
         if filt.country is not None:
-            mask &= self.country_[:n] == self.country_codes_.get(filt.country)
+            mask &= self.country_[:n] == self.country_ids_.get(filt.country)
         if filt.org_type is not None:
-            mask &= self.org_type_[:n] == self.org_type_codes_.get(filt.org_type)
+            mask &= self.org_type_[:n] == self.org_type_ids_.get(filt.org_type)
         for key in filt.exclude_keys:
             slot = self.slot_of_.get(key)
             if slot is not None:
@@ -422,24 +429,32 @@ class PhraseIndex:
 
         Parameters
         ----------
-        query : the asking profile's phrases (need not be stored in the index).
+        query : the asking profile's phrases (it need not be stored in the index).
         roles : which phrases need and serve, from `direction_roles(query kind, filt.kind)`.
         params : scoring parameters (description weight and fusion are used here).
         k : how many to return (fewer when fewer candidates are allowed).
         filt : which candidates are allowed.
         exact : score every allowed candidate (the ground truth) instead of the cascade.
+
+        Returns
+        -------
+        Up to k `Scored`, their scores exact (from `coverage_block`) on either path.
         """
         if k <= 0 or len(query) == 0:
             return []
+        self._check(query)
         slots = self.allowed(filt)
         if len(slots) == 0:
             return []
-        q = np.ascontiguousarray(query.vectors, dtype=np.float32)
-        rows = int(self.length_[slots].sum())
-        if exact or self.components_ is None or rows < self.exact_below_rows:
-            fwd, bwd = self._exact_scores(q, query.roles, slots, roles, params)
-            return self._best(slots, fwd, bwd, roles, params, k)
-        return self._cascade(q, query.roles, slots, roles, params, k)
+        q, q_roles = np.ascontiguousarray(query.vectors, dtype=np.float32), query.roles
+        if not roles.reciprocal:
+            # only the needs take part one way: drop the other rows before any product
+            need = needs_mask(q_roles, roles.query_needs)
+            q, q_roles = np.ascontiguousarray(q[need]), q_roles[need]
+        if exact or self.components_ is None or int(self.length_[slots].sum()) < self.exact_below_rows:
+            fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
+            return self._best(slots, fwd, bwd, params, k)
+        return self._cascade(q, q_roles, slots, roles, params, k)
 
     def top_k_many(
         self,
@@ -448,12 +463,13 @@ class PhraseIndex:
         k: int,
         exact: bool = False,
     ) -> list[list[Scored]]:
-        """Top-k for many queries, one after another: memory stays per-request, never N×N.
+        """Top-k for many (query, roles, filter) triples, each as one `top_k` request.
 
-        The nightly batch job calls this on slices of profiles (one slice per worker process,
-        each holding its own index) and stores each slice's results before the next.
+        Memory stays that of one request (never N × N). The nightly batch calls this on slices
+        of profiles, e.g. one slice per worker process, each holding its own copy of the index
+        (it pickles), and stores each slice's results before taking the next.
         """
-        return [self.top_k(q, r, params, k, f, exact=exact) for q, r, f in queries]
+        return [self.top_k(query, roles, params, k, filt, exact=exact) for query, roles, filt in queries]
 
     # ------------------------------------------------------------------ scoring
 
@@ -464,20 +480,19 @@ class PhraseIndex:
         slots: np.ndarray,
         roles: DirectionRoles,
         params: ScoringParams,
-        vectors: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Coverage of every slot given, in blocks of about `block_rows` phrases."""
-        vectors = self.vectors_ if vectors is None else vectors
+        """Coverage of every slot given, by `coverage_block`, in blocks of about `block_rows` phrases."""
+        query = _padded(q)
         lengths = self.length_[slots].astype(np.int64)
-        cum = np.cumsum(lengths)
-        cuts = np.searchsorted(cum, np.arange(self.block_rows, int(cum[-1]), self.block_rows), side="right")
+        ends = np.cumsum(lengths)
+        cuts = np.searchsorted(ends, np.arange(self.block_rows, int(ends[-1]), self.block_rows), side="right")
         bounds = np.unique(np.concatenate(([0], cuts, [len(slots)])))
         fwd = np.empty(len(slots), dtype=np.float32)
         bwd = np.empty(len(slots), dtype=np.float32) if roles.reciprocal else None
         for a, b in zip(bounds[:-1], bounds[1:]):
             rows = _ranges(self.start_[slots[a:b]], lengths[a:b])
-            block = vectors[rows]
-            sims = q @ block.T
+            # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
+            sims = np.ascontiguousarray((self.vectors_[rows] @ query).T[: len(q)])
             f, r = coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths[a:b]), roles, params)
             fwd[a:b] = f
             if bwd is not None:
@@ -485,17 +500,10 @@ class PhraseIndex:
         return fwd, bwd
 
     def _best(
-        self,
-        slots: np.ndarray,
-        fwd: np.ndarray,
-        bwd: np.ndarray | None,
-        roles: DirectionRoles,
-        params: ScoringParams,
-        k: int,
+        self, slots: np.ndarray, fwd: np.ndarray, bwd: np.ndarray | None, params: ScoringParams, k: int
     ) -> list[Scored]:
-        """The k best by dense desc then key asc; ties at the k-th score are all considered."""
-        dense = fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd
-        dense = dense.astype(np.float32)
+        """The k best by dense desc then key asc; every tie at the k-th score is considered."""
+        dense = (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
         if len(dense) > k:
             kth = np.partition(dense, len(dense) - k)[len(dense) - k]
             pick = np.flatnonzero(dense >= kth)
@@ -522,84 +530,165 @@ class PhraseIndex:
         params: ScoringParams,
         k: int,
     ) -> list[Scored]:
-        """Shortlist by profile summaries, narrow by reduced late interaction, rescore exactly."""
+        """Coded late interaction → reduced late interaction → exact rescoring."""
         rescore = max(self.rescore_size, 4 * k)
         shortlist = max(self.shortlist_size, 2 * rescore)
         with _one_blas_thread():
             if len(slots) > shortlist:
-                proxy = self._summary_scores(q, q_roles, slots, roles, params)
-                slots = np.sort(slots[np.argpartition(proxy, len(proxy) - shortlist)[-shortlist:]])
+                coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
+                slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
             if len(slots) > rescore:
-                fwd, bwd = self._reduced_scores(q, q_roles, slots, roles, params)
-                approx = fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd
-                slots = np.sort(slots[np.argpartition(approx, len(approx) - rescore)[-rescore:]])
+                # in pieces, so that each piece's temporaries stay in cache
+                reduced = np.concatenate([
+                    self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
+                    for i in range(0, len(slots), _REDUCED_PIECE)
+                ])
+                slots = np.sort(slots[np.argpartition(reduced, len(slots) - rescore)[-rescore:]])
             fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-        return self._best(slots, fwd, bwd, roles, params, k)
+        return self._best(slots, fwd, bwd, params, k)
 
-    def _summary_scores(
-        self,
-        q: np.ndarray,
-        q_roles: np.ndarray,
-        slots: np.ndarray,
-        roles: DirectionRoles,
-        params: ScoringParams,
-    ) -> np.ndarray:
-        """Late interaction of the query's phrases with each slot's three role centroids.
+    def _code_table(
+        self, q: np.ndarray, q_roles: np.ndarray, roles: DirectionRoles, params: ScoringParams
+    ) -> _CodedQuery:
+        """What each (role, code) phrase contributes to a candidate's sums in `_coded_scores`.
 
-        Forward: mean over the query's needs of the best weighted cosine to the candidate's
-        interest, offer and description centroids. Backward: for each of the candidate's need
-        roles, the best weighted cosine of its centroid to any query phrase, averaged by phrase
-        count. Centroids (rather than one per profile) keep a profile's separate themes apart,
-        which is what the max in the real score rewards.
+        Table columns: per query need, exp(sharpness · (weighted cosine − that need's best)), whose
+        sum over a candidate's phrases is a log-sum-exp stand-in for the max of forward coverage;
+        then, when reciprocal, the best weighted cosine of any query phrase to the code if the
+        phrase is one of the candidate's needs, else 0 (its sum: backward coverage before the mean).
         """
+        n_codes = len(self.codebook_)
+        cosines = self.code_vectors_ @ _padded(q)  # (codes, q padded)
         need = np.flatnonzero(needs_mask(q_roles, roles.query_needs))
-        columns = [q[need]]
+        need_cosines = cosines[:, need]
+        serve = serve_weights(np.arange(_N_ROLES, dtype=np.int8), roles.target_serves, params)
+        # each need's best weighted cosine, as the shift that keeps exp from overflowing
+        top = np.maximum(need_cosines.max(axis=0) * serve.max(), 0.0)
+        table = np.zeros((_N_ROLES * n_codes, len(need) + roles.reciprocal), dtype=np.float32)
+        for role in range(_N_ROLES):
+            # weight 0 still contributes exp(−top): the zero an unserving phrase gives in coverage_block
+            table[role * n_codes : (role + 1) * n_codes, : len(need)] = np.exp(
+                _SHARPNESS * (serve[role] * need_cosines - top)
+            )
+        best = None
+        need_roles = _role_mask(roles.target_needs)
         if roles.reciprocal:
             q_serve = serve_weights(q_roles, roles.query_serves, params)
-            serving = np.flatnonzero(q_serve > 0)
-            columns.append(q[serving] * q_serve[serving, None])
-        qd = _padded(np.concatenate(columns) @ self.components_[:, : self.summary_dim])
-        d = self.summary_dim
-        dots = (self.centroids_[slots].reshape(-1, d) @ qd).reshape(len(slots), _N_ROLES, -1)
-        n_need = len(need)
-        serve = serve_weights(np.arange(_N_ROLES, dtype=np.int8), roles.target_serves, params)
-        fwd = np.zeros((len(slots), n_need), dtype=np.float32)  # the floor an unserving phrase gives
-        for role in np.flatnonzero(serve > 0):
-            np.maximum(fwd, dots[:, role, :n_need] * serve[role], out=fwd)
-        fwd = fwd.mean(axis=1)
-        if not roles.reciprocal:
+            best = np.zeros(n_codes, dtype=np.float32)  # column by column: a max over 10 is slow in numpy
+            for j in np.flatnonzero(q_serve > 0):
+                np.maximum(best, cosines[:, j] * q_serve[j], out=best)
+            table[:, -1] = np.kron(need_roles, best)
+        return _CodedQuery(table, top.astype(np.float32), best, need_roles, params.fusion)
+
+    def _coded_scores(self, slots: np.ndarray, coded: _CodedQuery) -> np.ndarray:
+        """Approximate dense score of each slot, with its phrases replaced by their codes.
+
+        Cosines are looked up per code, so each coverage becomes a sum over the candidate's
+        phrases (see `_code_table`): a product of the slots' phrase-by-code count matrix with the
+        table. Weights, fallbacks and the zero floor follow `coverage_block`.
+        """
+        top = coded.top
+        sums = np.empty((len(slots), coded.table.shape[1]), dtype=np.float32)
+        for part, counts in self._code_counts(slots):
+            sums[part] = counts @ coded.table
+        n_need = len(top)
+        with np.errstate(divide="ignore"):
+            per_need = np.log(sums[:, :n_need])
+        per_need *= 1 / _SHARPNESS
+        per_need += top
+        np.maximum(per_need, 0.0, out=per_need)
+        fwd = per_need @ np.full(n_need, 1 / n_need, dtype=np.float32)
+        if coded.best is None:
             return fwd
-        if len(serving) == 0:
-            return np.zeros(len(slots), dtype=np.float32)
-        best = dots[:, :, n_need : n_need + len(serving)].max(axis=2)  # (n, roles)
-        np.maximum(best, 0.0, out=best)
-        counts = self.role_counts_[slots]
-        need_counts = counts * np.isin(np.arange(_N_ROLES), roles.target_needs)[None, :]
-        # a candidate with no phrase in a need role is judged on all of them, as in coverage_block
-        need_counts = np.where(need_counts.sum(axis=1, keepdims=True) > 0, need_counts, counts)
-        bwd = (best * need_counts).sum(axis=1) / np.maximum(need_counts.sum(axis=1), 1.0)
-        return fuse_directions(fwd, bwd, params.fusion)
+        need_count = self.role_counts_[slots] @ coded.need_roles
+        bwd = sums[:, n_need] / np.maximum(need_count, 1.0)
+        none = np.flatnonzero(need_count == 0)
+        if len(none):
+            # a candidate with no phrase in a need role is judged on all of them, as in coverage_block
+            any_role = np.tile(coded.best, _N_ROLES)[:, None].astype(np.float32)
+            for part, counts in self._code_counts(slots[none]):
+                bwd[none[part]] = (counts @ any_role)[:, 0] / self.length_[slots[none[part]]]
+        np.maximum(bwd, 0.0, out=bwd)
+        return fuse_directions(fwd, bwd, coded.fusion)
+
+    def _code_counts(self, slots: np.ndarray) -> Iterator[tuple[slice | np.ndarray, sparse.csr_matrix]]:
+        """Yield (positions in `slots`, their slot × role·code phrase counts as CSR).
+
+        A long run of consecutive slots has consecutive rows, so its codes are read in place
+        (bulk_load orders slots by kind and bloc, so most candidates come in a few such runs);
+        the scattered rest is gathered once.
+        """
+        shape = (0, _N_ROLES * len(self.codebook_))
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(slots) != 1) + 1, [len(slots)]))
+        run_lengths = np.diff(bounds)
+        for a, b in zip(bounds[:-1][run_lengths >= _MIN_RUN], bounds[1:][run_lengths >= _MIN_RUN]):
+            r0 = int(self.start_[slots[a]])
+            r1 = int(self.start_[slots[b - 1]] + self.length_[slots[b - 1]])
+            indptr = np.empty(b - a + 1, dtype=np.int32)
+            indptr[:-1] = self.start_[slots[a] : slots[b - 1] + 1] - r0
+            indptr[-1] = r1 - r0
+            yield slice(a, b), self._csr(self.codes_[r0:r1], indptr, (b - a, shape[1]))
+        scattered = np.flatnonzero(np.repeat(run_lengths < _MIN_RUN, run_lengths))
+        if len(scattered):
+            lengths = self.length_[slots[scattered]]
+            indptr = np.zeros(len(scattered) + 1, dtype=np.int32)
+            np.cumsum(lengths, out=indptr[1:])
+            codes = self.codes_[_ranges(self.start_[slots[scattered]], lengths.astype(np.int64))]
+            yield scattered, self._csr(codes, indptr, (len(scattered), shape[1]))
+
+    def _csr(self, codes: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+        if len(self._ones) < len(codes):
+            self._ones = np.ones(2 * len(codes), dtype=np.float32)
+        return sparse.csr_matrix((self._ones[: len(codes)], codes, indptr), shape=shape)
 
     def _reduced_scores(
         self,
+        slots: np.ndarray,
         q: np.ndarray,
         q_roles: np.ndarray,
-        slots: np.ndarray,
         roles: DirectionRoles,
         params: ScoringParams,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """`coverage_block` on cosines approximated in the PCA space (one gather, one matmul)."""
+    ) -> np.ndarray:
+        """Dense score from `coverage_block` on cosines approximated in the PCA space."""
         lengths = self.length_[slots].astype(np.int64)
         rows = _ranges(self.start_[slots], lengths)
-        qr = _padded(q @ self.components_[:, : self.reduced_dim])
-        # (rows × d) @ (d × q) is the fast shape for OpenBLAS; coverage_block wants C-ordered (q, m)
-        sims = np.ascontiguousarray((self.reduced_[rows] @ qr).T[: len(q)])
-        return coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths), roles, params)
+        reduced_query = _padded(q @ self.components_ * self.reduced_scale_)  # rows stay as stored
+        # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
+        sims = np.ascontiguousarray((self.reduced_[rows].astype(np.float32) @ reduced_query).T[: len(q)])
+        fwd, bwd = coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths), roles, params)
+        return fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenate arange(start, start + length) over the pairs, vectorised."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) + np.repeat(starts.astype(np.int64) - offsets, lengths)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """[0, l0, l0 + l1, …]: where each candidate's phrases start, then the total."""
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _role_mask(wanted: tuple[PhraseRole, ...]) -> np.ndarray:
+    """1.0 for each wanted role code, else 0.0."""
+    mask = np.zeros(_N_ROLES, dtype=np.float32)
+    mask[list(wanted)] = 1.0
+    return mask
+
 
 def _padded(q: np.ndarray) -> np.ndarray:
-    """Return q.T with its columns padded with zeros to a multiple of 8.
+    """Return q.T with zero columns up to a multiple of 8.
 
-    OpenBLAS is up to twice as slow for a skinny product with 10 columns as with 8 or 16.
+    OpenBLAS multiplies a tall matrix by 10 columns up to twice as slowly as by 8 or 16.
     """
     n, d = q.shape
     out = np.zeros((d, -(-n // 8) * 8), dtype=np.float32)
@@ -607,33 +696,83 @@ def _padded(q: np.ndarray) -> np.ndarray:
     return out
 
 
-_BLAS = None
+def _nearest_centre(centres: np.ndarray) -> np.ndarray:
+    """The matrix that `_nearest` multiplies by: centres, and −|c|²/2 against a column of ones."""
+    return np.ascontiguousarray(
+        np.concatenate([centres, -0.5 * (centres * centres).sum(axis=1, keepdims=True)], axis=1).T, dtype=np.float32
+    )
 
 
-def _one_blas_thread():
-    """Run BLAS on one thread: on two cores, threading a small product costs more than it saves."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
-def _grown(a: np.ndarray, capacity: int, used: int, fill=None) -> np.ndarray:
-    """A larger copy of `a` keeping its first `used` entries; the rest is untouched memory."""
-    out = np.empty((capacity,) + a.shape[1:], dtype=a.dtype)
-    out[:used] = a[:used]
-    if fill is not None:
-        out[used:] = fill
+def _nearest(x: np.ndarray, nearest_centre: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) of each row: argmax of x·c − |c|²/2."""
+    out = np.empty(len(x), dtype=np.int32)
+    block = np.ones((min(chunk, len(x)), x.shape[1] + 1), dtype=np.float32)
+    for a in range(0, len(x), chunk):
+        b = min(a + chunk, len(x))
+        block[: b - a, :-1] = x[a:b]
+        out[a:b] = np.argmax(block[: b - a] @ nearest_centre, axis=1)
     return out
 
 
-def _move_down(a: np.ndarray, index: np.ndarray, chunk: int = 65_536) -> None:
-    """Set `a[:len(index)] = a[index]` in place, chunk by chunk, for increasing `index`.
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 8) -> np.ndarray:
+    """Lloyd's k-means from k distinct sample points; a centre left empty stays where it was."""
+    centres = x[rng.choice(len(x), k, replace=False)].copy()
+    for _ in range(iterations):
+        nearest = _nearest(x, _nearest_centre(centres))
+        member = sparse.csr_matrix((np.ones(len(x), np.float32), (nearest, np.arange(len(x)))), shape=(k, len(x)))
+        counts = np.bincount(nearest, minlength=k)
+        sums = member @ x
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled, None]
+    return centres
 
-    Safe because index[i] >= i: a chunk only reads entries at or after where it writes, which
-    earlier chunks have not overwritten; the temporary is one chunk, not the whole array.
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limit = None
+_blas_controller = None
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run BLAS on one thread while any request is in the cascade.
+
+    Its products are small: a second BLAS thread saves little, then keeps spinning after each
+    product, which doubled CPU time and tail latency on two shared cores. The limit is process-wide
+    (so are BLAS threads): the first concurrent request sets it, the last one restores it.
+    """
+    global _blas_users, _blas_limit, _blas_controller
+    with _blas_lock:
+        if _blas_users == 0:
+            if _blas_controller is None:  # finding the BLAS libraries takes ~0.1 ms: once
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller = ThreadpoolController()
+            _blas_limit = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limit.restore_original_limits()
+
+
+def _grown(a: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    """A larger copy of `a` keeping its first `used` entries; the rest is not yet touched memory."""
+    out = np.zeros((capacity,) + a.shape[1:], dtype=a.dtype) if a.dtype == bool else np.empty(
+        (capacity,) + a.shape[1:], dtype=a.dtype
+    )
+    out[:used] = a[:used]
+    return out
+
+
+def _move_down(a: np.ndarray, index: np.ndarray, chunk: int = 16_384) -> None:
+    """Set a[:len(index)] = a[index] in place, for increasing `index`, one chunk at a time.
+
+    Safe because index[i] >= i: a chunk reads only at or after where it writes, which earlier
+    chunks have not overwritten; the only temporary is one chunk.
     """
     for lo in range(0, len(index), chunk):
         hi = min(lo + chunk, len(index))
