@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Run as a script, this directory would come first on sys.path, and a module here named like a
-# standard one (benchmarks/http.py) would shadow it; import through the package from the root.
+# standard one (say, http.py) would shadow it; import through the package from the root instead.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
@@ -185,7 +185,7 @@ def print_table(rows: list[Row], encode_rate: float | None) -> None:
         print(f"\nencoding (all-MiniLM-L6-v2, sentence-transformers, batch 64, 2,000 phrases): {encode_rate:,.0f} phrases/s")
     header = (
         "| N | vectors | build s | RSS GB (index arrays GB) | city→city p50 / p99 ms (CPU) | city→org p50 / p99 ms (CPU) "
-        "| top-10 = exhaustive c→c / c→o | exhaustive p50 ms | HTTP c→c p50 / p99 ms | upsert p50 / p99 µs | compact s | load |"
+        "| top-k = exhaustive c→c / c→o | exhaustive p50 ms | HTTP c→c p50 / p99 ms | upsert p50 / p99 µs | compact s | load |"
     )
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))

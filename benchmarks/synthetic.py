@@ -7,9 +7,9 @@ that two profiles using "the same" phrase are close but not identical, as paraph
 
 Used by `benchmarks/suggestions.py` and meant to be reused by the batch benchmark:
 
-    vocab = load_vocabulary()                       # encodes on first use, then reads the cache
-    for chunk in generate_profiles(vocab, 100_000, seed=0):
-        index.bulk_load(chunk)  # or collect: chunks are lists of (key, ProfileVectors, ProfileMeta)
+    vocab = load_vocabulary()  # encodes on first use, then reads the cache
+    entries = [e for chunk in generate_profiles(vocab, 100_000, seed=0) for e in chunk]
+    index = PhraseIndex(vocab.vectors.shape[1]).bulk_load(entries)  # (key, ProfileVectors, ProfileMeta)
 """
 
 from __future__ import annotations
@@ -286,7 +286,6 @@ def generate_profiles(
     }
     blocs = list(BLOC_SHARE)
     bloc_p = np.array([BLOC_SHARE[b] for b in blocs])
-    dim = vocab.vectors.shape[1]
     texts = vocab.texts
 
     for chunk_start in range(0, n, chunk_size):
@@ -342,5 +341,4 @@ def generate_profiles(
                 )
             )
             start = stop
-        assert block.shape[1] == dim
         yield entries

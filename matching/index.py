@@ -21,8 +21,10 @@ progressively more exact scoring reached 99 % exact top-10):
 Profile summaries such as role centroids were measured first and predict the score far worse:
 the score takes a max over phrases, and a centroid averages a multi-theme profile's themes away.
 
-The index is not thread-safe: its owner serialises writes against reads (one lock suffices;
-a read takes milliseconds). For the nightly batch, see `top_k_many`.
+Concurrency: reads may run concurrently with each other, but a write must exclude every read and
+write (a readers-writer lock, or simply one lock: a read takes ~10 ms, a write ~0.2 ms, except the
+occasional compaction, ~0.5 s at 100k profiles, and the refit when the index has grown fourfold).
+For the nightly batch, see `top_k_many`.
 """
 
 from __future__ import annotations
@@ -136,9 +138,9 @@ class PhraseIndex:
     dim : width of the phrase vectors.
     exact_below_rows : below this many allowed candidate phrases a request is scored
         exhaustively; the cascade's state is built once the index holds this many phrases.
-    shortlist_size : profiles kept by the coded late interaction.
+    shortlist_size : profiles kept by the coded late interaction (at least 50·k).
     rescore_size : profiles kept by the reduced late interaction and rescored exactly
-        (at least 4·k; the shortlist is at least twice this).
+        (at least 6·k).
     reduced_dim : width of the PCA space of the reduced late interaction (stored as int8).
     n_codes : k-means codes per phrase role of the coded late interaction.
     block_rows : candidate phrases per block when scoring exhaustively; bounds memory.
@@ -156,7 +158,7 @@ class PhraseIndex:
         rescore_size: int = 150,
         reduced_dim: int = 128,
         n_codes: int = 2_048,
-        block_rows: int = 32_768,
+        block_rows: int = 16_384,
         compact_ratio: float = 0.25,
         fit_sample: int = 65_536,
         random_state: int = 0,
@@ -481,8 +483,14 @@ class PhraseIndex:
         roles: DirectionRoles,
         params: ScoringParams,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Coverage of every slot given, by `coverage_block`, in blocks of about `block_rows` phrases."""
-        query = _padded(q)
+        """Coverage of every slot given, by `coverage_block`, in blocks of about `block_rows` phrases.
+
+        Cosines are taken in float64: OpenBLAS picks a different float32 kernel for a small block
+        than for a large one, so the same candidate would score a few ulps apart on the cascade
+        and the exhaustive path, and exact ties (duplicate profiles) would not stay ties. Rounded
+        back to float32, the scores no longer depend on the block a candidate falls in.
+        """
+        query = _padded(q).astype(np.float64)
         lengths = self.length_[slots].astype(np.int64)
         ends = np.cumsum(lengths)
         cuts = np.searchsorted(ends, np.arange(self.block_rows, int(ends[-1]), self.block_rows), side="right")
@@ -492,7 +500,7 @@ class PhraseIndex:
         for a, b in zip(bounds[:-1], bounds[1:]):
             rows = _ranges(self.start_[slots[a:b]], lengths[a:b])
             # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
-            sims = np.ascontiguousarray((self.vectors_[rows] @ query).T[: len(q)])
+            sims = np.ascontiguousarray((self.vectors_[rows].astype(np.float64) @ query).T[: len(q)])
             f, r = coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths[a:b]), roles, params)
             fwd[a:b] = f
             if bwd is not None:
@@ -531,8 +539,9 @@ class PhraseIndex:
         k: int,
     ) -> list[Scored]:
         """Coded late interaction → reduced late interaction → exact rescoring."""
-        rescore = max(self.rescore_size, 4 * k)
-        shortlist = max(self.shortlist_size, 2 * rescore)
+        # deeper ranks are closer together, so a larger k needs wider stages (measured: k = 50)
+        rescore = max(self.rescore_size, 6 * k)
+        shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
         with _one_blas_thread():
             if len(slots) > shortlist:
                 coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
@@ -592,16 +601,24 @@ class PhraseIndex:
         for part, counts in self._code_counts(slots):
             sums[part] = counts @ coded.table
         n_need = len(top)
-        with np.errstate(divide="ignore"):
-            per_need = np.log(sums[:, :n_need])
-        per_need *= 1 / _SHARPNESS
-        per_need += top
-        np.maximum(per_need, 0.0, out=per_need)
-        fwd = per_need @ np.full(n_need, 1 / n_need, dtype=np.float32)
-        if coded.best is None:
+        backward_sum = sums[:, n_need].copy() if coded.best is not None else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.log(sums, out=sums)  # on the whole contiguous array: numpy's fast path for log
+        # column by column: elementwise work on an (n, 4) view is several times slower in numpy
+        fwd = np.zeros(len(slots), dtype=np.float32)
+        per_need = np.empty(len(slots), dtype=np.float32)
+        for i in range(n_need):
+            np.multiply(sums[:, i], 1 / _SHARPNESS, out=per_need)
+            per_need += top[i]
+            np.maximum(per_need, 0.0, out=per_need)
+            fwd += per_need
+        fwd *= 1 / n_need
+        if backward_sum is None:
             return fwd
-        need_count = self.role_counts_[slots] @ coded.need_roles
-        bwd = sums[:, n_need] / np.maximum(need_count, 1.0)
+        need_count = np.zeros(len(slots), dtype=np.float32)
+        for role in np.flatnonzero(coded.need_roles):
+            need_count += self.role_counts_[slots, role]
+        bwd = backward_sum / np.maximum(need_count, 1.0)
         none = np.flatnonzero(need_count == 0)
         if len(none):
             # a candidate with no phrase in a need role is judged on all of them, as in coverage_block
