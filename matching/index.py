@@ -426,6 +426,7 @@ class PhraseIndex:
         k: int,
         filt: CandidateFilter,
         exact: bool = False,
+        pool: int = 0,
     ) -> list[Scored]:
         """Return the best `k` allowed candidates for `query`, by dense desc then key asc.
 
@@ -437,10 +438,13 @@ class PhraseIndex:
         k : how many to return (fewer when fewer candidates are allowed).
         filt : which candidates are allowed.
         exact : score every allowed candidate (the ground truth) instead of the cascade.
+        pool : return up to this many (when more than k) from the same work: the cascade's
+            stages stay sized for k, and its exactly rescored candidates are all returned, so a
+            caller re-ranking the pool (lexical fusion, diversity) pays nothing for a wider one.
 
         Returns
         -------
-        Up to k `Scored`, their scores exact (from `coverage_block`) on either path.
+        Up to max(k, pool) `Scored`, their scores exact (from `coverage_block`) on either path.
         """
         if k <= 0 or len(query) == 0:
             return []
@@ -455,8 +459,8 @@ class PhraseIndex:
             q, q_roles = np.ascontiguousarray(q[need]), q_roles[need]
         if exact or self.components_ is None or int(self.length_[slots].sum()) < self.exact_below_rows:
             fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-            return self._best(slots, fwd, bwd, params, k)
-        return self._cascade(q, q_roles, slots, roles, params, k)
+            return self._best(slots, fwd, bwd, params, max(k, pool))
+        return self._cascade(q, q_roles, slots, roles, params, k, pool)
 
     def top_k_many(
         self,
@@ -537,8 +541,9 @@ class PhraseIndex:
         roles: DirectionRoles,
         params: ScoringParams,
         k: int,
+        pool: int = 0,
     ) -> list[Scored]:
-        """Coded late interaction → reduced late interaction → exact rescoring."""
+        """Coded late interaction → reduced late interaction → exact rescoring; up to max(k, pool) back."""
         # deeper ranks are closer together, so a larger k needs wider stages (measured: k = 50)
         rescore = max(self.rescore_size, 6 * k)
         shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
@@ -554,7 +559,7 @@ class PhraseIndex:
                 ])
                 slots = np.sort(slots[np.argpartition(reduced, len(slots) - rescore)[-rescore:]])
             fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-        return self._best(slots, fwd, bwd, params, k)
+        return self._best(slots, fwd, bwd, params, max(k, pool))
 
     def _code_table(
         self, q: np.ndarray, q_roles: np.ndarray, roles: DirectionRoles, params: ScoringParams

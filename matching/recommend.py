@@ -75,7 +75,7 @@ class Recommender:
     ) -> list[Suggestion]:
         target = Kind(filt.kind)
         roles = direction_roles(query.kind, target)
-        pool = self.index.top_k(query.vectors, roles, self.params, max(k * self.pool_factor, self.min_pool), filt, exact=exact)
+        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=max(k * self.pool_factor, self.min_pool))
         if not pool:
             return []
         keys = [s.key for s in pool]
