@@ -2,6 +2,8 @@
 
 The app gets a live engine whose index was built in the benchmark (no database rebuild of 100k
 profiles); the database holds only the profiles that are asked about, which the route reads.
+`live_recommender` wraps that index as the service would, theme tagger included, so the figure
+covers the explanations the service really computes.
 """
 
 import socket
@@ -15,23 +17,32 @@ import httpx
 import uvicorn
 from sqlalchemy import insert
 
+from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
+from matching.index import PhraseIndex
+from matching.lexical import LexicalModel
 from matching.recommend import Recommender
 from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Role, create_key
 from service.db import make_engine, make_sessionmaker, migrate, session_scope
-from service.engine import LiveEngine
+from service.engine import LiveEngine, load_tagger
 from service.models import Profile, utcnow
 from service.profiles_text import ProfileText
 from service.settings import REPO_DATA, Settings
 
-__all__ = ["measure_http"]
+__all__ = ["live_recommender", "measure_http"]
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def live_recommender(index: PhraseIndex, lexical: LexicalModel) -> Recommender:
+    """The recommender the service would build over this index: the real model tags the themes."""
+    encoder = CachedEncoder(load_encoder(), MemoryVectorCache())
+    return Recommender(index, lexical, load_tagger(REPO_DATA / "themes.json", encoder))
 
 
 def measure_http(recommender: Recommender, query_keys: list[str], *, target: str = "city", k: int = 10, warmup: int = 20) -> dict[str, float]:

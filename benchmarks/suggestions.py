@@ -172,12 +172,11 @@ def measure_writes(index: PhraseIndex, vocab: Vocabulary, seed: int, n_writes: i
 
 def measure_over_http(index: PhraseIndex, queries: list[str], k: int) -> dict[str, float]:
     """The whole request path (retrieval, TF-IDF fusion, explanations, JSON) over a uvicorn socket."""
-    from benchmarks.http_latency import measure_http
+    from benchmarks.http_latency import live_recommender, measure_http
     from matching.lexical import LexicalModel
-    from matching.recommend import Recommender
 
     lexical = LexicalModel().fit({key: " ".join(index.vectors_of(key).texts) for key in index.keys()})
-    return measure_http(Recommender(index, lexical), queries, target="city", k=k, warmup=WARMUP)
+    return measure_http(live_recommender(index, lexical), queries, target="city", k=k, warmup=WARMUP)
 
 
 def print_table(rows: list[Row], encode_rate: float | None) -> None:

@@ -24,7 +24,7 @@ the score takes a max over phrases, and a centroid averages a multi-theme profil
 Concurrency: reads may run concurrently with each other, but a write must exclude every read and
 write (a readers-writer lock, or simply one lock: a read takes ~10 ms, a write ~0.2 ms, except the
 occasional compaction, ~0.5 s at 100k profiles, and the refit when the index has grown fourfold).
-For the nightly batch, see `top_k_many`.
+For the nightly batch, see `matching.presence` and `top_k_among`.
 """
 
 from __future__ import annotations
@@ -400,8 +400,12 @@ class PhraseIndex:
         """Return the stored metadata of `key` (KeyError if absent)."""
         return self.metas_[self.slot_of_[key]]
 
-    def allowed(self, filt: CandidateFilter) -> np.ndarray:
-        """Return, ascending, the slots a filter lets through (live and with phrases)."""
+    def kind_id(self, kind: str) -> int:
+        """The small int a kind is stored as."""
+        return _KINDS.index(kind)
+
+    def allowed_mask(self, filt: CandidateFilter) -> np.ndarray:
+        """Over all slots: True where the filter lets a profile through (live and with phrases)."""
         n = self.n_slots_
         mask = self.live_[:n] & (self.length_[:n] > 0) & (self.kind_[:n] == _KINDS.index(filt.kind))
         if filt.bloc is not None:
@@ -416,7 +420,15 @@ class PhraseIndex:
             slot = self.slot_of_.get(key)
             if slot is not None:
                 mask[slot] = False
-        return np.flatnonzero(mask)
+        return mask
+
+    def allowed(self, filt: CandidateFilter) -> np.ndarray:
+        """Return, ascending, the slots a filter lets through (live and with phrases)."""
+        return np.flatnonzero(self.allowed_mask(filt))
+
+    def slot(self, key: str) -> int:
+        """Where `key` is stored (KeyError if absent); valid until the next write."""
+        return self.slot_of_[key]
 
     def top_k(
         self,
@@ -452,30 +464,41 @@ class PhraseIndex:
         slots = self.allowed(filt)
         if len(slots) == 0:
             return []
-        q, q_roles = np.ascontiguousarray(query.vectors, dtype=np.float32), query.roles
-        if not roles.reciprocal:
-            # only the needs take part one way: drop the other rows before any product
-            need = needs_mask(q_roles, roles.query_needs)
-            q, q_roles = np.ascontiguousarray(q[need]), q_roles[need]
+        q, q_roles = _query_rows(query, roles)
         if exact or self.components_ is None or int(self.length_[slots].sum()) < self.exact_below_rows:
             fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
             return self._best(slots, fwd, bwd, params, max(k, pool))
         return self._cascade(q, q_roles, slots, roles, params, k, pool)
 
-    def top_k_many(
+    def top_k_among(
         self,
-        queries: Sequence[tuple[ProfileVectors, DirectionRoles, CandidateFilter]],
+        query: ProfileVectors,
+        roles: DirectionRoles,
         params: ScoringParams,
         k: int,
-        exact: bool = False,
-    ) -> list[list[Scored]]:
-        """Top-k for many (query, roles, filter) triples, each as one `top_k` request.
+        slots: np.ndarray,
+        pool: int = 0,
+        rescore: int = 0,
+    ) -> list[Scored]:
+        """The best max(k, pool) of the given candidate slots (ascending), scored exactly.
 
-        Memory stays that of one request (never N × N). The nightly batch calls this on slices
-        of profiles, e.g. one slice per worker process, each holding its own copy of the index
-        (it pickles), and stores each slice's results before taking the next.
+        For callers that shortlist candidates themselves (the batch, `matching.presence`): the
+        scores are the exact path's, so they equal what `top_k` gives for the same candidates.
+        With `rescore`, only that many (at least max(k, pool)), kept by the reduced late
+        interaction as in the cascade, are scored exactly: the exact cosines, in float64, cost
+        several times the reduced ones.
         """
-        return [self.top_k(query, roles, params, k, filt, exact=exact) for query, roles, filt in queries]
+        if k <= 0 or len(query) == 0 or len(slots) == 0:
+            return []
+        self._check(query)
+        q, q_roles = _query_rows(query, roles)
+        keep = max(rescore, k, pool)
+        with _one_blas_thread():
+            if rescore and self.components_ is not None and len(slots) > keep:
+                reduced = self._reduced_scores(slots, q, q_roles, roles, params)
+                slots = np.sort(slots[np.argpartition(reduced, len(slots) - keep)[-keep:]])
+            fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
+        return self._best(slots, fwd, bwd, params, max(k, pool))
 
     # ------------------------------------------------------------------ scoring
 
@@ -705,6 +728,15 @@ def _role_mask(wanted: tuple[PhraseRole, ...]) -> np.ndarray:
     mask = np.zeros(_N_ROLES, dtype=np.float32)
     mask[list(wanted)] = 1.0
     return mask
+
+
+def _query_rows(query: ProfileVectors, roles: DirectionRoles) -> tuple[np.ndarray, np.ndarray]:
+    """The query's rows and roles that take part: one way, only its needs (dropped before any product)."""
+    q, q_roles = np.ascontiguousarray(query.vectors, dtype=np.float32), query.roles
+    if not roles.reciprocal:
+        need = needs_mask(q_roles, roles.query_needs)
+        q, q_roles = np.ascontiguousarray(q[need]), q_roles[need]
+    return q, q_roles
 
 
 def _padded(q: np.ndarray) -> np.ndarray:

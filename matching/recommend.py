@@ -6,8 +6,8 @@ import numpy as np
 from scipy import sparse
 
 from matching.diversity import mmr_order
-from matching.explain import PhraseMatch, explain
-from matching.index import CandidateFilter, PhraseIndex
+from matching.explain import Explanation, PhraseMatch, explain_many
+from matching.index import CandidateFilter, PhraseIndex, Scored
 from matching.lexical import LexicalModel
 from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, fuse_directions, hybrid
 from matching.themes import ThemeTagger
@@ -73,10 +73,17 @@ class Recommender:
         explained: bool = True,
         exact: bool = False,
     ) -> list[Suggestion]:
-        target = Kind(filt.kind)
-        roles = direction_roles(query.kind, target)
+        roles = direction_roles(query.kind, Kind(filt.kind))
         pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=max(k * self.pool_factor, self.min_pool))
-        if not pool:
+        return self.rank(query, pool, k, diversity=diversity, explained=explained)
+
+    def rank(self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True) -> list[Suggestion]:
+        """The best k of a pool retrieved from this index: lexical fusion, order, diversity, reasons.
+
+        `suggest` calls it after `index.top_k`; the batch job calls it with pools it retrieved
+        itself. Every key of the pool must be in the index and of one kind, the target.
+        """
+        if not pool or k <= 0:
             return []
         keys = [s.key for s in pool]
         dense = np.array([s.dense for s in pool], dtype=np.float32)
@@ -92,26 +99,16 @@ class Recommender:
             order = [order[i] for i in picked]
         else:
             order = order[:k]
-        return [self._suggestion(query, query_row, pool[i], float(scores[i]), float(lexical[i]), roles, explained) for i in order]
+        if not explained:
+            return [_suggestion(pool[i], float(scores[i]), float(lexical[i])) for i in order]
+        reasons = self._reasons(query, query_row, [keys[i] for i in order])
+        return [_suggestion(pool[i], float(scores[i]), float(lexical[i]), *why) for i, why in zip(order, reasons)]
 
-    def _suggestion(self, query: Query, query_row: sparse.csr_matrix, scored, score: float, lexical: float, roles, explained: bool) -> Suggestion:
-        matches, themes, terms = [], [], []
-        if explained:
-            why = explain(query.vectors, self.index.vectors_of(scored.key), roles, self.params, self.tagger)
-            matches, themes = why.matches, why.shared_themes
-            terms = self.lexical.shared_terms(query_row, scored.key)
-        return Suggestion(
-            key=scored.key,
-            score=round(score, 6),
-            dense=round(float(scored.dense), 6),
-            lexical=round(lexical, 6),
-            forward=round(float(scored.forward), 6),
-            backward=None if scored.backward is None else round(float(scored.backward), 6),
-            matches=matches,
-            shared_themes=themes,
-            shared_terms=terms,
-        )
-
+    def _reasons(self, query: Query, query_row: sparse.csr_matrix, keys: list[str]) -> list[tuple[Explanation, list[str]]]:
+        """The phrase pairs, shared themes and shared terms of each suggested key, found together."""
+        roles = direction_roles(query.kind, Kind(self.index.meta_of(keys[0]).kind))
+        explanations = explain_many(query.vectors, [self.index.vectors_of(key) for key in keys], roles, self.params, self.tagger)
+        return list(zip(explanations, self.lexical.shared_terms_many(query_row, keys)))
 
     def pair_scores(self, rows: list[str], cols: list[str], *, block_rows: int = 16) -> np.ndarray:
         """The hybrid city ↔ city score of every stored row profile with every column profile.
@@ -138,6 +135,20 @@ class Recommender:
                 at += len(q)
         lexical = self.lexical.matrix(rows) @ self.lexical.matrix(cols).T
         return hybrid(out, np.asarray(lexical.toarray(), dtype=np.float32), self.params)
+
+
+def _suggestion(scored: Scored, score: float, lexical: float, why: Explanation | None = None, terms: list[str] | None = None) -> Suggestion:
+    return Suggestion(
+        key=scored.key,
+        score=round(score, 6),
+        dense=round(float(scored.dense), 6),
+        lexical=round(lexical, 6),
+        forward=round(float(scored.forward), 6),
+        backward=None if scored.backward is None else round(float(scored.backward), 6),
+        matches=why.matches if why is not None else [],
+        shared_themes=why.shared_themes if why is not None else [],
+        shared_terms=terms or [],
+    )
 
 
 def _centroid(vectors: ProfileVectors) -> np.ndarray:

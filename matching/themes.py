@@ -1,6 +1,5 @@
 """Tagging phrases with the nearest themes of the taxonomy, so people see what a match is about."""
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,11 +42,28 @@ class ThemeTagger:
 
     def profile_themes(self, phrase_vectors: np.ndarray) -> dict[str, float]:
         """Each theme a profile touches, with the strongest cosine among its phrases."""
-        out: dict[str, float] = defaultdict(float)
-        for tags in self.tag(phrase_vectors):
-            for theme, sim in tags:
-                out[theme] = max(out[theme], sim)
-        return dict(out)
+        return self.profile_themes_many([phrase_vectors])[0]
+
+    def profile_themes_many(self, profiles: Sequence[np.ndarray]) -> list[dict[str, float]]:
+        """`profile_themes` of each profile's phrase vectors, sorting all their phrases at once.
+
+        The cosines stay one product per profile, as `tag` takes them: OpenBLAS picks its float32
+        kernel by shape, so a stacked product could move a cosine by an ulp and a tie with it.
+        """
+        out: list[dict[str, float]] = [{} for _ in profiles]
+        blocks = [p @ self.vectors.T for p in profiles if len(p)] if self.themes else []
+        if not blocks:
+            return out
+        sims = np.concatenate(blocks)
+        owner = np.repeat([i for i, p in enumerate(profiles) if len(p)], [len(b) for b in blocks])
+        top = np.argsort(-sims, axis=1)[:, : self.per_phrase]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        rows, ranks = np.nonzero(top_sims >= self.threshold)
+        # phrase by phrase, strongest theme first, as `tag` lists them; a theme's value starts at 0
+        for i, j, sim in zip(owner[rows].tolist(), top[rows, ranks].tolist(), top_sims[rows, ranks].tolist()):
+            theme = self.themes[j].id
+            out[i][theme] = max(out[i].get(theme, 0.0), sim)
+        return out
 
     def label(self, theme_id: str) -> str:
         return next((t.label for t in self.themes if t.id == theme_id), theme_id)

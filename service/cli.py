@@ -227,7 +227,9 @@ def rerank(
 
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
-    params = RerankParams(k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address)
+    params = RerankParams(
+        k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address, workers=settings.rerank_workers
+    )
     sessions = _sessions()
     while True:
         columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())

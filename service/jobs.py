@@ -6,6 +6,7 @@ cleanly. One lock row keeps two runs from overlapping on SQLite and PostgreSQL a
 """
 
 import logging
+import multiprocessing
 import os
 import threading
 import socket
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 
 import psutil
 from sqlalchemy import delete, select, update
@@ -21,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, load_encoder
-from matching.batch import BlockItem, suggest_block
-from matching.recommend import Recommender, Suggestion
+from matching.batch import BatchScorer, BlockItem, suggest_block
+from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.engine import SuggestionRequest, build_recommender, candidate_filter, load_tagger
 from service.errors import Conflict
@@ -44,6 +46,7 @@ class RerankParams:
     k: int = 10
     block_size: int = 256
     dask_address: str | None = None
+    workers: int = 1  # local processes scoring blocks (without Dask)
 
 
 @dataclass
@@ -167,14 +170,25 @@ def _detail(s: Suggestion) -> dict:
     }
 
 
+def _block_rows(scorer: BatchScorer, block: list[BlockItem], k: int) -> list[dict]:
+    """A block's suggestions as rows to store (less the run id), built where the block is scored:
+    plain dicts cross a process boundary several times faster than the dataclasses they come from."""
+    return [
+        {"profile_id": item.key, "target": item.filt.kind, "rank": rank, "other_id": s.key, "score": s.score, "detail": _detail(s)}
+        for item, found in zip(block, suggest_block(scorer, block, k))
+        for rank, s in enumerate(found, start=1)
+    ]
+
+
 def _block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) -> list[BlockItem]:
+    """Every profile for both targets, ordered so items sharing a presence matrix come together."""
     items = []
     for key in sorted(texts):
         text = texts[key]
         for target in (Kind.CITY, Kind.ORGANISATION):
             filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
             items.append(BlockItem(key=key, text=text.whole_text, kind=text.kind.value, filt=filt))
-    return items
+    return sorted(items, key=lambda item: (item.presence_key, item.kind, item.key))
 
 
 def _pairs(session: Session, model) -> dict[str, set[str]]:
@@ -185,17 +199,54 @@ def _pairs(session: Session, model) -> dict[str, set[str]]:
     return out
 
 
-def _scored_blocks(recommender: Recommender, items: list[BlockItem], params: RerankParams) -> Iterator[tuple[list[BlockItem], list[list[Suggestion]]]]:
-    blocks = [items[i : i + params.block_size] for i in range(0, len(items), params.block_size)]
-    if not params.dask_address:
-        for block in blocks:
-            yield block, suggest_block(recommender, block, params.k)
+Scored = tuple[list[BlockItem], list[dict]]
+_forked_scorer: BatchScorer | None = None  # what a forked worker scores with: inherited, never pickled
+
+
+def _score_forked(job: tuple[list[BlockItem], int]) -> list[dict]:
+    block, k = job
+    return _block_rows(_forked_scorer, block, k)
+
+
+def _scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankParams) -> Iterator[Scored]:
+    """Blocks of items with their suggestions as rows, as they finish: here, in forked workers or on Dask.
+
+    Blocks never mix presence keys (see `BlockItem.presence_key`), so each phase's presence matrix
+    is built once, here, and forked workers share it copy-on-write instead of each building one.
+    """
+    phases = [list(group) for _, group in groupby(items, key=lambda item: item.presence_key)]
+    blocks = [[phase[i : i + params.block_size] for i in range(0, len(phase), params.block_size)] for phase in phases]
+    if params.dask_address:
+        yield from _dask_blocks(scorer, [block for phase in blocks for block in phase], params)
         return
+    global _forked_scorer
+    for phase, phase_blocks in zip(phases, blocks):
+        scorer.presence_for(phase[0])
+        if params.workers <= 1 or len(phase_blocks) == 1:
+            for block in phase_blocks:
+                yield block, _block_rows(scorer, block, params.k)
+            continue
+        _forked_scorer = scorer
+        try:
+            with multiprocessing.get_context("fork").Pool(min(params.workers, len(phase_blocks)), initializer=_one_blas_thread) as pool:
+                yield from zip(phase_blocks, pool.imap(_score_forked, [(block, params.k) for block in phase_blocks]))
+        finally:
+            _forked_scorer = None
+
+
+def _one_blas_thread() -> None:
+    """A forked worker's products are small, and its siblings use the other cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _dask_blocks(scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams) -> Iterator[Scored]:
     from distributed import Client, as_completed
 
     with Client(params.dask_address) as client:
-        shared = client.scatter(recommender, broadcast=True)
-        futures = {client.submit(suggest_block, shared, block, params.k, pure=False): block for block in blocks}
+        shared = client.scatter(scorer, broadcast=True)
+        futures = {client.submit(_block_rows, shared, block, params.k, pure=False): block for block in blocks}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -271,14 +322,11 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     scoring = storing = 0.0
     track("scoring", 0, len(items))
     t = time.monotonic()
-    for block, results in _scored_blocks(recommender, items, params):
+    for block, rows in _scored_blocks(BatchScorer(recommender), items, params):
         scoring += time.monotonic() - t
         t = time.monotonic()
-        rows = [
-            {"run_id": run_id, "profile_id": item.key, "target": item.filt.kind, "rank": rank, "other_id": s.key, "score": s.score, "detail": _detail(s)}
-            for item, found in zip(block, results)
-            for rank, s in enumerate(found, start=1)
-        ]
+        for row in rows:
+            row["run_id"] = run_id
         with sessions() as session:
             if rows:
                 session.execute(RunSuggestion.__table__.insert(), rows)
@@ -302,7 +350,9 @@ def start_background_rerank(session: Session, settings: Settings, sessions: sess
     run = Run(state="queued", model_id="", params={"requested_by": requested_by})
     session.add(run)
     session.commit()
-    params = RerankParams(k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address)
+    params = RerankParams(
+        k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address, workers=settings.rerank_workers
+    )
 
     def work() -> None:
         try:

@@ -1,8 +1,10 @@
 """The one settings object; every value can be set with a `TWINNING_` environment variable."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -25,6 +27,7 @@ class Settings(BaseSettings):
     keep_runs: int = 10
     lock_stale_seconds: float = 300.0
     rerank_block_size: int = 256
+    rerank_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # local scoring processes
     dask_address: str | None = None
 
     @property

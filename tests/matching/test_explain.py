@@ -5,11 +5,13 @@ Basis vectors of R^4 stand for four unrelated themes: e0 lighting, e1 mobility, 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from matching.explain import PhraseMatch, explain
+from matching.explain import PhraseMatch, explain, explain_many
 from matching.scoring import Kind, ScoringParams, direction_roles
 from matching.themes import Theme, ThemeTagger
-from matching.vectors import ProfileVectors
+from matching.vectors import PhraseRole, ProfileVectors
 
 E = np.eye(4, dtype=np.float32)
 PARAMS = ScoringParams()
@@ -147,3 +149,63 @@ def test_themes_below_the_threshold_are_not_shared():
     org = make(offers=[("lights", E[0])])
     why = explain(city, org, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS, TAGGER)
     assert "smart-lighting" not in why.shared_themes
+
+
+# ------------------------------------------------------------------ many candidates at once
+
+
+def test_explaining_several_candidates_at_once_gives_each_its_own_explanation():
+    roles = direction_roles(Kind.CITY, Kind.ORGANISATION)
+    serves_nothing = make(interests=[("street lighting", E[0])])  # an organisation's interests never serve a city
+    candidates = [LUMEN, serves_nothing, SEOUL, LUMEN]
+    together = explain_many(EINDHOVEN, candidates, roles, PARAMS, TAGGER)
+    assert together == [explain(EINDHOVEN, c, roles, PARAMS, TAGGER) for c in candidates]
+    assert together[1].matches == [] and together[1].shared_themes == []
+    assert together[0] == together[3]
+    assert explain_many(EINDHOVEN, [], roles, PARAMS, TAGGER) == []
+
+
+def test_ties_quote_the_first_serving_phrase_and_keep_the_needs_in_order():
+    city = make(interests=[("lighting", E[0]), ("also lighting", E[0])])
+    twin_offers = make(offers=[("lamps", E[0]), ("more lamps", E[0])])
+    one_offer = make(offers=[("a lamp", E[0])])
+    roles = direction_roles(Kind.CITY, Kind.ORGANISATION)
+    first, second = explain_many(city, [twin_offers, one_offer], roles, PARAMS)
+    assert [(m.need, m.match) for m in first.matches] == [("lighting", "lamps"), ("also lighting", "lamps")]
+    assert [(m.need, m.match) for m in second.matches] == [("lighting", "a lamp"), ("also lighting", "a lamp")]
+
+
+# a few unit vectors, some repeated within and across profiles so that cosines tie exactly
+PALETTE = np.stack([E[0], E[1], E[2], E[3], unit(1, 1, 0, 0), unit(0, 1, 1, 0), unit(1, 0, 0, 1), -E[0]])
+KINDS = [(Kind.CITY, Kind.CITY), (Kind.CITY, Kind.ORGANISATION), (Kind.ORGANISATION, Kind.CITY), (Kind.ORGANISATION, Kind.ORGANISATION)]
+
+
+@st.composite
+def profiles(draw, name: str) -> ProfileVectors:
+    """0 to 6 phrases of any roles (so profiles without needs or without serving phrases occur)."""
+    n = draw(st.integers(0, 6))
+    roles = draw(st.lists(st.sampled_from(list(PhraseRole)), min_size=n, max_size=n))
+    picks = draw(st.lists(st.integers(0, len(PALETTE) - 1), min_size=n, max_size=n))
+    return ProfileVectors(
+        vectors=PALETTE[picks].reshape(n, 4),
+        roles=np.array(roles, dtype=np.int8),
+        texts=tuple(f"{name} {i}" for i in range(n)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    query=profiles("query"),
+    candidates=st.integers(0, 6).flatmap(lambda n: st.tuples(*[profiles(f"candidate {i}") for i in range(n)])),
+    kinds=st.sampled_from(KINDS),
+    description_weight=st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+    tagger=st.one_of(
+        st.none(),
+        st.builds(lambda t, p: ThemeTagger(THEMES, E, threshold=t, per_phrase=p), st.sampled_from([0.3, 0.42, 0.8]), st.integers(1, 2)),
+    ),
+    top=st.integers(1, 4),
+)
+def test_explaining_candidates_together_equals_explaining_each_alone(query, candidates, kinds, description_weight, tagger, top):
+    roles, params = direction_roles(*kinds), ScoringParams(description_weight=description_weight)
+    together = explain_many(query, list(candidates), roles, params, tagger, top)
+    assert together == [explain(query, c, roles, params, tagger, top) for c in candidates]

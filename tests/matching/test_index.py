@@ -318,10 +318,13 @@ def test_empty_inputs(small):
         index.remove("blank")
 
 
-def test_many_queries_equal_one_by_one(large):
+def test_scoring_given_candidates_equals_the_exhaustive_path(large):
     corpus, entries, index = large
-    queries = [(v, CITY_ORG, CandidateFilter(kind="organisation", exclude_keys=frozenset({k}))) for k, v, _ in entries[:5]]
-    assert index.top_k_many(queries, PARAMS, 10) == [index.top_k(v, r, PARAMS, 10, f) for v, r, f in queries]
+    for key, vectors, _ in entries[:5]:
+        for roles, filt in ((CITY_ORG, CandidateFilter(kind="organisation")), (CITY_CITY, CandidateFilter(kind="city", exclude_keys=frozenset({key})))):
+            among = index.top_k_among(vectors, roles, PARAMS, 10, index.allowed(filt))
+            assert among == index.top_k(vectors, roles, PARAMS, 10, filt, exact=True)
+    assert index.top_k_among(vectors, CITY_CITY, PARAMS, 10, np.zeros(0, dtype=np.int64)) == []
 
 
 def test_pickles_for_worker_processes(large):

@@ -83,10 +83,21 @@ def test_shared_terms_lists_the_terms_that_contribute(model):
 def test_shared_terms_are_strongest_first_and_limited_by_top(model):
     query = model.transform("m-voting, OASC and digital government services")
     terms = model.shared_terms(query, "tallinn", top=10)
-    product = query.multiply(model.rows_["tallinn"]).toarray().ravel()
+    product = query.multiply(model.row("tallinn")).toarray().ravel()
     weights = [product[list(model.terms_).index(t)] for t in terms]
     assert weights == sorted(weights, reverse=True)
     assert model.shared_terms(query, "tallinn", top=2) == terms[:2]
+
+
+def test_shared_terms_are_the_largest_products_for_stored_and_new_queries(model):
+    for query in (model.row("lisbon"), model.row("tallinn"), model.transform(QUERY)):
+        dense = query.toarray().ravel()
+        for key in CORPUS:
+            product = dense * model.row(key).toarray().ravel()
+            strongest = sorted(np.flatnonzero(product), key=lambda j: (-product[j], j))[:5]
+            assert model.shared_terms(query, key) == [str(model.terms_[j]) for j in strongest]
+        keys = [*CORPUS, "nowhere"]
+        assert model.shared_terms_many(query, keys, top=3) == [model.shared_terms(query, k, top=3) for k in keys]
 
 
 def test_stop_words_carry_no_weight(model):
@@ -109,3 +120,24 @@ def test_a_corpus_without_content_words_matches_nothing():
     query = model.transform("hydrogen buses")
     assert model.similarity(query, ["a", "b", "c"]).tolist() == [0.0, 0.0, 0.0]
     assert model.shared_terms(query, "c") == []
+
+
+def test_many_updates_and_removals_leave_each_profile_as_one_update_would(model):
+    words = "digital government services voting oasc participatory budgeting cycling lanes public transport food".split()
+    latest = dict(CORPUS)
+    for i in range(400):  # enough rewrites for the rows to be compacted several times
+        key = list(CORPUS)[i % len(CORPUS)] if i % 3 else f"new-{i}"
+        latest[key] = " ".join(words[(i + j) % len(words)] for j in range(1 + i % 5))
+        model.update({key: latest[key]})
+        if i % 4 == 0 and f"new-{i - 12}" in latest:
+            model.remove([f"new-{i - 12}"])
+            del latest[f"new-{i - 12}"]
+    once = LexicalModel().fit(CORPUS)
+    once.update(latest)
+    keys = list(latest) + ["new-0", "nowhere"]
+    for text in (QUERY, "public transport and cycling lanes", "participatory budgeting"):
+        query = model.transform(text)
+        np.testing.assert_array_equal(model.similarity(query, keys), once.similarity(query, keys))
+        assert [model.shared_terms(query, k) for k in keys] == [once.shared_terms(query, k) for k in keys]
+    assert (model.matrix(keys) != once.matrix(keys)).nnz == 0
+    assert model.n_rows_ <= 2 * len(latest) + 64  # replaced rows do not pile up

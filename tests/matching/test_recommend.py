@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from embeddings import split_description
+from matching.explain import explain
 from matching.index import CandidateFilter, PhraseIndex, ProfileMeta
 from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender
-from matching.scoring import Kind
+from matching.scoring import Kind, direction_roles
 from matching.themes import Theme, ThemeTagger
 from matching.vectors import ProfileVectors
 
@@ -80,12 +81,15 @@ def recommender(vectors) -> Recommender:
     return build(vectors, list(PROFILES))
 
 
-def ask(recommender: Recommender, key: str, target: str, k: int = 10, **options):
+def query_of(recommender: Recommender, key: str) -> Query:
     profile = {**PROFILES, **TWIN}[key]
+    return Query(recommender.index.vectors_of(key), profile.text, Kind(profile.kind))
+
+
+def ask(recommender: Recommender, key: str, target: str, k: int = 10, **options):
     filt = CandidateFilter(kind=target, exclude_keys=frozenset({key}) | options.pop("exclude", frozenset()),
                            exclude_bloc=options.pop("exclude_bloc", None), bloc=options.pop("bloc", None))
-    query = Query(recommender.index.vectors_of(key), profile.text, Kind(profile.kind))
-    return recommender.suggest(query, filt, k, **options)
+    return recommender.suggest(query_of(recommender, key), filt, k, **options)
 
 
 # ------------------------------------------------------------------ city → organisation
@@ -119,14 +123,28 @@ def test_scores_blend_dense_and_lexical(recommender):
         assert s.dense == pytest.approx(s.forward, abs=1e-6)
 
 
-def test_shared_themes_come_from_the_taxonomy(recommender, vectors, encoder):
+@pytest.fixture(scope="module")
+def tagger(encoder) -> ThemeTagger:
     raw = json.loads(THEMES.read_text(encoding="utf-8"))["themes"]
     themes = [Theme(t["id"], t["label"], t["definition"]) for t in raw]
-    tagger = ThemeTagger(themes, encoder.encode([t.text for t in themes]))
+    return ThemeTagger(themes, encoder.encode([t.text for t in themes]))
+
+
+def test_shared_themes_come_from_the_taxonomy(vectors, tagger):
     with_themes = build(vectors, list(PROFILES), tagger)
     best = ask(with_themes, "eindhoven", "organisation", k=1)[0]
     assert best.key == "lumen"
     assert "smart-lighting" in best.shared_themes
+
+
+def test_each_suggestion_is_explained_as_explain_explains_that_pair(vectors, tagger):
+    recommender = build(vectors, list(PROFILES) + list(TWIN), tagger)
+    for key, target in [("eindhoven", "organisation"), ("eindhoven", "city"), ("lumen", "city"), ("busan", "city")]:
+        query = query_of(recommender, key)
+        roles = direction_roles(query.kind, Kind(target))
+        for s in ask(recommender, key, target):
+            why = explain(query.vectors, recommender.index.vectors_of(s.key), roles, recommender.params, recommender.tagger)
+            assert (s.matches, s.shared_themes) == (why.matches, why.shared_themes)
 
 
 def test_unexplained_suggestions_carry_no_reasons(recommender):
@@ -199,3 +217,20 @@ def test_ties_are_ordered_by_key_whatever_the_insertion_order(vectors):
         for _ in range(2):
             again = ask(recommender, "eindhoven", "organisation")
             assert [(s.key, s.score) for s in again] == [(s.key, s.score) for s in first]
+
+
+# ------------------------------------------------------------------ ranking a pool retrieved elsewhere
+
+
+@pytest.mark.parametrize("key, target", [("eindhoven", "city"), ("eindhoven", "organisation"), ("lumen", "city")])
+@pytest.mark.parametrize("diversity", [0.0, 0.5])
+def test_ranking_a_retrieved_pool_gives_what_suggest_gives_whatever_its_order(recommender, key, target, diversity):
+    query = query_of(recommender, key)
+    filt = CandidateFilter(kind=target, exclude_keys=frozenset({key}))
+    pool = recommender.index.top_k(query.vectors, direction_roles(query.kind, Kind(target)), recommender.params, 10, filt, pool=50)
+    found = recommender.suggest(query, filt, 3, diversity=diversity)
+    assert recommender.rank(query, pool, 3, diversity=diversity) == found
+    assert recommender.rank(query, pool[::-1], 3, diversity=diversity) == found
+    unexplained = [replace(s, matches=[], shared_themes=[], shared_terms=[]) for s in found]
+    assert recommender.rank(query, pool, 3, diversity=diversity, explained=False) == unexplained
+    assert recommender.rank(query, [], 3) == []

@@ -160,6 +160,14 @@ def test_diff_lists_new_dropped_and_moved(app, demo, keys):
     assert demo.get("/runs/999/diff", headers=h).status_code == 404
 
 
+def _stored(app, run_id: int) -> list[tuple]:
+    with app.state.sessions() as s:
+        return sorted(
+            (r.profile_id, r.target, r.rank, r.other_id, r.score, json.dumps(r.detail, sort_keys=True))
+            for r in s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run_id))
+        )
+
+
 def test_dask_local_cluster_gives_exactly_the_local_results(app, demo):
     from distributed import LocalCluster
 
@@ -167,15 +175,14 @@ def test_dask_local_cluster_gives_exactly_the_local_results(app, demo):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = _run(app, block_size=8, dask_address=cluster.scheduler_address)
     assert remote.params["dask_address"] == cluster.scheduler_address
+    assert _stored(app, local.id) == _stored(app, remote.id) and _stored(app, local.id)
 
-    def rows(run_id):
-        with app.state.sessions() as s:
-            return sorted(
-                (r.profile_id, r.target, r.rank, r.other_id, r.score, json.dumps(r.detail, sort_keys=True))
-                for r in s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run_id))
-            )
 
-    assert rows(local.id) == rows(remote.id) and rows(local.id)
+def test_forked_workers_give_exactly_the_in_process_results(app, demo):
+    alone = _run(app, block_size=4)
+    forked = _run(app, block_size=4, workers=2)
+    assert forked.params["workers"] == 2
+    assert _stored(app, alone.id) == _stored(app, forked.id) and _stored(app, alone.id)
 
 
 def _synthetic_bundle(n: int) -> dict:
