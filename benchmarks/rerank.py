@@ -204,6 +204,7 @@ def measure(n: int, vocab, workdir: Path) -> dict:
     params = RerankParams(block_size=settings.rerank_block_size, workers=settings.rerank_workers)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
+    print(f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)
     changed = change_share(url, 0.01, seed=n)
     second = rerank(settings, sessions, params)
     floor = floor_seconds(profiles, phrases, block=params.block_size, workers=params.workers)
