@@ -84,7 +84,7 @@ class BatchScorer:
         slots = np.array([index.slot(it.key) for it in items], dtype=np.int64)
         allowed = np.stack([index.allowed_mask(it.filt) for it in items])
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
-        pool = max(k * recommender.pool_factor, recommender.min_pool)
+        pool = recommender.pool_size(k)
         rescore = max(pool, self.rescore_factor * k)
         return [
             recommender.rank(q, index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore), k)

@@ -400,10 +400,6 @@ class PhraseIndex:
         """Return the stored metadata of `key` (KeyError if absent)."""
         return self.metas_[self.slot_of_[key]]
 
-    def kind_id(self, kind: str) -> int:
-        """The small int a kind is stored as."""
-        return _KINDS.index(kind)
-
     def allowed_mask(self, filt: CandidateFilter) -> np.ndarray:
         """Over all slots: True where the filter lets a profile through (live and with phrases)."""
         n = self.n_slots_

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from matching.index import PhraseIndex, _ranges
+from matching.index import CandidateFilter, PhraseIndex, _ranges
 from matching.scoring import DirectionRoles, ScoringParams, fuse_directions, role_table, serve_weights
 from matching.vectors import PhraseRole
 
@@ -46,10 +46,7 @@ class CodePresence:
         self.serves = serves
         centres = index.code_vectors_
         self.centres_ = np.ascontiguousarray(centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9))
-        n = index.n_slots_
-        self.candidates_ = np.flatnonzero(
-            index.live_[:n] & (index.length_[:n] > 0) & (index.kind_[:n] == index.kind_id(kind))
-        )
+        self.candidates_ = index.allowed(CandidateFilter(kind=kind))
         # codes × candidates, so that a sparse histogram times it reads whole contiguous rows
         self.presence_t_ = np.ascontiguousarray(self.presence(self.candidates_, serves).T)
         self._candidate_needs: dict[tuple[PhraseRole, ...], sparse.csr_matrix] = {}

@@ -74,8 +74,12 @@ class Recommender:
         exact: bool = False,
     ) -> list[Suggestion]:
         roles = direction_roles(query.kind, Kind(filt.kind))
-        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=max(k * self.pool_factor, self.min_pool))
+        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=self.pool_size(k))
         return self.rank(query, pool, k, diversity=diversity, explained=explained)
+
+    def pool_size(self, k: int) -> int:
+        """How many candidates by dense score are re-ranked lexically for the final k."""
+        return max(k * self.pool_factor, self.min_pool)
 
     def rank(self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True) -> list[Suggestion]:
         """The best k of a pool retrieved from this index: lexical fusion, order, diversity, reasons.
