@@ -24,13 +24,14 @@ the score takes a max over phrases, and a centroid averages a multi-theme profil
 Concurrency: reads may run concurrently with each other, but a write must exclude every read and
 write (a readers-writer lock, or simply one lock: a read takes ~10 ms, a write ~0.2 ms, except the
 occasional compaction, ~0.5 s at 100k profiles, and the refit when the index has grown fourfold).
+A process serving requests should run BLAS on one thread (the service does, `service.app`): the
+products are small, a second BLAS thread saves little and then spins after each one, which
+doubled CPU time and tail latency on two shared cores.
 For the nightly batch, see `matching.presence` and `top_k_among`.
 """
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
@@ -262,8 +263,7 @@ class PhraseIndex:
         elif self.components_ is not None and live_rows >= 4 * self.fitted_rows_:
             self._fit()  # refit as the index outgrows its sample: amortised O(1) per phrase
         elif self.components_ is not None:
-            with _one_blas_thread():
-                self._encode_rows(row0, row)
+            self._encode_rows(row0, row)
 
     def _tombstone(self, slot: int) -> None:
         self.live_[slot] = False
@@ -489,11 +489,10 @@ class PhraseIndex:
         self._check(query)
         q, q_roles = _query_rows(query, roles)
         keep = max(rescore, k, pool)
-        with _one_blas_thread():
-            if rescore and self.components_ is not None and len(slots) > keep:
-                reduced = self._reduced_scores(slots, q, q_roles, roles, params)
-                slots = np.sort(slots[np.argpartition(reduced, len(slots) - keep)[-keep:]])
-            fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
+        if rescore and self.components_ is not None and len(slots) > keep:
+            reduced = self._reduced_scores(slots, q, q_roles, roles, params)
+            slots = np.sort(slots[np.argpartition(reduced, len(slots) - keep)[-keep:]])
+        fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, max(k, pool))
 
     # ------------------------------------------------------------------ scoring
@@ -566,18 +565,17 @@ class PhraseIndex:
         # deeper ranks are closer together, so a larger k needs wider stages (measured: k = 50)
         rescore = max(self.rescore_size, 6 * k)
         shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
-        with _one_blas_thread():
-            if len(slots) > shortlist:
-                coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
-                slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
-            if len(slots) > rescore:
-                # in pieces, so that each piece's temporaries stay in cache
-                reduced = np.concatenate([
-                    self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
-                    for i in range(0, len(slots), _REDUCED_PIECE)
-                ])
-                slots = np.sort(slots[np.argpartition(reduced, len(slots) - rescore)[-rescore:]])
-            fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
+        if len(slots) > shortlist:
+            coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
+            slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
+        if len(slots) > rescore:
+            # in pieces, so that each piece's temporaries stay in cache
+            reduced = np.concatenate([
+                self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
+                for i in range(0, len(slots), _REDUCED_PIECE)
+            ])
+            slots = np.sort(slots[np.argpartition(reduced, len(slots) - rescore)[-rescore:]])
+        fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, max(k, pool))
 
     def _code_table(
@@ -775,38 +773,6 @@ def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 8
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled, None]
     return centres
-
-
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_limit = None
-_blas_controller = None
-
-
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run BLAS on one thread while any request is in the cascade.
-
-    Its products are small: a second BLAS thread saves little, then keeps spinning after each
-    product, which doubled CPU time and tail latency on two shared cores. The limit is process-wide
-    (so are BLAS threads): the first concurrent request sets it, the last one restores it.
-    """
-    global _blas_users, _blas_limit, _blas_controller
-    with _blas_lock:
-        if _blas_users == 0:
-            if _blas_controller is None:  # finding the BLAS libraries takes ~0.1 ms: once
-                from threadpoolctl import ThreadpoolController
-
-                _blas_controller = ThreadpoolController()
-            _blas_limit = _blas_controller.limit(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limit.restore_original_limits()
 
 
 def _grown(a: np.ndarray, capacity: int, used: int) -> np.ndarray:

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     rerank_block_size: int = 256
     rerank_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # local scoring processes
     dask_address: str | None = None
+    blas_threads: int = Field(default=1, ge=1)  # per server process: its products are small (see create_app)
 
     @property
     def themes_path(self) -> Path:
