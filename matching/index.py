@@ -141,7 +141,9 @@ class PhraseIndex:
         exhaustively; the cascade's state is built once the index holds this many phrases.
     shortlist_size : profiles kept by the coded late interaction (at least 50·k).
     rescore_size : profiles kept by the reduced late interaction and rescored exactly
-        (at least 6·k).
+        (at least 6·k). Both defaults are about 2.3× and 3× the worst rank at which each stage
+        held a member of the exhaustive top-10, over 400 top-10 requests at 100k profiles
+        (coded: 303 for cities, 442 for organisations; reduced: 35).
     reduced_dim : width of the PCA space of the reduced late interaction (stored as int8).
     n_codes : k-means codes per phrase role of the coded late interaction.
     block_rows : candidate phrases per block when scoring exhaustively; bounds memory.
@@ -155,8 +157,8 @@ class PhraseIndex:
         dim: int,
         *,
         exact_below_rows: int = 20_000,
-        shortlist_size: int = 1_500,
-        rescore_size: int = 150,
+        shortlist_size: int = 1_000,
+        rescore_size: int = 100,
         reduced_dim: int = 128,
         n_codes: int = 2_048,
         block_rows: int = 16_384,
