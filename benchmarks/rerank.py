@@ -2,6 +2,7 @@
 
     python benchmarks/rerank.py                 # N = 10,000 and 100,000
     python benchmarks/rerank.py --n 10000
+    python benchmarks/rerank.py --n 10000 --workers 1   # one scoring process, e.g. pinned with taskset
 
 Builds N synthetic profiles (phrases drawn from the benchmark vocabulary of real urban-cooperation
 phrases, benchmarks/synthetic.py) in a SQLite database with their vectors already cached, runs
@@ -194,14 +195,14 @@ def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_0
     return total / workers
 
 
-def measure(n: int, vocab, workdir: Path) -> dict:
+def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
     url = f"sqlite:///{workdir / f'rerank-{n}.db'}"
     t = time.perf_counter()
     profiles, phrases = populate(url, vocab, n)
     setup = time.perf_counter() - t
     settings = Settings(database_url=url, data_dir=REPO_DATA)
     sessions = make_sessionmaker(make_engine(url))
-    params = RerankParams(block_size=settings.rerank_block_size, workers=settings.rerank_workers)
+    params = RerankParams(block_size=settings.rerank_block_size, workers=workers or settings.rerank_workers)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
     print(f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)
@@ -215,10 +216,11 @@ def measure(n: int, vocab, workdir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="profiles (repeatable)")
+    parser.add_argument("--workers", type=int, help="scoring processes (default: TWINNING_RERANK_WORKERS, else the CPU count)")
     args = parser.parse_args()
     vocab = load_vocabulary()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(n, vocab, Path(tmp)) for n in (args.n or [10_000, 100_000])]
+        rows = [measure(n, vocab, Path(tmp), args.workers) for n in (args.n or [10_000, 100_000])]
     header = ("| N | workers | encoding s | scoring s | storing s | total s | floor s | scoring / floor | peak GB (PSS) "
               "| stored | 1 % run: changed | encoded | total s |")
     print(header)

@@ -2,9 +2,10 @@
 
 Per block of profiles asking for one target, candidates are shortlisted by code presence (one
 sparse product for the whole block, `matching.presence`); the index narrows each shortlist by the
-reduced late interaction and rescores the rest exactly, as its cascade does; `Recommender.rank`,
-the same as the live API's, fuses, orders and explains them. Below the index's
-cascade threshold there are no codes, and every item is scored exhaustively, as live.
+reduced late interaction and rescores the rest exactly, as its cascade does;
+`Recommender.rank_many`, the code the live API's `rank` runs, fuses, orders and explains the whole
+block's pools together. Below the index's cascade threshold there are no codes, and every item is
+scored exhaustively, as live.
 """
 
 from collections.abc import Sequence
@@ -86,10 +87,10 @@ class BatchScorer:
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
         pool = recommender.pool_size(k)
         rescore = max(pool, self.rescore_factor * k)
-        return [
-            recommender.rank(q, index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore), k)
-            for q, shortlist in zip(queries, shortlists)
+        pools = [
+            index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore) for q, shortlist in zip(queries, shortlists)
         ]
+        return recommender.rank_many(queries, pools, k)
 
 
 def suggest_block(scorer: BatchScorer, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:

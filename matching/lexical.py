@@ -1,12 +1,24 @@
 """TF-IDF cosine between whole profile texts: rewards exact shared terms (acronyms, names, jargon)."""
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-__all__ = ["LexicalModel"]
+__all__ = ["LexicalModel", "TermOverlap"]
+
+
+class TermOverlap(NamedTuple):
+    """The terms pairs of (query, key) share: see `LexicalModel.overlap`."""
+
+    pair: np.ndarray  # the pair of each shared term, ascending; a pair's terms in its key row's order
+    term: np.ndarray  # the term's column
+    row_weight: np.ndarray  # the term's weight in the key's row
+    at: np.ndarray  # where the term's weight in the query is in `query_weights`
+    query_weights: np.ndarray  # every query's weights, by (query, term)
+    n_pairs: int
 
 
 class LexicalModel:
@@ -65,16 +77,20 @@ class LexicalModel:
 
     def similarity(self, query: sparse.csr_matrix, keys: Sequence[str]) -> np.ndarray:
         """Cosine of the query row with each key's row (0 for unknown keys)."""
-        if not keys:
-            return np.zeros(0, dtype=np.float32)
-        # against the query as a dense vector each row's sum runs over its stored terms in the same
-        # order, so to the same float32, as a sparse product does; it skips converting the query
-        return np.asarray(self.matrix(keys) @ query.toarray().ravel()).astype(np.float32)
+        return self.pair_similarity(self.overlap(query, np.zeros(len(keys), dtype=np.int64), keys))
 
     def matrix(self, keys: Sequence[str]) -> sparse.csr_matrix:
         """The rows of the given keys stacked (zero rows for unknown keys)."""
         rows = np.fromiter((self.row_of_.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         return self._rows(rows)
+
+    def query_rows(self, keys: Sequence[str | None], texts: Sequence[str]) -> sparse.csr_matrix:
+        """Each query's stored row, or its text transformed when it has none: stored text is not transformed again."""
+        stored = [key is not None and key in self.row_of_ for key in keys]
+        if all(stored):
+            return self.matrix(keys)
+        rows = [self.row(key) if known else self.transform(text) for key, text, known in zip(keys, texts, stored)]
+        return sparse.vstack(rows, format="csr", dtype=np.float32)
 
     def shared_terms(self, query: sparse.csr_matrix, key: str, top: int = 5) -> list[str]:
         """The terms that contribute most to the cosine, for explanations."""
@@ -82,24 +98,57 @@ class LexicalModel:
 
     def shared_terms_many(self, query: sparse.csr_matrix, keys: Sequence[str], top: int = 5) -> list[list[str]]:
         """`shared_terms` of each key, the rows looked up in one pass (nothing for unknown keys)."""
+        return self.pair_shared_terms(self.overlap(query, np.zeros(len(keys), dtype=np.int64), keys), np.arange(len(keys)), top)
+
+    def overlap(self, queries: sparse.csr_matrix, query_of: np.ndarray, keys: Sequence[str]) -> TermOverlap:
+        """The terms each pair (query row `query_of[p]`, `keys[p]`) shares, for a whole block in one pass.
+
+        Both the cosine of a pair and its shared terms are made of these: the terms of a key's row
+        found in its query, found for every pair at once by searching the block's (query, term) keys.
+        """
         rows = self.matrix(keys)
-        out: list[list[str]] = [[] for _ in keys]
-        if query.nnz == 0 or rows.nnz == 0:
-            return out
-        # the terms of a row found in the query are those of the sparse product, each weighing the
-        # product of its two entries (fitted rows are not sorted by term: the query is, here)
-        sort = np.argsort(query.indices)
-        q_terms, q_weights = query.indices[sort], query.data[sort]
-        at = np.minimum(np.searchsorted(q_terms, rows.indices), len(q_terms) - 1)
-        common = np.flatnonzero(q_terms[at] == rows.indices)
-        owner = np.repeat(np.arange(len(keys)), np.diff(rows.indptr))[common]
-        weight = q_weights[at[common]] * rows.data[common]
-        terms = rows.indices[common]
-        order = np.lexsort((terms, -weight, owner))  # per key: strongest first, ties by term
+        n_terms = np.int64(len(self.terms_))
+        query_owner = np.repeat(np.arange(queries.shape[0], dtype=np.int64), np.diff(queries.indptr))
+        query_terms = query_owner * n_terms + queries.indices  # fitted rows are not sorted by term: sort
+        sort = np.argsort(query_terms)
+        query_terms, query_weights = query_terms[sort], np.asarray(queries.data[sort], dtype=np.float32)
+        # only entries whose term some query of the block has are searched for: a lookup, not a search
+        in_some_query = np.zeros(len(self.terms_), dtype=bool)
+        in_some_query[queries.indices] = True
+        maybe = np.flatnonzero(in_some_query[rows.indices])
+        pair = np.repeat(np.arange(len(keys), dtype=np.int64), np.diff(rows.indptr))[maybe]
+        row_terms = np.asarray(query_of, dtype=np.int64)[pair] * n_terms + rows.indices[maybe]
+        at = np.minimum(np.searchsorted(query_terms, row_terms), max(len(query_terms) - 1, 0))
+        common = np.flatnonzero(query_terms[at] == row_terms) if len(query_terms) else np.zeros(0, dtype=np.int64)
+        entries = maybe[common]
+        return TermOverlap(pair[common], rows.indices[entries], rows.data[entries], at[common], query_weights, len(keys))
+
+    def pair_similarity(self, overlap: TermOverlap) -> np.ndarray:
+        """The cosine of each pair of an overlap, to the bit what `similarity` of its query gives.
+
+        A sparse product of the key rows with the query as a dense vector sums each row's terms in
+        stored order, in float32; here each row keeps only its terms found in the query, in the
+        same order, against their query weights: the same sum, less its zero products.
+        """
+        indptr = np.zeros(overlap.n_pairs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(overlap.pair, minlength=overlap.n_pairs), out=indptr[1:])
+        shared = sparse.csr_matrix((overlap.row_weight, overlap.at, indptr), shape=(overlap.n_pairs, max(len(overlap.query_weights), 1)))
+        weights = overlap.query_weights if len(overlap.query_weights) else np.zeros(1, dtype=np.float32)
+        return np.asarray(shared @ weights).astype(np.float32)
+
+    def pair_shared_terms(self, overlap: TermOverlap, pairs: np.ndarray, top: int = 5) -> list[list[str]]:
+        """The `top` terms that contribute most to the cosine of each pair given, strongest first."""
+        out: dict[int, list[str]] = {int(p): [] for p in pairs}
+        wanted = np.zeros(overlap.n_pairs, dtype=bool)
+        wanted[pairs] = True
+        take = np.flatnonzero(wanted[overlap.pair])
+        owner, terms = overlap.pair[take], overlap.term[take]
+        weight = overlap.query_weights[overlap.at[take]] * overlap.row_weight[take]
+        order = np.lexsort((terms, -weight, owner))  # per pair: strongest first, ties by term
         rank = np.arange(len(order)) - np.searchsorted(owner, owner[order])
-        for i in order[rank < top]:
-            out[owner[i]].append(str(self.terms_[terms[i]]))
-        return out
+        for i in order[rank < top].tolist():
+            out[int(owner[i])].append(str(self.terms_[terms[i]]))
+        return [out[int(p)] for p in pairs]
 
     def row(self, key: str) -> sparse.csr_matrix | None:
         """A stored profile's row, so its own text need not be transformed again."""

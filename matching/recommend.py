@@ -1,12 +1,13 @@
 """Ranked, explained suggestions: dense retrieval from the index, lexical fusion, diversity, reasons."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
-from scipy import sparse
 
 from matching.diversity import mmr_order
-from matching.explain import Explanation, PhraseMatch, explain_many
+from matching.explain import Explanation, PhraseMatch, explain_block
 from matching.index import CandidateFilter, PhraseIndex, Scored
 from matching.lexical import LexicalModel
 from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, fuse_directions, hybrid
@@ -84,35 +85,60 @@ class Recommender:
     def rank(self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True) -> list[Suggestion]:
         """The best k of a pool retrieved from this index: lexical fusion, order, diversity, reasons.
 
-        `suggest` calls it after `index.top_k`; the batch job calls it with pools it retrieved
-        itself. Every key of the pool must be in the index and of one kind, the target.
+        `suggest` calls it after `index.top_k`; the batch job calls `rank_many` with pools it
+        retrieved itself. Every key of the pool must be in the index and of one kind, the target.
         """
-        if not pool or k <= 0:
-            return []
-        keys = [s.key for s in pool]
-        dense = np.array([s.dense for s in pool], dtype=np.float32)
-        stored = self.lexical.row(query.key) if query.key else None
-        query_row = stored if stored is not None else self.lexical.transform(query.text)
-        lexical = self.lexical.similarity(query_row, keys)
-        scores = hybrid(dense, lexical, self.params)
-        # ties broken by id so equal inputs give equal answers
-        order = sorted(range(len(pool)), key=lambda i: (-round(float(scores[i]), 6), keys[i]))
-        if diversity > 0:
-            centroids = np.stack([_centroid(self.index.vectors_of(keys[i])) for i in order])
-            picked = mmr_order(scores[order], centroids, k, diversity)
-            order = [order[i] for i in picked]
-        else:
-            order = order[:k]
-        if not explained:
-            return [_suggestion(pool[i], float(scores[i]), float(lexical[i])) for i in order]
-        reasons = self._reasons(query, query_row, [keys[i] for i in order])
-        return [_suggestion(pool[i], float(scores[i]), float(lexical[i]), *why) for i, why in zip(order, reasons)]
+        return self.rank_many([query], [pool], k, diversity=diversity, explained=explained)[0]
 
-    def _reasons(self, query: Query, query_row: sparse.csr_matrix, keys: list[str]) -> list[tuple[Explanation, list[str]]]:
-        """The phrase pairs, shared themes and shared terms of each suggested key, found together."""
-        roles = direction_roles(query.kind, Kind(self.index.meta_of(keys[0]).kind))
-        explanations = explain_many(query.vectors, [self.index.vectors_of(key) for key in keys], roles, self.params, self.tagger)
-        return list(zip(explanations, self.lexical.shared_terms_many(query_row, keys)))
+    def rank_many(
+        self, queries: Sequence[Query], pools: Sequence[list[Scored]], k: int, *, diversity: float = 0.0, explained: bool = True
+    ) -> list[list[Suggestion]]:
+        """`rank` of each query with its own pool, a block at a time: the batch's hundreds of queries
+        share one lexical pass and one explanation pass, which per query cost more than scoring.
+
+        The queries are of one kind and the pools' keys of one kind, the target.
+        """
+        if k <= 0:
+            return [[] for _ in queries]
+        keys = [[s.key for s in pool] for pool in pools]
+        query_of = np.repeat(np.arange(len(queries)), [len(pool) for pool in pools])
+        query_rows = self.lexical.query_rows([q.key for q in queries], [q.text for q in queries])
+        overlap = self.lexical.overlap(query_rows, query_of, [key for pool_keys in keys for key in pool_keys])
+        lexical = self.lexical.pair_similarity(overlap)
+        dense = np.array([s.dense for pool in pools for s in pool], dtype=np.float32)
+        scores = hybrid(dense, lexical, self.params)
+        bounds = np.concatenate(([0], np.cumsum([len(pool) for pool in pools]))).tolist()
+        picks = [self._best_positions(keys[i], scores[a:b], k, diversity) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+        chosen = [[bounds[i] + j for j in pick] for i, pick in enumerate(picks)]  # as pairs of the overlap
+        if explained and any(picks):
+            reasons = self._reasons(queries, [[keys[i][j] for j in pick] for i, pick in enumerate(picks)])
+            terms = iter(self.lexical.pair_shared_terms(overlap, np.array([p for pairs in chosen for p in pairs], dtype=np.int64)))
+        else:
+            reasons, terms = [[None] * len(pick) for pick in picks], repeat(None)
+        return [
+            [_suggestion(pools[i][j], float(scores[p]), float(lexical[p]), why, next(terms)) for j, p, why in zip(pick, pairs, reasons[i])]
+            for i, (pick, pairs) in enumerate(zip(picks, chosen))
+        ]
+
+    def _best_positions(self, keys: list[str], scores: np.ndarray, k: int, diversity: float) -> list[int]:
+        """The positions in a pool of its best k, in order: by score, ties by key, or diversified."""
+        # ties broken by id so equal inputs give equal answers
+        rounded = [-round(score, 6) for score in scores.tolist()]
+        order = sorted(range(len(keys)), key=lambda i: (rounded[i], keys[i]))
+        if diversity <= 0:
+            return order[:k]
+        centroids = np.stack([_centroid(self.index.vectors_of(keys[i])) for i in order])
+        picked = mmr_order(scores[order], centroids, k, diversity)
+        return [order[i] for i in picked]
+
+    def _reasons(self, queries: Sequence[Query], keys: list[list[str]]) -> list[list[Explanation]]:
+        """The phrase pairs and shared themes of each query with each of its suggested keys, found together."""
+        target = next(pool[0] for pool in keys if pool)
+        roles = direction_roles(queries[0].kind, Kind(self.index.meta_of(target).kind))
+        # a key suggested to several queries is copied out once, and its themes found once
+        vectors = {key: self.index.vectors_of(key) for pool in keys for key in pool}
+        candidates = [[vectors[key] for key in pool] for pool in keys]
+        return explain_block([q.vectors for q in queries], candidates, roles, self.params, self.tagger)
 
     def pair_scores(self, rows: list[str], cols: list[str], *, block_rows: int = 16) -> np.ndarray:
         """The hybrid city ↔ city score of every stored row profile with every column profile.

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.explain import PhraseMatch, explain, explain_many
+from matching.explain import PhraseMatch, explain, explain_block, explain_many
 from matching.scoring import Kind, ScoringParams, direction_roles
 from matching.themes import Theme, ThemeTagger
 from matching.vectors import PhraseRole, ProfileVectors
@@ -209,3 +209,30 @@ def test_explaining_candidates_together_equals_explaining_each_alone(query, cand
     roles, params = direction_roles(*kinds), ScoringParams(description_weight=description_weight)
     together = explain_many(query, list(candidates), roles, params, tagger, top)
     assert together == [explain(query, c, roles, params, tagger, top) for c in candidates]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    block=st.lists(
+        st.tuples(profiles("query"), st.lists(profiles("candidate"), max_size=4)),
+        max_size=4,
+    ),
+    kinds=st.sampled_from(KINDS),
+    tagger=st.one_of(st.none(), st.just(TAGGER)),
+    top=st.integers(1, 4),
+)
+def test_explaining_a_block_of_queries_equals_explaining_each_query_alone(block, kinds, tagger, top):
+    roles = direction_roles(*kinds)
+    queries, candidates = [q for q, _ in block], [cs for _, cs in block]
+    together = explain_block(queries, candidates, roles, PARAMS, tagger, top)
+    assert together == [explain_many(q, cs, roles, PARAMS, tagger, top) for q, cs in block]
+    assert together == [[explain(q, c, roles, PARAMS, tagger, top) for c in cs] for q, cs in block]
+
+
+def test_a_candidate_suggested_to_several_queries_is_explained_for_each():
+    roles = direction_roles(Kind.CITY, Kind.ORGANISATION)
+    housing_city = make(interests=[("affordable housing", E[3])])
+    first, second = explain_block([EINDHOVEN, housing_city], [[LUMEN], [LUMEN]], roles, PARAMS, TAGGER)
+    assert first == [explain(EINDHOVEN, LUMEN, roles, PARAMS, TAGGER)]
+    assert [(m.need, m.match) for m in second[0].matches] == [("affordable housing", "housing retrofits")]
+    assert second[0].shared_themes == ["housing"]

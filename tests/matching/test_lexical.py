@@ -141,3 +141,23 @@ def test_many_updates_and_removals_leave_each_profile_as_one_update_would(model)
         assert [model.shared_terms(query, k) for k in keys] == [once.shared_terms(query, k) for k in keys]
     assert (model.matrix(keys) != once.matrix(keys)).nnz == 0
     assert model.n_rows_ <= 2 * len(latest) + 64  # replaced rows do not pile up
+
+
+def test_a_block_of_pairs_gives_each_query_its_own_cosines_to_the_bit_and_its_shared_terms(model):
+    texts = [CORPUS["lisbon"], QUERY, "", CORPUS["porto"] + " OASC"]
+    queries = model.query_rows(["lisbon", None, None, "missing"], texts)
+    keys = [*CORPUS, "nowhere"]
+    query_of = np.repeat(np.arange(len(texts)), len(keys))
+    overlap = model.overlap(queries, query_of, keys * len(texts))
+    cosines = model.pair_similarity(overlap)
+    pairs = np.arange(len(query_of))
+    terms = model.pair_shared_terms(overlap, pairs, top=3)
+    for i, text in enumerate(texts):
+        query = model.row("lisbon") if i == 0 else model.transform(text)
+        assert (queries[i] != query).nnz == 0  # a stored row is reused, other texts are transformed
+        own = slice(i * len(keys), (i + 1) * len(keys))
+        # what a sparse product with the query as a dense vector gives, bit for bit
+        expected = np.asarray(model.matrix(keys) @ query.toarray().ravel()).astype(np.float32)
+        assert cosines[own].tobytes() == expected.tobytes()
+        assert terms[own] == model.shared_terms_many(query, keys, top=3)
+    assert model.pair_shared_terms(overlap, pairs[::-1][:3], top=2) == [t[:2] for t in terms[::-1][:3]]

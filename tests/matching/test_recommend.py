@@ -234,3 +234,18 @@ def test_ranking_a_retrieved_pool_gives_what_suggest_gives_whatever_its_order(re
     unexplained = [replace(s, matches=[], shared_themes=[], shared_terms=[]) for s in found]
     assert recommender.rank(query, pool, 3, diversity=diversity, explained=False) == unexplained
     assert recommender.rank(query, [], 3) == []
+
+
+def test_ranking_a_block_of_queries_gives_each_what_ranking_it_alone_gives(vectors, tagger):
+    recommender = build(vectors, list(PROFILES) + list(TWIN), tagger)
+    for target, keys in [("city", ["eindhoven", "seoul", "bogota"]), ("organisation", ["eindhoven", "busan", "lyon"])]:
+        queries = [query_of(recommender, key) for key in keys]
+        filters = [CandidateFilter(kind=target, exclude_keys=frozenset({key})) for key in keys]
+        pools = [
+            recommender.index.top_k(q.vectors, direction_roles(q.kind, Kind(target)), recommender.params, 5, f, pool=50)
+            for q, f in zip(queries, filters)
+        ]
+        pools[1] = []  # a query with nothing allowed
+        together = recommender.rank_many(queries, pools, 4)
+        assert together == [recommender.rank(q, pool, 4) for q, pool in zip(queries, pools)]
+        assert together[1] == [] and all(len(found) == 4 and found[0].matches for found in together[::2])
