@@ -83,7 +83,7 @@ class BatchScorer:
             return [recommender.suggest(q, it.filt, k) for q, it in zip(queries, items)]
         roles = items[0].roles
         slots = np.array([index.slot(it.key) for it in items], dtype=np.int64)
-        allowed = np.stack([index.allowed_mask(it.filt) for it in items])
+        allowed = index.allowed_among([it.filt for it in items], presence.candidates_)
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
         pool = recommender.pool_size(k)
         rescore = max(pool, self.rescore_factor * k)

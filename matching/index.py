@@ -420,6 +420,36 @@ class PhraseIndex:
                 mask[slot] = False
         return mask
 
+    def allowed_among(self, filters: Sequence[CandidateFilter], slots: np.ndarray) -> np.ndarray:
+        """(filters × slots) bool: each filter's `allowed_mask` at the given (ascending) slots, all at once.
+
+        The batch asks this for a block of 256 filters over ~60k candidates: one broadcast
+        comparison per restricting field instead of a full-index mask per filter and a gather.
+        """
+        usable = self.live_[slots] & (self.length_[slots] > 0)
+        by_kind = np.stack([usable & (self.kind_[slots] == kind) for kind in range(len(_KINDS))])
+        out = by_kind[[_KINDS.index(f.kind) for f in filters]]
+        fields = (
+            ("bloc", self.bloc_, self.bloc_ids_, np.equal),
+            ("exclude_bloc", self.bloc_, self.bloc_ids_, np.not_equal),
+            ("country", self.country_, self.country_ids_, np.equal),
+            ("org_type", self.org_type_, self.org_type_ids_, np.equal),
+        )
+        for name, column, ids, compare in fields:
+            asked = [i for i, f in enumerate(filters) if getattr(f, name) is not None]
+            if not asked:
+                continue
+            wanted = np.array([ids.get(getattr(filters[i], name)) for i in asked])[:, None]
+            if len(asked) == len(filters):  # in place: the batch's city pairings all exclude their bloc
+                out &= compare(column[slots], wanted)
+            else:
+                out[asked] &= compare(column[slots], wanted)
+        for i, f in enumerate(filters):
+            excluded = [self.slot_of_[key] for key in f.exclude_keys if key in self.slot_of_]
+            at = np.searchsorted(slots, excluded)
+            out[i, at[(at < len(slots)) & (slots[np.minimum(at, len(slots) - 1)] == excluded)]] = False
+        return out
+
     def allowed(self, filt: CandidateFilter) -> np.ndarray:
         """Return, ascending, the slots a filter lets through (live and with phrases)."""
         return np.flatnonzero(self.allowed_mask(filt))

@@ -113,20 +113,19 @@ class CodePresence:
     def shortlists(self, query_slots: np.ndarray, roles: DirectionRoles, allowed: np.ndarray, size: int) -> list[np.ndarray]:
         """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer).
 
-        `allowed` is (queries × all slots) bool: each query's filter as `PhraseIndex.allowed_mask` gives it.
+        `allowed` is (queries × `candidates_`) bool: each query's filter, as `PhraseIndex.allowed_among` gives it.
         """
         scores = self.approximate_scores(query_slots, roles)
-        mask = allowed[:, self.candidates_]
-        np.copyto(scores, -np.inf, where=~mask)
-        counts = mask.sum(axis=1)
+        np.putmask(scores, ~allowed, -np.inf)
+        counts = allowed.sum(axis=1)
         out = []
         if size < scores.shape[1]:
             top = np.argpartition(scores, scores.shape[1] - size, axis=1)[:, -size:]
         else:
             top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
         for i in range(len(query_slots)):
-            picked = top[i] if counts[i] >= size else np.flatnonzero(mask[i])
-            picked = picked[mask[i, picked]]
+            picked = top[i] if counts[i] >= size else np.flatnonzero(allowed[i])
+            picked = picked[allowed[i, picked]]
             out.append(np.sort(self.candidates_[picked]))
         return out
 

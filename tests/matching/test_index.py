@@ -394,3 +394,20 @@ def test_filters_are_never_violated(kind, bloc, exclude_bloc, country, org_type,
     assert len(got) == min(k, len(allowed))
     assert len({s.key for s in got}) == len(got)
     assert [(-s.dense, s.key) for s in got] == sorted((-s.dense, s.key) for s in got)
+
+
+def test_allowed_among_is_each_filters_mask_at_the_given_slots():
+    index = PhraseIndex(DIM).bulk_load(_PROPERTY_ENTRIES)
+    keys = list(index.keys())
+    filters = [
+        CandidateFilter(kind="city"),
+        CandidateFilter(kind="city", exclude_bloc=index.meta_of(keys[0]).bloc, exclude_keys=frozenset({keys[0], keys[1], "gone"})),
+        CandidateFilter(kind="organisation", country=index.meta_of(keys[2]).country),
+        CandidateFilter(kind="organisation", org_type="university", bloc="nowhere"),
+        CandidateFilter(kind="city", bloc=index.meta_of(keys[3]).bloc, exclude_keys=frozenset({keys[3]})),
+    ]
+    index.remove(keys[4])  # a tombstoned slot among those asked about
+    slots = np.arange(0, index.n_slots_, 3)
+    expected = np.stack([index.allowed_mask(f)[slots] for f in filters])
+    assert np.array_equal(index.allowed_among(filters, slots), expected)
+    assert expected.any(axis=1)[:3].all()  # the filters do let some through
