@@ -38,6 +38,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 from scipy import sparse
 
+from matching.arrays import grown, move_down, offsets, ranges
 from matching.scoring import (
     DirectionRoles,
     Kind,
@@ -219,12 +220,12 @@ class PhraseIndex:
         if need > len(self.vectors_):
             cap = max(need, 2 * len(self.vectors_), 1_024)
             for name in ("vectors_", "roles_", "reduced_", "codes_"):
-                setattr(self, name, _grown(getattr(self, name), cap, self.n_rows_))
+                setattr(self, name, grown(getattr(self, name), cap, self.n_rows_))
         need = self.n_slots_ + slots
         if need > len(self.start_):
             cap = max(need, 2 * len(self.start_), 256)
             for name in ("start_", "length_", "live_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
-                setattr(self, name, _grown(getattr(self, name), cap, self.n_slots_))
+                setattr(self, name, grown(getattr(self, name), cap, self.n_slots_))
 
     def _check(self, profile: ProfileVectors) -> None:
         if profile.vectors.shape[1] != self.dim:
@@ -279,12 +280,12 @@ class PhraseIndex:
         """Drop dead phrases and slots, in place; runs by itself once `compact_ratio` is dead."""
         live = np.flatnonzero(self.live_[: self.n_slots_])
         lengths = self.length_[live].astype(np.int64)
-        rows = _ranges(self.start_[live], lengths)
+        rows = ranges(self.start_[live], lengths)
         for name in ("vectors_", "roles_", "reduced_", "codes_"):
-            _move_down(getattr(self, name), rows)
+            move_down(getattr(self, name), rows)
         for name in ("length_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
-            _move_down(getattr(self, name), live)
-        self.start_[: len(live)] = _offsets(lengths)[:-1]
+            move_down(getattr(self, name), live)
+        self.start_[: len(live)] = offsets(lengths)[:-1]
         self.live_[: len(live)] = True
         self.live_[len(live) :] = False
         self.n_rows_, self.dead_rows_, self.n_slots_ = len(rows), 0, len(live)
@@ -306,7 +307,7 @@ class PhraseIndex:
         """
         n = self.n_slots_
         live = self.live_[:n]
-        rows = _ranges(self.start_[:n][live], self.length_[:n][live].astype(np.int64))
+        rows = ranges(self.start_[:n][live], self.length_[:n][live].astype(np.int64))
         rng = np.random.default_rng(self.random_state)
         if len(rows) > self.fit_sample:
             rows = np.sort(rng.choice(rows, self.fit_sample, replace=False))
@@ -552,10 +553,10 @@ class PhraseIndex:
         fwd = np.empty(len(slots), dtype=np.float32)
         bwd = np.empty(len(slots), dtype=np.float32) if roles.reciprocal else None
         for a, b in zip(bounds[:-1], bounds[1:]):
-            rows = _ranges(self.start_[slots[a:b]], lengths[a:b])
+            rows = ranges(self.start_[slots[a:b]], lengths[a:b])
             # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
             sims = np.ascontiguousarray((self.vectors_[rows].astype(np.float64) @ query).T[: len(q)])
-            f, r = coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths[a:b]), roles, params)
+            f, r = coverage_block(sims, q_roles, self.roles_[rows], offsets(lengths[a:b]), roles, params)
             fwd[a:b] = f
             if bwd is not None:
                 bwd[a:b] = r
@@ -704,7 +705,7 @@ class PhraseIndex:
             lengths = self.length_[slots[scattered]]
             indptr = np.zeros(len(scattered) + 1, dtype=np.int32)
             np.cumsum(lengths, out=indptr[1:])
-            codes = self.codes_[_ranges(self.start_[slots[scattered]], lengths.astype(np.int64))]
+            codes = self.codes_[ranges(self.start_[slots[scattered]], lengths.astype(np.int64))]
             yield scattered, self._csr(codes, indptr, (len(scattered), shape[1]))
 
     def _csr(self, codes: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
@@ -722,31 +723,15 @@ class PhraseIndex:
     ) -> np.ndarray:
         """Dense score from `coverage_block` on cosines approximated in the PCA space."""
         lengths = self.length_[slots].astype(np.int64)
-        rows = _ranges(self.start_[slots], lengths)
+        rows = ranges(self.start_[slots], lengths)
         reduced_query = _padded(q @ self.components_ * self.reduced_scale_)  # rows stay as stored
         # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
         sims = np.ascontiguousarray((self.reduced_[rows].astype(np.float32) @ reduced_query).T[: len(q)])
-        fwd, bwd = coverage_block(sims, q_roles, self.roles_[rows], _offsets(lengths), roles, params)
+        fwd, bwd = coverage_block(sims, q_roles, self.roles_[rows], offsets(lengths), roles, params)
         return fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenate arange(start, start + length) over the pairs, vectorised."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) + np.repeat(starts.astype(np.int64) - offsets, lengths)
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    """[0, l0, l0 + l1, …]: where each candidate's phrases start, then the total."""
-    out = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return out
 
 
 def _role_mask(wanted: tuple[PhraseRole, ...]) -> np.ndarray:
@@ -805,23 +790,3 @@ def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 8
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled, None]
     return centres
-
-
-def _grown(a: np.ndarray, capacity: int, used: int) -> np.ndarray:
-    """A larger copy of `a` keeping its first `used` entries; the rest is not yet touched memory."""
-    out = np.zeros((capacity,) + a.shape[1:], dtype=a.dtype) if a.dtype == bool else np.empty(
-        (capacity,) + a.shape[1:], dtype=a.dtype
-    )
-    out[:used] = a[:used]
-    return out
-
-
-def _move_down(a: np.ndarray, index: np.ndarray, chunk: int = 16_384) -> None:
-    """Set a[:len(index)] = a[index] in place, for increasing `index`, one chunk at a time.
-
-    Safe because index[i] >= i: a chunk reads only at or after where it writes, which earlier
-    chunks have not overwritten; the only temporary is one chunk.
-    """
-    for lo in range(0, len(index), chunk):
-        hi = min(lo + chunk, len(index))
-        a[lo:hi] = a[index[lo:hi]]

@@ -7,6 +7,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matching.arrays import grown, ranges
+
 __all__ = ["LexicalModel", "TermOverlap"]
 
 
@@ -169,11 +171,11 @@ class LexicalModel:
         n, used = self.n_rows_, int(self.indptr_[self.n_rows_])
         rows, nnz = matrix.shape[0], matrix.nnz
         if n + rows + 1 > len(self.indptr_):
-            self.indptr_ = _grown(self.indptr_, max(2 * len(self.indptr_), n + rows + 1), n + 1)
+            self.indptr_ = grown(self.indptr_, max(2 * len(self.indptr_), n + rows + 1), n + 1)
         if used + nnz > len(self.indices_):
             capacity = max(2 * len(self.indices_), used + nnz)
-            self.indices_ = _grown(self.indices_, capacity, used)
-            self.data_ = _grown(self.data_, capacity, used)
+            self.indices_ = grown(self.indices_, capacity, used)
+            self.data_ = grown(self.data_, capacity, used)
         self.indptr_[n + 1 : n + rows + 1] = used + matrix.indptr[1:]
         self.indices_[used : used + nnz] = matrix.indices
         self.data_[used : used + nnz] = matrix.data
@@ -192,12 +194,5 @@ class LexicalModel:
         starts = np.where(known, self.indptr_[rows], 0)
         lengths = np.where(known, self.indptr_[rows + 1] - starts, 0)
         indptr = np.concatenate(([0], np.cumsum(lengths)))
-        flat = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        flat = ranges(starts, lengths)
         return sparse.csr_matrix((self.data_[flat], self.indices_[flat], indptr), shape=(len(rows), len(self.terms_)))
-
-
-def _grown(a: np.ndarray, capacity: int, used: int) -> np.ndarray:
-    """A larger copy of `a` keeping its first `used` entries."""
-    out = np.empty(capacity, dtype=a.dtype)
-    out[:used] = a[:used]
-    return out

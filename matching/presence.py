@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from matching.index import CandidateFilter, PhraseIndex, _ranges
+from matching.arrays import ranges
+from matching.index import CandidateFilter, PhraseIndex
 from matching.scoring import DirectionRoles, ScoringParams, fuse_directions, role_table, serve_weights
 from matching.vectors import PhraseRole
 
@@ -62,7 +63,7 @@ class CodePresence:
         for a in range(0, len(slots), _CHUNK_SLOTS):
             chunk = slots[a : a + _CHUNK_SLOTS]
             lengths = index.length_[chunk].astype(np.int64)
-            rows = _ranges(index.start_[chunk], lengths)
+            rows = ranges(index.start_[chunk], lengths)
             weighted = index.vectors_[rows] * serve_weights(index.roles_[rows], serves, self.params)[:, None]
             sims = weighted @ self.centres_.T
             starts = np.zeros(len(chunk), dtype=np.int64)
@@ -77,7 +78,7 @@ class CodePresence:
         """
         index = self.index
         lengths = index.length_[slots].astype(np.int64)
-        rows = _ranges(index.start_[slots], lengths)
+        rows = ranges(index.start_[slots], lengths)
         owner = np.repeat(np.arange(len(slots)), lengths)
         wanted = role_table(needs)[index.roles_[rows]]
         has_need = np.bincount(owner, weights=wanted, minlength=len(slots)) > 0

@@ -5,18 +5,15 @@ current run is served. A crashed or killed run is marked failed by the next one,
 cleanly. One lock row keeps two runs from overlapping on SQLite and PostgreSQL alike.
 """
 
-import json
 import logging
-import multiprocessing
 import os
 import threading
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from itertools import groupby
 
 import psutil
 from sqlalchemy import delete, select, update
@@ -24,13 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, load_encoder
-from matching.batch import BatchScorer, BlockItem, suggest_block
-from matching.recommend import Suggestion
-from matching.scoring import Kind
-from service.engine import SuggestionRequest, build_recommender, candidate_filter, load_tagger
+from matching.batch import BatchScorer
+from service.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
+from service.engine import build_recommender, load_tagger
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
-from service.profiles_text import ProfileText, all_profile_texts
+from service.profiles_text import all_profile_texts
 from service.runs import previous_run_id, run_diff
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
@@ -40,14 +36,6 @@ __all__ = ["RerankParams", "ProgressReport", "rerank", "take_lock", "release_loc
 log = logging.getLogger(__name__)
 LOCK_NAME = "rerank"
 STAGES = ("encoding", "scoring", "storing")
-
-
-@dataclass(frozen=True)
-class RerankParams:
-    k: int = 10
-    block_size: int = 256
-    dask_address: str | None = None
-    workers: int = 1  # local processes scoring blocks (without Dask)
 
 
 @dataclass
@@ -162,50 +150,15 @@ class _Tracker:
                 session.commit()
 
 
-def _detail(s: Suggestion) -> str:
-    """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
-    return json.dumps({
-        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward},
-        "matches": [m.__dict__ for m in s.matches],
-        "shared_themes": s.shared_themes,
-        "shared_terms": s.shared_terms,
-    })
-
-
-_ROW_COLUMNS = ("run_id", "profile_id", "target", "rank", "other_id", "score", "detail")
-Row = tuple[int, str, str, int, str, float, str]  # a stored suggestion, by `_ROW_COLUMNS`
-
-
-def _block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int) -> list[Row]:
-    """A block's suggestions as rows to store, built where the block is scored, `detail` already JSON:
-    tuples of plain values cross a process boundary, and reach the driver, with the least work."""
-    return [
-        (run_id, item.key, item.filt.kind, rank, s.key, s.score, _detail(s))
-        for item, found in zip(block, suggest_block(scorer, block, k))
-        for rank, s in enumerate(found, start=1)
-    ]
-
-
 def _insert_rows_sql(paramstyle: str) -> str:
-    """The INSERT of `_ROW_COLUMNS` for the driver itself, in its parameter style (SQLite's or psycopg's).
+    """The INSERT of `ROW_COLUMNS` for the driver itself, in its parameter style (SQLite's or psycopg's).
 
     The parent stores 10 rows per profile and target (2M at 100k profiles): handed straight to the
     driver's executemany they cost a third of a Core insert's per-row work on SQLite, half on
     PostgreSQL, whose json column takes the text as it is.
     """
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    return f"INSERT INTO {RunSuggestion.__tablename__} ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join([mark] * len(_ROW_COLUMNS))})"
-
-
-def _block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) -> list[BlockItem]:
-    """Every profile for both targets, ordered so items sharing a presence matrix come together."""
-    items = []
-    for key in sorted(texts):
-        text = texts[key]
-        for target in (Kind.CITY, Kind.ORGANISATION):
-            filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
-            items.append(BlockItem(key=key, text=text.whole_text, kind=text.kind.value, filt=filt))
-    return sorted(items, key=lambda item: (item.presence_key, item.kind, item.key))
+    return f"INSERT INTO {RunSuggestion.__tablename__} ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join([mark] * len(ROW_COLUMNS))})"
 
 
 def _pairs(session: Session, model) -> dict[str, set[str]]:
@@ -214,58 +167,6 @@ def _pairs(session: Session, model) -> dict[str, set[str]]:
         out.setdefault(a, set()).add(b)
         out.setdefault(b, set()).add(a)
     return out
-
-
-Scored = tuple[list[BlockItem], list[Row]]
-_forked_scorer: BatchScorer | None = None  # what a forked worker scores with: inherited, never pickled
-
-
-def _score_forked(job: tuple[list[BlockItem], int, int]) -> list[Row]:
-    block, k, run_id = job
-    return _block_rows(_forked_scorer, block, k, run_id)
-
-
-def _scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankParams, run_id: int) -> Iterator[Scored]:
-    """Blocks of items with their suggestions as rows, as they finish: here, in forked workers or on Dask.
-
-    Blocks never mix presence keys (see `BlockItem.presence_key`), so each phase's presence matrix
-    is built once, here, and forked workers share it copy-on-write instead of each building one.
-    """
-    phases = [list(group) for _, group in groupby(items, key=lambda item: item.presence_key)]
-    blocks = [[phase[i : i + params.block_size] for i in range(0, len(phase), params.block_size)] for phase in phases]
-    if params.dask_address:
-        yield from _dask_blocks(scorer, [block for phase in blocks for block in phase], params, run_id)
-        return
-    global _forked_scorer
-    for phase, phase_blocks in zip(phases, blocks):
-        scorer.presence_for(phase[0])
-        if params.workers <= 1 or len(phase_blocks) == 1:
-            for block in phase_blocks:
-                yield block, _block_rows(scorer, block, params.k, run_id)
-            continue
-        _forked_scorer = scorer
-        try:
-            with multiprocessing.get_context("fork").Pool(min(params.workers, len(phase_blocks)), initializer=_one_blas_thread) as pool:
-                yield from zip(phase_blocks, pool.imap(_score_forked, [(block, params.k, run_id) for block in phase_blocks]))
-        finally:
-            _forked_scorer = None
-
-
-def _one_blas_thread() -> None:
-    """A forked worker's products are small, and its siblings use the other cores."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _dask_blocks(scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams, run_id: int) -> Iterator[Scored]:
-    from distributed import Client, as_completed
-
-    with Client(params.dask_address) as client:
-        shared = client.scatter(scorer, broadcast=True)
-        futures = {client.submit(_block_rows, shared, block, params.k, run_id, pure=False): block for block in blocks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 def rerank(
@@ -335,12 +236,12 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     track("encoding", len(texts), len(texts))
     timings["encoding"] = time.monotonic() - started
 
-    items = _block_items(texts, excluded)
+    items = block_items(texts, excluded)
     done = stored = 0
     scoring = storing = 0.0
     track("scoring", 0, len(items))
     t = time.monotonic()
-    for block, rows in _scored_blocks(BatchScorer(recommender), items, params, run_id):
+    for block, rows in scored_blocks(BatchScorer(recommender), items, params, run_id):
         scoring += time.monotonic() - t
         t = time.monotonic()
         with sessions() as session:

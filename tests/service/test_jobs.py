@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from service import jobs
+from service import block_scoring
 from service.db import session_scope
 from service.errors import Conflict
 from service.jobs import RerankParams, current_run, rerank, take_lock
@@ -84,7 +84,7 @@ def test_a_failed_run_leaves_the_previous_current_run(app, demo, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("scoring blew up")
 
-    monkeypatch.setattr(jobs, "suggest_block", broken)
+    monkeypatch.setattr(block_scoring, "suggest_block", broken)
     with pytest.raises(RuntimeError):
         _run(app)
     with app.state.sessions() as s:

@@ -1,0 +1,114 @@
+"""What a re-ranking run scores and where: its blocks of profiles, here, in forked workers or on Dask.
+
+`service.jobs` runs the job (lock, run rows, storing); this module turns the stored profiles
+into blocks of `BlockItem`s and yields each block's suggestions as rows ready to insert.
+"""
+
+import json
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
+
+from matching.batch import BatchScorer, BlockItem, suggest_block
+from matching.recommend import Suggestion
+from matching.scoring import Kind
+from service.engine import SuggestionRequest, candidate_filter
+from service.profiles_text import ProfileText
+
+__all__ = ["RerankParams", "ROW_COLUMNS", "Row", "block_items", "block_rows", "scored_blocks"]
+
+
+@dataclass(frozen=True)
+class RerankParams:
+    k: int = 10
+    block_size: int = 256
+    dask_address: str | None = None
+    workers: int = 1  # local processes scoring blocks (without Dask)
+
+
+def _detail(s: Suggestion) -> str:
+    """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
+    return json.dumps({
+        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward},
+        "matches": [m.__dict__ for m in s.matches],
+        "shared_themes": s.shared_themes,
+        "shared_terms": s.shared_terms,
+    })
+
+
+ROW_COLUMNS = ("run_id", "profile_id", "target", "rank", "other_id", "score", "detail")
+Row = tuple[int, str, str, int, str, float, str]  # a stored suggestion, by `ROW_COLUMNS`
+
+
+def block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int) -> list[Row]:
+    """A block's suggestions as rows to store, built where the block is scored, `detail` already JSON:
+    tuples of plain values cross a process boundary, and reach the driver, with the least work."""
+    return [
+        (run_id, item.key, item.filt.kind, rank, s.key, s.score, _detail(s))
+        for item, found in zip(block, suggest_block(scorer, block, k))
+        for rank, s in enumerate(found, start=1)
+    ]
+
+
+def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) -> list[BlockItem]:
+    """Every profile for both targets, ordered so items sharing a presence matrix come together."""
+    items = []
+    for key in sorted(texts):
+        text = texts[key]
+        for target in (Kind.CITY, Kind.ORGANISATION):
+            filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
+            items.append(BlockItem(key=key, text=text.whole_text, kind=text.kind.value, filt=filt))
+    return sorted(items, key=lambda item: (item.presence_key, item.kind, item.key))
+
+
+Scored = tuple[list[BlockItem], list[Row]]
+_forked_scorer: BatchScorer | None = None  # what a forked worker scores with: inherited, never pickled
+
+
+def _score_forked(job: tuple[list[BlockItem], int, int]) -> list[Row]:
+    block, k, run_id = job
+    return block_rows(_forked_scorer, block, k, run_id)
+
+
+def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankParams, run_id: int) -> Iterator[Scored]:
+    """Blocks of items with their suggestions as rows, as they finish: here, in forked workers or on Dask.
+
+    Blocks never mix presence keys (see `BlockItem.presence_key`), so each phase's presence matrix
+    is built once, here, and forked workers share it copy-on-write instead of each building one.
+    """
+    phases = [list(group) for _, group in groupby(items, key=lambda item: item.presence_key)]
+    blocks = [[phase[i : i + params.block_size] for i in range(0, len(phase), params.block_size)] for phase in phases]
+    if params.dask_address:
+        yield from _dask_blocks(scorer, [block for phase in blocks for block in phase], params, run_id)
+        return
+    global _forked_scorer
+    for phase, phase_blocks in zip(phases, blocks):
+        scorer.presence_for(phase[0])
+        if params.workers <= 1 or len(phase_blocks) == 1:
+            for block in phase_blocks:
+                yield block, block_rows(scorer, block, params.k, run_id)
+            continue
+        _forked_scorer = scorer
+        try:
+            with multiprocessing.get_context("fork").Pool(min(params.workers, len(phase_blocks)), initializer=_one_blas_thread) as pool:
+                yield from zip(phase_blocks, pool.imap(_score_forked, [(block, params.k, run_id) for block in phase_blocks]))
+        finally:
+            _forked_scorer = None
+
+
+def _one_blas_thread() -> None:
+    """A forked worker's products are small, and its siblings use the other cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _dask_blocks(scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams, run_id: int) -> Iterator[Scored]:
+    from distributed import Client, as_completed
+
+    with Client(params.dask_address) as client:
+        shared = client.scatter(scorer, broadcast=True)
+        futures = {client.submit(block_rows, shared, block, params.k, run_id, pure=False): block for block in blocks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
