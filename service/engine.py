@@ -66,14 +66,15 @@ def build_recommender(
 
     Profiles are encoded in chunks (cache misses only), reporting (done, total) after each.
     """
-    index = PhraseIndex(dim=encoder.dim)
     entries = []
     for start in range(0, len(profiles), _BATCH):
         chunk = profiles[start : start + _BATCH]
         entries += [(p.id, v, p.meta) for p, v in zip(chunk, many_profile_vectors(encoder, chunk))]
         if on_progress:
             on_progress(len(entries), len(profiles))
-    index.bulk_load(entries)
+    # the width of the cached vectors: asking the encoder would load its weights even when all is cached
+    dim = entries[0][1].vectors.shape[1] if entries else encoder.dim
+    index = PhraseIndex(dim=dim).bulk_load(entries)
     lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
     return Recommender(index, lexical, tagger, params)
 
@@ -118,6 +119,7 @@ class LiveEngine:
                 self.texts = all_profile_texts(session)
             tagger = load_tagger(self.settings.themes_path, encoder)
             self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
+            encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
 

@@ -1,10 +1,14 @@
 """The batch re-ranking job: encode what changed, score every profile for both targets, store a run.
 
+What changed is encoded by a child process (`service.batch_encoding`), so the process that builds
+the index and forks the scoring workers never holds the model.
+
 A run becomes current only when it has succeeded, in one transaction; until then the previous
 current run is served. A crashed or killed run is marked failed by the next one, which then starts
 cleanly. One lock row keeps two runs from overlapping on SQLite and PostgreSQL alike.
 """
 
+import ctypes
 import logging
 import os
 import threading
@@ -23,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from embeddings import CachedEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
-from service.engine import build_recommender, load_tagger
+from service.batch_encoding import encode_missing
+from service.engine import build_recommender, load_tagger, load_themes
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
 from service.profiles_text import all_profile_texts
@@ -161,6 +166,18 @@ def _insert_rows_sql(paramstyle: str) -> str:
     return f"INSERT INTO {RunSuggestion.__tablename__} ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join([mark] * len(ROW_COLUMNS))})"
 
 
+def _release_free_heap() -> None:
+    """Hand the heap's free pages back to the OS (glibc only; elsewhere nothing happens).
+
+    Building the index leaves the per-profile vectors it copied from freed but resident, ~150 MB
+    at 100k profiles; forked scoring workers would count them again in the run's peak memory.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _pairs(session: Session, model) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for a, b in session.execute(select(model.a, model.b)):
@@ -230,10 +247,15 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         insert_rows = _insert_rows_sql(session.get_bind().dialect.paramstyle)
 
     track("encoding", 0, len(texts))
+    themes = load_themes(settings.themes_path) if settings.themes_path.exists() else []
+    units = [t.text for t in themes] + [u for p in texts.values() for part in p.units for u in part]
+    encoded = encode_missing(sessions, base, units, on_progress=lambda d, n: track("encoding", d, n))
+    del units
     encoder = CachedEncoder(base, DatabaseVectorCache(sessions))
     tagger = load_tagger(settings.themes_path, encoder)
     recommender = build_recommender(list(texts.values()), encoder, tagger, on_progress=lambda d, n: track("encoding", d, n))
     track("encoding", len(texts), len(texts))
+    _release_free_heap()
     timings["encoding"] = time.monotonic() - started
 
     items = block_items(texts, excluded)
@@ -255,7 +277,7 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         t = time.monotonic()
     timings |= {"scoring": round(scoring, 3), "storing": round(storing, 3), "total": round(time.monotonic() - started, 3)}
     timings["encoding"] = round(timings["encoding"], 3)
-    return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}
+    return {"profiles": len(texts), "encoded": encoded + encoder.encoded_count_, "suggestions": stored, "seconds": timings}
 
 
 def start_background_rerank(session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str) -> Run:

@@ -4,7 +4,7 @@ phrases close, and a cache that encodes each distinct text once per model."""
 import numpy as np
 import pytest
 
-from embeddings import CachedEncoder, Encoder, MemoryVectorCache, load_encoder
+from embeddings import CachedEncoder, Encoder, MemoryVectorCache, load_encoder, text_key
 
 LIGHTING = "connected LED street lighting"
 RELATED = "intelligent public lighting"
@@ -40,6 +40,16 @@ class TestEncoder:
         assert encoder.name == "all-MiniLM-L6-v2"
         assert encoder.model_id.startswith("all-MiniLM-L6-v2@")
         assert load_encoder() is encoder  # loaded once per process
+
+    def test_the_weights_load_on_first_encode_not_before(self, encoder):
+        fresh = Encoder(encoder.path, model_id=encoder.model_id, name=encoder.name)
+        assert not fresh.loaded
+        cached = CachedEncoder(fresh, MemoryVectorCache())
+        cached.cache.put_many(fresh.model_id, {text_key(LIGHTING): encoder.encode([LIGHTING])[0]})
+        cached.encode([LIGHTING])  # a cache hit needs no model
+        assert not fresh.loaded
+        np.testing.assert_allclose(fresh.encode([RELATED]), encoder.encode([RELATED]), atol=1e-6)
+        assert fresh.loaded
 
     def test_a_missing_model_directory_is_reported(self, tmp_path):
         with pytest.raises(FileNotFoundError):
@@ -79,7 +89,7 @@ class TestCachedEncoder:
         cache = MemoryVectorCache()
         first = CachedEncoder(encoder, cache)
         first.encode([LIGHTING, RELATED])
-        other = CachedEncoder(Encoder(model=encoder.model, model_id="other-model@0", name="other"), cache)
+        other = CachedEncoder(Encoder(encoder.path, model_id="other-model@0", name="other"), cache)
         vectors = other.encode([LIGHTING, RELATED])
         assert other.encoded_count_ == 2
         assert vectors.shape == (2, 384)

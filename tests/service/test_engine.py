@@ -1,0 +1,24 @@
+"""Building the engine from cached vectors: what a restart or a batch run does before scoring."""
+
+from embeddings import CachedEncoder, Encoder, MemoryVectorCache
+from matching.scoring import Kind
+from service.engine import build_recommender
+from service.profiles_text import ProfileText, many_profile_vectors
+
+PROFILES = [
+    ProfileText("eindhoven", Kind.CITY, "Eindhoven", "EU", "NL", None, "A city of light and design.", ("smart street lighting",), ("innovation parks",)),
+    ProfileText("seoul", Kind.CITY, "Seoul", "AS", "KR", None, "", ("innovation districts",), ("connected LED lighting",)),
+    ProfileText("philips", Kind.ORGANISATION, "Philips", "EU", "NL", "company", "", (), ("intelligent public lighting",)),
+]
+
+
+def test_a_build_from_cached_vectors_never_loads_the_weights(encoder):
+    cache = MemoryVectorCache()
+    many_profile_vectors(CachedEncoder(encoder, cache), PROFILES)  # an earlier run cached every text
+    fresh = Encoder(encoder.path, model_id=encoder.model_id, name=encoder.name)
+    cached = CachedEncoder(fresh, cache)
+    recommender = build_recommender(PROFILES, cached, tagger=None)
+    assert not fresh.loaded
+    assert cached.encoded_count_ == 0
+    assert sorted(recommender.index.keys()) == ["eindhoven", "philips", "seoul"]
+    assert recommender.index.dim == 384
