@@ -1,5 +1,6 @@
 """The FastAPI application: wiring of settings, database, live index, routes and error mapping."""
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,7 +33,12 @@ def create_app(settings: Settings | None = None, live: LiveEngine | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         live.start()
+        # The index's Python objects (~630k at 100k profiles) live as long as the server: a full
+        # collection walked them all, ~0.3 s taken out of whichever request set it off. Frozen,
+        # the collector never visits them; what later writes create is collected as usual.
+        gc.freeze()
         yield
+        gc.unfreeze()
         engine.dispose()
 
     app = FastAPI(

@@ -93,14 +93,17 @@ def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankPar
             continue
         _forked_scorer = scorer
         # the collector writes into every object it visits: in a forked worker that copies each page
-        # of the parent's ~millions of profile objects; frozen, they are never visited
+        # of the parent's ~millions of profile objects; frozen, they are never visited (a server
+        # running the job froze its own at start, and keeps them frozen)
+        frozen_before = gc.get_freeze_count() > 0
         gc.collect()
         gc.freeze()
         try:
             with multiprocessing.get_context("fork").Pool(min(params.workers, len(phase_blocks)), initializer=_one_blas_thread) as pool:
                 yield from zip(phase_blocks, pool.imap(_score_forked, [(block, params.k, run_id) for block in phase_blocks]))
         finally:
-            gc.unfreeze()
+            if not frozen_before:
+                gc.unfreeze()
             _forked_scorer = None
 
 

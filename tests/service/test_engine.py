@@ -1,7 +1,12 @@
-"""Building the engine from cached vectors: what a restart or a batch run does before scoring."""
+"""The engine as a server and a batch run build it: from cached vectors, kept out of the collector's way."""
+
+import gc
+
+from fastapi.testclient import TestClient
 
 from embeddings import CachedEncoder, Encoder, MemoryVectorCache
 from matching.scoring import Kind
+from service.app import create_app
 from service.engine import build_recommender
 from service.profiles_text import ProfileText, many_profile_vectors
 
@@ -22,3 +27,11 @@ def test_a_build_from_cached_vectors_never_loads_the_weights(encoder):
     assert cached.encoded_count_ == 0
     assert sorted(recommender.index.keys()) == ["eindhoven", "philips", "seoul"]
     assert recommender.index.dim == 384
+
+
+def test_the_server_keeps_its_index_objects_out_of_the_collector_while_it_runs(settings):
+    gc.unfreeze()
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 0  # startup froze what it built
+    assert gc.get_freeze_count() == 0  # shutdown hands them back
