@@ -405,21 +405,7 @@ class PhraseIndex:
 
     def allowed_mask(self, filt: CandidateFilter) -> np.ndarray:
         """Over all slots: True where the filter lets a profile through (live and with phrases)."""
-        n = self.n_slots_
-        mask = self.live_[:n] & (self.length_[:n] > 0) & (self.kind_[:n] == _KINDS.index(filt.kind))
-        if filt.bloc is not None:
-            mask &= self.bloc_[:n] == self.bloc_ids_.get(filt.bloc)
-        if filt.exclude_bloc is not None:
-            mask &= self.bloc_[:n] != self.bloc_ids_.get(filt.exclude_bloc)
-        if filt.country is not None:
-            mask &= self.country_[:n] == self.country_ids_.get(filt.country)
-        if filt.org_type is not None:
-            mask &= self.org_type_[:n] == self.org_type_ids_.get(filt.org_type)
-        for key in filt.exclude_keys:
-            slot = self.slot_of_.get(key)
-            if slot is not None:
-                mask[slot] = False
-        return mask
+        return self._allowed([filt], slice(0, self.n_slots_))[0]
 
     def allowed_among(self, filters: Sequence[CandidateFilter], slots: np.ndarray) -> np.ndarray:
         """(filters × slots) bool: each filter's `allowed_mask` at the given (ascending) slots, all at once.
@@ -427,6 +413,10 @@ class PhraseIndex:
         The batch asks this for a block of 256 filters over ~60k candidates: one broadcast
         comparison per restricting field instead of a full-index mask per filter and a gather.
         """
+        return self._allowed(filters, slots)
+
+    def _allowed(self, filters: Sequence[CandidateFilter], slots: np.ndarray | slice) -> np.ndarray:
+        """The filters' rules, in one place, at ascending slots or at a slice of them (read in place)."""
         usable = self.live_[slots] & (self.length_[slots] > 0)
         by_kind = np.stack([usable & (self.kind_[slots] == kind) for kind in range(len(_KINDS))])
         out = by_kind[[_KINDS.index(f.kind) for f in filters]]
@@ -446,9 +436,8 @@ class PhraseIndex:
             else:
                 out[asked] &= compare(column[slots], wanted)
         for i, f in enumerate(filters):
-            excluded = [self.slot_of_[key] for key in f.exclude_keys if key in self.slot_of_]
-            at = np.searchsorted(slots, excluded)
-            out[i, at[(at < len(slots)) & (slots[np.minimum(at, len(slots) - 1)] == excluded)]] = False
+            excluded = np.array([self.slot_of_[key] for key in f.exclude_keys if key in self.slot_of_], dtype=np.int64)
+            out[i, _positions(slots, excluded)] = False
         return out
 
     def allowed(self, filt: CandidateFilter) -> np.ndarray:
@@ -732,6 +721,14 @@ class PhraseIndex:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _positions(slots: np.ndarray | slice, wanted: np.ndarray) -> np.ndarray:
+    """Where the wanted slots sit among ascending `slots` (a slice from 0: at themselves); absent ones dropped."""
+    if isinstance(slots, slice):
+        return wanted[wanted < slots.stop]
+    at = np.searchsorted(slots, wanted)
+    return at[(at < len(slots)) & (slots[np.minimum(at, len(slots) - 1)] == wanted)]
 
 
 def _role_mask(wanted: tuple[PhraseRole, ...]) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.arrays import grown, ranges
+from matching.arrays import grown, offsets, ranges
 
 __all__ = ["LexicalModel", "TermOverlap"]
 
@@ -193,6 +193,5 @@ class LexicalModel:
         known = rows >= 0
         starts = np.where(known, self.indptr_[rows], 0)
         lengths = np.where(known, self.indptr_[rows + 1] - starts, 0)
-        indptr = np.concatenate(([0], np.cumsum(lengths)))
         flat = ranges(starts, lengths)
-        return sparse.csr_matrix((self.data_[flat], self.indices_[flat], indptr), shape=(len(rows), len(self.terms_)))
+        return sparse.csr_matrix((self.data_[flat], self.indices_[flat], offsets(lengths)), shape=(len(rows), len(self.terms_)))

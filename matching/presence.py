@@ -123,10 +123,9 @@ class CodePresence:
         for a in range(0, len(query_slots), _QUERY_CHUNK):
             scores = self.approximate_scores(query_slots[a : a + _QUERY_CHUNK], roles)
             for row, mask in zip(scores, allowed[a : a + _QUERY_CHUNK]):
-                if mask.sum() > size:
+                if mask.sum() > size:  # then the best `size` are all allowed: scores are ≥ 0, the rest −inf
                     np.putmask(row, ~mask, -np.inf)
                     picked = np.argpartition(row, len(row) - size)[-size:]
-                    picked = picked[mask[picked]]
                 else:
                     picked = np.flatnonzero(mask)
                 out.append(np.sort(self.candidates_[picked]))

@@ -1,7 +1,7 @@
 """The batch re-ranking job: encode what changed, score every profile for both targets, store a run.
 
-What changed is encoded by a child process (`service.batch_encoding`), so the process that builds
-the index and forks the scoring workers never holds the model.
+What changed is encoded by a child process (`embeddings.ChildProcessEncoder`), so the process that
+builds the index and forks the scoring workers never holds the model.
 
 A run becomes current only when it has succeeded, in one transaction; until then the previous
 current run is served. A crashed or killed run is marked failed by the next one, which then starts
@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -24,11 +25,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from embeddings import CachedEncoder, load_encoder
+from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
-from service.batch_encoding import encode_missing
-from service.engine import build_recommender, load_tagger, load_themes
+from service.engine import load_tagger, profile_entries, recommender_over, vector_width
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
 from service.profiles_text import all_profile_texts
@@ -247,13 +247,16 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         insert_rows = _insert_rows_sql(session.get_bind().dialect.paramstyle)
 
     track("encoding", 0, len(texts))
-    themes = load_themes(settings.themes_path) if settings.themes_path.exists() else []
-    units = [t.text for t in themes] + [u for p in texts.values() for part in p.units for u in part]
-    encoded = encode_missing(sessions, base, units, on_progress=lambda d, n: track("encoding", d, n))
-    del units
-    encoder = CachedEncoder(base, DatabaseVectorCache(sessions))
-    tagger = load_tagger(settings.themes_path, encoder)
-    recommender = build_recommender(list(texts.values()), encoder, tagger, on_progress=lambda d, n: track("encoding", d, n))
+    profiles = list(texts.values())
+    # cache misses go to a child process, unless this one has the model already (a server)
+    with nullcontext(base) if base.loaded else ChildProcessEncoder(base) as model:
+        encoder = CachedEncoder(model, DatabaseVectorCache(sessions))
+        tagger = load_tagger(settings.themes_path, encoder)
+        entries = profile_entries(profiles, encoder, on_progress=lambda d, n: track("encoding", d, n))
+        dim = vector_width(entries, encoder)
+    # built once the child has exited: loading the index holds every vector twice for a moment
+    recommender = recommender_over(profiles, entries, dim, tagger)
+    del entries, profiles
     track("encoding", len(texts), len(texts))
     _release_free_heap()
     timings["encoding"] = time.monotonic() - started
@@ -277,7 +280,7 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         t = time.monotonic()
     timings |= {"scoring": round(scoring, 3), "storing": round(storing, 3), "total": round(time.monotonic() - started, 3)}
     timings["encoding"] = round(timings["encoding"], 3)
-    return {"profiles": len(texts), "encoded": encoded + encoder.encoded_count_, "suggestions": stored, "seconds": timings}
+    return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}
 
 
 def start_background_rerank(session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str) -> Run:
