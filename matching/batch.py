@@ -8,7 +8,7 @@ block's pools together. Below the index's cascade threshold there are no codes, 
 scored exhaustively, as live.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +52,23 @@ class BatchScorer:
         self.rescore_factor = rescore_factor
         self._presence: CodePresence | None = None
 
-    def presence_for(self, item: BlockItem) -> CodePresence | None:
-        """The presence matrix for the item's target, built on first need; None without codes."""
+    def presence_for(
+        self, item: BlockItem, *, allocate: Callable[[tuple[int, int]], np.ndarray] | None = None, fill: bool = True
+    ) -> CodePresence | None:
+        """The presence matrix for the item's target, built on first need; None without codes.
+
+        `allocate` and `fill=False` are `CodePresence`'s: a matrix new here is left for the caller
+        to fill, part by part (the batch's forked workers do, into shared memory).
+        """
         index = self.recommender.index
         if index.code_vectors_ is None:
             return None
         current = self._presence
         if current is None or (current.kind, current.serves) != item.presence_key:
             self._presence = None  # free the old matrix before building the next
-            self._presence = CodePresence(index, item.filt.kind, item.roles.target_serves, self.recommender.params)
+            self._presence = CodePresence(
+                index, item.filt.kind, item.roles.target_serves, self.recommender.params, allocate=allocate, fill=fill
+            )
         return self._presence
 
     def suggest_block(self, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matching.presence import CodePresence
+from matching.presence import CodePresence, best_columns
 from matching.scoring import ScoringParams
 from tests.matching.test_batch import corpus_index  # noqa: F401  (the module-scoped fixture)
 from tests.matching.test_index import CITY_CITY, ORG_CITY
@@ -29,3 +29,40 @@ def test_queries_outside_the_candidates_get_their_presence_computed(corpus_index
     weights = np.where(vectors.roles == 2, PARAMS.description_weight, 1.0)  # every role serves
     expected = ((vectors.vectors * weights[:, None]) @ presence.centres_.T).max(axis=0)
     assert computed == pytest.approx(expected, abs=1e-5)
+
+
+def _best_by_sorting(row: np.ndarray, size: int) -> np.ndarray:
+    finite = np.flatnonzero(np.isfinite(row))
+    order = sorted(finite.tolist(), key=lambda c: (-row[c], c))  # best first, ties to the first column
+    return np.sort(np.array(order[:size], dtype=np.int64))
+
+
+def test_best_columns_are_the_largest_ties_to_the_first_column_and_skip_minus_infinity():
+    rng = np.random.default_rng(3)
+    scores = rng.random((40, 5_000)).astype(np.float32)
+    scores[1:4, 100:900] = 2.0  # ties across the cut: the first columns win
+    scores[5] = -np.inf
+    scores[5, [7, 70, 700]] = 0.5  # fewer allowed than asked: all of them
+    scores[6, ::16] += 3.0  # every sampled column is best: the sample's threshold lets too few through
+    scores[7, 1::16] += 3.0  # no sampled column is best: the threshold lets many through
+    scores[8, rng.random(5_000) < 0.5] = -np.inf
+    picked = best_columns(scores, 300)
+    for row, got in zip(scores, picked):
+        assert got.tolist() == _best_by_sorting(row, 300).tolist()
+
+
+def test_best_columns_of_narrow_rows_are_every_finite_one():
+    scores = np.array([[0.3, -np.inf, 0.1], [0.2, 0.2, 0.2]], dtype=np.float32)
+    assert [c.tolist() for c in best_columns(scores, 5)] == [[0, 2], [0, 1, 2]]
+    assert [c.tolist() for c in best_columns(scores, 2)] == [[0, 2], [0, 1]]
+    assert best_columns(np.zeros((2, 0), dtype=np.float32), 3)[0].tolist() == []
+
+
+def test_a_matrix_filled_part_by_part_is_the_one_built_at_once(corpus_index):  # noqa: F811
+    _, index = corpus_index
+    whole = CodePresence(index, "city", CITY_CITY.target_serves, PARAMS)
+    parts = CodePresence(index, "city", CITY_CITY.target_serves, PARAMS, allocate=lambda shape: np.full(shape, np.nan, np.float32), fill=False)
+    for part in parts.parts(size=100):
+        parts.fill(part)
+    assert len(parts.parts(size=100)) > 1
+    assert np.array_equal(parts.presence_t_, whole.presence_t_)
