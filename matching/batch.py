@@ -46,10 +46,9 @@ class BatchScorer:
     Order the items by `BlockItem.presence_key` so each matrix is built once per run.
     """
 
-    def __init__(self, recommender: Recommender, *, shortlist_size: int = 300, rescore_factor: int = 6) -> None:
+    def __init__(self, recommender: Recommender, *, shortlist_size: int = 300) -> None:
         self.recommender = recommender
         self.shortlist_size = shortlist_size
-        self.rescore_factor = rescore_factor
         self._presence: CodePresence | None = None
 
     def presence_for(
@@ -94,7 +93,10 @@ class BatchScorer:
         allowed = index.allowed_among([it.filt for it in items], presence.candidates_)
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
         pool = recommender.pool_size(k)
-        rescore = max(pool, self.rescore_factor * k)
+        # as many rescored exactly as the live cascade keeps: the pool's tail is re-ranked by TF-IDF,
+        # so its exact top-50 must be right, not only its top-10 (at 100k, 60 rescored left a
+        # quarter of organisation → organisation lists differing from the exhaustive ones)
+        rescore = max(pool, index.rescore_size, 6 * k)
         pools = [
             index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore) for q, shortlist in zip(queries, shortlists)
         ]

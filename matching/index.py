@@ -544,8 +544,8 @@ class PhraseIndex:
         for a, b in zip(bounds[:-1], bounds[1:]):
             rows = ranges(self.start_[slots[a:b]], lengths[a:b])
             # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
-            sims = np.ascontiguousarray((self.vectors_[rows].astype(np.float64) @ query).T[: len(q)])
-            f, r = coverage_block(sims, q_roles, self.roles_[rows], offsets(lengths[a:b]), roles, params)
+            sims = np.ascontiguousarray((self.vectors_.take(rows, axis=0).astype(np.float64) @ query).T[: len(q)])
+            f, r = coverage_block(sims, q_roles, self.roles_.take(rows), offsets(lengths[a:b]), roles, params)
             fwd[a:b] = f
             if bwd is not None:
                 bwd[a:b] = r
@@ -715,8 +715,8 @@ class PhraseIndex:
         rows = ranges(self.start_[slots], lengths)
         reduced_query = _padded(q @ self.components_ * self.reduced_scale_)  # rows stay as stored
         # (rows × d) @ (d × q) is OpenBLAS's fast shape; coverage_block wants (q, rows) C-ordered
-        sims = np.ascontiguousarray((self.reduced_[rows].astype(np.float32) @ reduced_query).T[: len(q)])
-        fwd, bwd = coverage_block(sims, q_roles, self.roles_[rows], offsets(lengths), roles, params)
+        sims = np.ascontiguousarray((self.reduced_.take(rows, axis=0).astype(np.float32) @ reduced_query).T[: len(q)])
+        fwd, bwd = coverage_block(sims, q_roles, self.roles_.take(rows), offsets(lengths), roles, params)
         return fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd
 
 

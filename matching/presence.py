@@ -90,7 +90,7 @@ class CodePresence:
             chunk = slots[a : a + _CHUNK_SLOTS]
             lengths = index.length_[chunk].astype(np.int64)
             rows = ranges(index.start_[chunk], lengths)
-            weighted = index.vectors_[rows] * serve_weights(index.roles_[rows], serves, self.params)[:, None]
+            weighted = index.vectors_.take(rows, axis=0) * serve_weights(index.roles_[rows], serves, self.params)[:, None]
             sims = weighted @ self.centres_.T
             starts = np.zeros(len(chunk), dtype=np.int64)
             np.cumsum(lengths[:-1], out=starts[1:])
