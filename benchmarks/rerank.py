@@ -34,6 +34,8 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from benchmarks.synthetic import THEMES, load_vocabulary  # noqa: E402
 from embeddings import CachedEncoder, load_encoder, split_description, text_key  # noqa: E402
+from matching.batch import SHORTLIST_SIZE  # noqa: E402
+from matching.index import RESCORE_SIZE  # noqa: E402
 from matching.recommend import Query  # noqa: E402
 from matching.scoring import Kind  # noqa: E402
 from matching.vectors import PhraseRole  # noqa: E402
@@ -154,7 +156,7 @@ def _timed(fn, repeat: int = 3) -> float:
 
 
 def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_048, dim: int = 384, block: int = 256,
-                  shortlist: int = 300, rescore: int = 100, workers: int = 1) -> float:
+                  shortlist: int = SHORTLIST_SIZE, rescore: int = RESCORE_SIZE, workers: int = 1) -> float:
     """Bare products of the shapes one run's scoring multiplies, on one thread, divided by the workers.
 
     Per target: the candidates' presence (rows × dim @ dim × codes); per block, the forward sparse
