@@ -240,14 +240,14 @@ def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
     setup = time.perf_counter() - t
     settings = Settings(database_url=url, data_dir=REPO_DATA)
     sessions = make_sessionmaker(make_engine(url))
-    params = RerankParams(block_size=settings.rerank_block_size, workers=workers or settings.rerank_workers)
+    params = RerankParams(block_size=settings.rerank_block_size, workers=workers or settings.rerank_workers, shortlist=settings.rerank_shortlist)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
     print(f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)
     agree = agreement(settings, sessions, first.id)
     changed = change_share(url, 0.01, seed=n)
     second = rerank(settings, sessions, params)
-    floor = floor_seconds(profiles, phrases, block=params.block_size, workers=params.workers)
+    floor = floor_seconds(profiles, phrases, block=params.block_size, shortlist=params.shortlist, workers=params.workers)
     return {"n": n, "setup": setup, "first": first.counts, "second": second.counts, "changed": changed, "peak": memory.peak,
             "floor": floor, "workers": params.workers, "agreement": agree}
 

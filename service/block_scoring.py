@@ -14,7 +14,7 @@ from itertools import groupby
 
 import numpy as np
 
-from matching.batch import BatchScorer, BlockItem, suggest_block
+from matching.batch import SHORTLIST_SIZE, BatchScorer, BlockItem, suggest_block
 from matching.presence import CodePresence
 from matching.recommend import Suggestion
 from matching.scoring import Kind
@@ -30,6 +30,7 @@ class RerankParams:
     block_size: int = 256
     dask_address: str | None = None
     workers: int = 1  # local processes scoring blocks (without Dask)
+    shortlist: int = SHORTLIST_SIZE  # candidates per query kept by code presence (see `matching.batch`)
 
 
 def _detail(s: Suggestion) -> str:

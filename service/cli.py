@@ -228,7 +228,8 @@ def rerank(
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
     params = RerankParams(
-        k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address, workers=settings.rerank_workers
+        k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address, workers=settings.rerank_workers,
+        shortlist=settings.rerank_shortlist,
     )
     sessions = _sessions()
     while True:

@@ -266,7 +266,7 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     scoring = storing = 0.0
     track("scoring", 0, len(items))
     t = time.monotonic()
-    for block, rows in scored_blocks(BatchScorer(recommender), items, params, run_id):
+    for block, rows in scored_blocks(BatchScorer(recommender, shortlist_size=params.shortlist), items, params, run_id):
         scoring += time.monotonic() - t
         t = time.monotonic()
         with sessions() as session:
@@ -293,7 +293,8 @@ def start_background_rerank(session: Session, settings: Settings, sessions: sess
     session.add(run)
     session.commit()
     params = RerankParams(
-        k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address, workers=settings.rerank_workers
+        k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address, workers=settings.rerank_workers,
+        shortlist=settings.rerank_shortlist,
     )
 
     def work() -> None:

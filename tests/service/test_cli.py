@@ -7,6 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.db import make_engine, make_sessionmaker
+from service.models import Run
 from service.settings import get_settings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -103,3 +105,13 @@ def test_rerank_and_runs_diff(env):
     diff = runner.invoke(app, ["runs", "diff"])
     assert diff.exit_code == 0 and "run 2 against run 1" in diff.stdout
     assert runner.invoke(app, ["rerank", "--every", "often"]).exit_code != 0
+
+
+def test_a_runs_shortlist_depth_comes_from_the_settings_and_is_recorded(env, monkeypatch):
+    monkeypatch.setenv("TWINNING_RERANK_SHORTLIST", "120")
+    get_settings.cache_clear()
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    assert runner.invoke(app, ["rerank", "--quiet"]).exit_code == 0
+    sessions = make_sessionmaker(make_engine(get_settings().database_url))
+    with sessions() as s:
+        assert s.get(Run, 1).params["shortlist"] == 120
