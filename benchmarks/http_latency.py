@@ -28,7 +28,8 @@ from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Role, create_key
 from service.db import make_engine, make_sessionmaker, migrate, session_scope
-from service.engine import LiveEngine, load_tagger
+from service.engine import LiveEngine
+from service.recommenders import load_tagger
 from service.models import Profile, utcnow
 from service.profiles_text import ProfileText
 from service.settings import REPO_DATA, Settings

@@ -32,6 +32,7 @@ import psutil  # noqa: E402
 from scipy import sparse  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
+from benchmarks.agreement import identical_by_direction  # noqa: E402
 from benchmarks.synthetic import THEMES, load_vocabulary  # noqa: E402
 from embeddings import CachedEncoder, load_encoder, split_description, text_key  # noqa: E402
 from matching.batch import SHORTLIST_SIZE  # noqa: E402
@@ -41,9 +42,10 @@ from matching.scoring import Kind  # noqa: E402
 from matching.vectors import PhraseRole  # noqa: E402
 from service.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from service.jobs import RerankParams, rerank  # noqa: E402
-from service.engine import SuggestionRequest, build_recommender, candidate_filter, load_tagger  # noqa: E402
+from service.engine import SuggestionRequest, candidate_filter  # noqa: E402
 from service.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow  # noqa: E402
 from service.profiles_text import all_profile_texts  # noqa: E402
+from service.recommenders import build_recommender, load_tagger  # noqa: E402
 from service.vector_cache import DatabaseVectorCache  # noqa: E402
 from service.settings import REPO_DATA, Settings  # noqa: E402
 
@@ -203,10 +205,11 @@ def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_0
     return total / workers
 
 
-def agreement(settings: Settings, sessions, run_id: int, per_direction: int = 40, seed: int = 0) -> dict[str, float]:
+def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 40, seed: int = 0) -> dict[str, float]:
     """Per direction, the share of sampled stored top-10 lists identical (same keys, same order) to
     the live engine's exhaustive ranking: how often `source=batch` shows what scoring every
-    candidate exactly would. The benchmark stores no exclusions, so each profile excludes itself.
+    candidate exactly would. The benchmark stores no exclusions, so each profile excludes itself;
+    the same sampled profiles of a kind are asked for both targets.
     """
     with sessions() as session:
         texts = all_profile_texts(session)
@@ -217,20 +220,16 @@ def agreement(settings: Settings, sessions, run_id: int, per_direction: int = 40
             stored.setdefault((profile_id, target), []).append(other)
     encoder = CachedEncoder(load_encoder(settings.model), DatabaseVectorCache(sessions))  # every vector is cached
     recommender = build_recommender(list(texts.values()), encoder, load_tagger(settings.themes_path, encoder))
-    rng = np.random.default_rng(seed)
-    out = {}
-    for kind in (Kind.CITY, Kind.ORGANISATION):
-        keys = sorted(k for k, t in texts.items() if t.kind == kind)
-        for target in (Kind.CITY, Kind.ORGANISATION):
-            same = 0
-            for key in (keys[i] for i in rng.choice(len(keys), min(per_direction, len(keys)), replace=False)):
-                text = texts[key]
-                query = Query(recommender.index.vectors_of(key), text.whole_text, kind, key=key)
-                filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), {key})
-                live = [s.key for s in recommender.suggest(query, filt, 10, exact=True, explained=False)]
-                same += stored.get((key, target.value), []) == live
-            out[f"{kind.value}→{target.value}"] = same / min(per_direction, len(keys))
-    return out
+
+    def lists(key: str, kind: Kind, target: Kind) -> tuple[list[str], list[str]]:
+        text = texts[key]
+        query = Query(recommender.index.vectors_of(key), text.whole_text, kind, key=key)
+        filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), {key})
+        live = [s.key for s in recommender.suggest(query, filt, 10, exact=True, explained=False)]
+        return stored.get((key, target.value), []), live
+
+    keys_by_kind = {kind: sorted(k for k, t in texts.items() if t.kind == kind) for kind in (Kind.CITY, Kind.ORGANISATION)}
+    return identical_by_direction(keys_by_kind, lists, per_kind, np.random.default_rng(seed))
 
 
 def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
@@ -240,7 +239,7 @@ def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
     setup = time.perf_counter() - t
     settings = Settings(database_url=url, data_dir=REPO_DATA)
     sessions = make_sessionmaker(make_engine(url))
-    params = RerankParams(block_size=settings.rerank_block_size, workers=workers or settings.rerank_workers, shortlist=settings.rerank_shortlist)
+    params = RerankParams.of(settings, workers=workers or settings.rerank_workers)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
     print(f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)

@@ -40,6 +40,7 @@ import psutil  # noqa: E402
 from benchmarks.synthetic import Vocabulary, generate_profiles, load_vocabulary  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from benchmarks.agreement import identical_by_direction  # noqa: E402
 from benchmarks.http_latency import live_recommender, measure_http  # noqa: E402
 from matching.index import CandidateFilter, PhraseIndex  # noqa: E402
 from matching.lexical import LexicalModel  # noqa: E402
@@ -95,22 +96,18 @@ def final_agreement(recommender, rng: np.random.Generator, n_queries: int, k: in
     dense top-k, and organisations asking for organisations (few needs, many near ties) are
     where a too shallow cascade showed."""
     index = recommender.index
-    out = {}
-    for kind in (Kind.CITY, Kind.ORGANISATION):
-        keys = [key for key in index.keys() if index.meta_of(key).kind == kind.value]
-        picked = [keys[i] for i in rng.choice(len(keys), min(n_queries, len(keys)), replace=False)]
-        for target in (Kind.CITY, Kind.ORGANISATION):
-            same = 0
-            for key in picked:
-                vectors = index.vectors_of(key)
-                query = Query(vectors, " ".join(vectors.texts), kind, key=key)
-                crossing = kind == Kind.CITY and target == Kind.CITY  # city pairs cross blocs, as the API's default
-                filt = CandidateFilter(kind=target.value, exclude_bloc=index.meta_of(key).bloc if crossing else None, exclude_keys=frozenset({key}))
-                fast = recommender.suggest(query, filt, k, explained=False)
-                exact = recommender.suggest(query, filt, k, explained=False, exact=True)
-                same += [s.key for s in fast] == [s.key for s in exact]
-            out[f"{kind.value}→{target.value}"] = same / len(picked)
-    return out
+
+    def lists(key: str, kind: Kind, target: Kind) -> tuple[list[str], list[str]]:
+        vectors = index.vectors_of(key)
+        query = Query(vectors, " ".join(vectors.texts), kind, key=key)
+        crossing = kind == Kind.CITY and target == Kind.CITY  # city pairs cross blocs, as the API's default
+        filt = CandidateFilter(kind=target.value, exclude_bloc=index.meta_of(key).bloc if crossing else None, exclude_keys=frozenset({key}))
+        fast = recommender.suggest(query, filt, k, explained=False)
+        exact = recommender.suggest(query, filt, k, explained=False, exact=True)
+        return [s.key for s in fast], [s.key for s in exact]
+
+    keys_by_kind = {kind: [key for key in index.keys() if index.meta_of(key).kind == kind.value] for kind in (Kind.CITY, Kind.ORGANISATION)}
+    return identical_by_direction(keys_by_kind, lists, n_queries, rng)
 
 
 def measure_encoding(vocab: Vocabulary, n_phrases: int = 2_000) -> float:

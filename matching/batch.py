@@ -74,6 +74,11 @@ class BatchScorer:
             )
         return self._presence
 
+    @property
+    def presence(self) -> CodePresence | None:
+        """The presence matrix built last, if any."""
+        return self._presence
+
     def suggest_block(self, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:
         """Top-k explained suggestions for each item, in order."""
         out: list[list[Suggestion] | None] = [None] * len(items)

@@ -567,10 +567,11 @@ class PhraseIndex:
             pick = np.arange(len(dense))
         keys = [self.keys_[s] for s in slots[pick].tolist()]
         order = np.lexsort((np.array(keys), -dense[pick]))[:k]  # by the last key first: dense desc, then key
-        backward = [None] * len(order) if bwd is None else bwd[pick[order]].tolist()
+        best = pick[order]
+        backward = [None] * len(best) if bwd is None else bwd[best].tolist()
         return [
             Scored(key=keys[i], dense=d, forward=f, backward=b)
-            for i, d, f, b in zip(order.tolist(), dense[pick[order]].tolist(), fwd[pick[order]].tolist(), backward)
+            for i, d, f, b in zip(order.tolist(), dense[best].tolist(), fwd[best].tolist(), backward)
         ]
 
     def _cascade(

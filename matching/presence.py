@@ -160,14 +160,15 @@ def best_columns(scores: np.ndarray, size: int, sample_step: int = 16) -> list[n
     from every `sample_step`-th column, set to let through about twice `size`, leaves a few hundred
     to partition; a row where it lets through too few (a skewed sample) is cut exactly instead.
     """
-    rows, width = scores.shape
-    sample = scores[:, ::sample_step]
-    depth = min(sample.shape[1], -(-2 * size // sample_step))
-    thresholds = np.partition(sample, sample.shape[1] - depth, axis=1)[:, sample.shape[1] - depth] if width > size else None
+    thresholds = np.full(len(scores), -np.inf, dtype=scores.dtype)
+    if scores.shape[1] > size:
+        sample = scores[:, ::sample_step]
+        depth = min(sample.shape[1], -(-2 * size // sample_step))
+        thresholds = np.partition(sample, sample.shape[1] - depth, axis=1)[:, sample.shape[1] - depth]
     out = []
-    for r, row in enumerate(scores):
-        passing = np.flatnonzero(row >= thresholds[r]) if thresholds is not None and np.isfinite(thresholds[r]) else None
-        if passing is None or len(passing) < size:
+    for row, threshold in zip(scores, thresholds):
+        passing = np.flatnonzero(row >= threshold) if np.isfinite(threshold) else np.zeros(0, dtype=np.int64)
+        if len(passing) < size:
             passing = np.flatnonzero(np.isfinite(row))
         out.append(_first_best(row, passing, size))
     return out

@@ -15,11 +15,11 @@ from itertools import groupby
 import numpy as np
 
 from matching.batch import SHORTLIST_SIZE, BatchScorer, BlockItem, suggest_block
-from matching.presence import CodePresence
 from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.engine import SuggestionRequest, candidate_filter
 from service.profiles_text import ProfileText
+from service.settings import Settings
 
 __all__ = ["RerankParams", "ROW_COLUMNS", "Row", "block_items", "block_rows", "scored_blocks"]
 
@@ -31,6 +31,14 @@ class RerankParams:
     dask_address: str | None = None
     workers: int = 1  # local processes scoring blocks (without Dask)
     shortlist: int = SHORTLIST_SIZE  # candidates per query kept by code presence (see `matching.batch`)
+
+    @classmethod
+    def of(cls, settings: Settings, **overrides) -> "RerankParams":
+        """The parameters the settings give, some overridden (a CLI option, a benchmark's workers)."""
+        return cls(**{
+            "k": settings.suggestions_k, "block_size": settings.rerank_block_size, "dask_address": settings.dask_address,
+            "workers": settings.rerank_workers, "shortlist": settings.rerank_shortlist,
+        } | overrides)
 
 
 def _detail(s: Suggestion) -> str:
@@ -71,11 +79,10 @@ def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) ->
 
 Scored = tuple[list[BlockItem], list[Row]]
 _forked_scorer: BatchScorer | None = None  # what a forked worker scores with: inherited, never pickled
-_forked_presence: CodePresence | None = None  # the matrix forked workers fill, in shared memory
 
 
 def _fill_forked(columns: slice) -> None:
-    _forked_presence.fill(columns)
+    _forked_scorer.presence.fill(columns)
 
 
 def _score_forked(job: tuple[list[BlockItem], int, int]) -> list[Row]:
@@ -95,16 +102,15 @@ def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankPar
     if params.dask_address:
         yield from _dask_blocks(scorer, [block for phase in blocks for block in phase], params, run_id)
         return
-    global _forked_scorer, _forked_presence
+    global _forked_scorer
     for phase, phase_blocks in zip(phases, blocks):
         if params.workers <= 1 or len(phase_blocks) == 1:
             scorer.presence_for(phase[0])
             for block in phase_blocks:
                 yield block, block_rows(scorer, block, params.k, run_id)
             continue
-        # the matrix is filled by the workers, part by part, in memory they all share with this process
         presence = scorer.presence_for(phase[0], allocate=_shared_matrix, fill=False)
-        _forked_scorer, _forked_presence = scorer, presence
+        _forked_scorer = scorer
         # the collector writes into every object it visits: in a forked worker that copies each page
         # of the parent's ~millions of profile objects; frozen, they are never visited (a server
         # running the job froze its own at start, and keeps them frozen)
@@ -119,7 +125,7 @@ def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankPar
         finally:
             if not frozen_before:
                 gc.unfreeze()
-            _forked_scorer = _forked_presence = None
+            _forked_scorer = None
 
 
 def _shared_matrix(shape: tuple[int, int]) -> np.ndarray:

@@ -165,7 +165,7 @@ def eval_(
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
     from matching.scoring import ScoringParams
     from service.bundles import read_bundle_file
-    from service.engine import load_tagger
+    from service.recommenders import load_tagger
     from service.evaluation import evaluate_bundle
 
     settings = get_settings()
@@ -227,10 +227,7 @@ def rerank(
 
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
-    params = RerankParams(
-        k=k or settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=dask or settings.dask_address, workers=settings.rerank_workers,
-        shortlist=settings.rerank_shortlist,
-    )
+    params = RerankParams.of(settings, k=k or settings.suggestions_k, dask_address=dask or settings.dask_address)
     sessions = _sessions()
     while True:
         columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())

@@ -5,32 +5,26 @@ seen by this model); each profile write re-encodes only that profile's new phras
 index in place, so a suggestion request never encodes stored text or scans the database.
 """
 
-import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, Encoder, load_encoder
-from matching.index import CandidateFilter, PhraseIndex, ProfileMeta
-from matching.lexical import LexicalModel
+from matching.index import CandidateFilter
 from matching.recommend import Query, Recommender, Suggestion
-from matching.scoring import Kind, ScoringParams
-from matching.themes import Theme, ThemeTagger
-from matching.vectors import ProfileVectors
+from matching.scoring import Kind
 from service import store
 from service.errors import InvalidInput, ProfileNotFound
 from service.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
+from service.recommenders import build_recommender, load_tagger
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
-__all__ = ["LiveEngine", "SuggestionRequest", "build_recommender", "load_tagger", "profile_entries", "recommender_over", "vector_width"]
+__all__ = ["LiveEngine", "SuggestionRequest", "candidate_filter"]
 
 log = logging.getLogger(__name__)
-_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -42,62 +36,6 @@ class SuggestionRequest:
     org_type: str | None = None
     diversity: float = 0.0
     include_partners: bool = False
-
-
-def load_themes(path: Path) -> list[Theme]:
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return [Theme(id=t["id"], label=t["label"], definition=t["definition"]) for t in raw["themes"]]
-
-
-def load_tagger(path: Path, encoder: CachedEncoder) -> ThemeTagger | None:
-    if not path.exists():
-        return None
-    themes = load_themes(path)
-    return ThemeTagger(themes, encoder.encode([t.text for t in themes]))
-
-
-def build_recommender(
-    profiles: list[ProfileText],
-    encoder: CachedEncoder,
-    tagger: ThemeTagger | None,
-    params: ScoringParams = ScoringParams(),
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Recommender:
-    """An engine over a fixed set of profiles: what evaluation and the batch job score with."""
-    entries = profile_entries(profiles, encoder, on_progress)
-    return recommender_over(profiles, entries, vector_width(entries, encoder), tagger, params)
-
-
-def profile_entries(
-    profiles: list[ProfileText], encoder: CachedEncoder, on_progress: Callable[[int, int], None] | None = None
-) -> list[tuple[str, ProfileVectors, ProfileMeta]]:
-    """What the index is loaded from: each profile's vectors, encoded in chunks (cache misses only),
-    reporting (done, total) after each."""
-    entries = []
-    for start in range(0, len(profiles), _BATCH):
-        chunk = profiles[start : start + _BATCH]
-        entries += [(p.id, v, p.meta) for p, v in zip(chunk, many_profile_vectors(encoder, chunk))]
-        if on_progress:
-            on_progress(len(entries), len(profiles))
-    return entries
-
-
-def vector_width(entries: list[tuple[str, ProfileVectors, ProfileMeta]], encoder: CachedEncoder) -> int:
-    """The width of the vectors in hand: asking the encoder would load its weights even when all is cached."""
-    return entries[0][1].vectors.shape[1] if entries else encoder.dim
-
-
-def recommender_over(
-    profiles: list[ProfileText],
-    entries: list[tuple[str, ProfileVectors, ProfileMeta]],
-    dim: int,
-    tagger: ThemeTagger | None,
-    params: ScoringParams = ScoringParams(),
-) -> Recommender:
-    """The engine over profiles whose vectors are in hand; the index copies them."""
-    index = PhraseIndex(dim=dim).bulk_load(entries)
-    lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
-    return Recommender(index, lexical, tagger, params)
 
 
 def candidate_filter(query: ProfileText | None, query_bloc: str | None, request: SuggestionRequest, excluded: set[str]) -> CandidateFilter:

@@ -16,7 +16,7 @@ from matching.pairing import optimal_pairing, top1_pairs
 from matching.recommend import Query, Recommender
 from matching.scoring import Kind, ScoringParams
 from matching.themes import ThemeTagger
-from service.engine import build_recommender
+from service.recommenders import build_recommender
 from service.pairing import cohort_scores
 from service.profiles_text import ProfileText
 from service.schemas import Bundle

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
-from service.engine import load_tagger, profile_entries, recommender_over, vector_width
+from service.recommenders import load_tagger, profile_entries, recommender_over, vector_width
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
 from service.profiles_text import all_profile_texts
@@ -292,10 +292,7 @@ def start_background_rerank(session: Session, settings: Settings, sessions: sess
     run = Run(state="queued", model_id="", params={"requested_by": requested_by})
     session.add(run)
     session.commit()
-    params = RerankParams(
-        k=settings.suggestions_k, block_size=settings.rerank_block_size, dask_address=settings.dask_address, workers=settings.rerank_workers,
-        shortlist=settings.rerank_shortlist,
-    )
+    params = RerankParams.of(settings)
 
     def work() -> None:
         try:

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from embeddings import CachedEncoder, Encoder, MemoryVectorCache
 from matching.scoring import Kind
 from service.app import create_app
-from service.engine import build_recommender
+from service.recommenders import build_recommender
 from service.profiles_text import ProfileText, many_profile_vectors
 
 PROFILES = [
