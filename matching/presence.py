@@ -71,7 +71,13 @@ class CodePresence:
         self._candidate_needs: dict[tuple[PhraseRole, ...], sparse.csr_matrix] = {}
 
     def parts(self, size: int = 8 * _CHUNK_SLOTS) -> list[slice]:
-        """The matrix's columns in parts that `fill` computes independently."""
+        """The matrix's columns in parts that `fill` computes independently.
+
+        Whole steps of `presence` (`size` is rounded up to them): its float32 product gives an ulp
+        or so different values for a step of another size, on some processors' kernels, and a
+        matrix filled part by part must be the one built at once.
+        """
+        size = -(-size // _CHUNK_SLOTS) * _CHUNK_SLOTS
         return [slice(a, min(a + size, len(self.candidates_))) for a in range(0, len(self.candidates_), size)]
 
     def fill(self, columns: slice) -> None:
