@@ -102,8 +102,8 @@ class BatchScorer:
         allowed = index.allowed_among([it.filt for it in items], presence.candidates_)
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
         pool = recommender.pool_size(k)
-        # as many rescored exactly as the live cascade keeps: the pool's tail is re-ranked by TF-IDF,
-        # so its exact top-50 must be right, not only its top-10
+        # rescored exactly as the live cascade does: the pool's tail is re-ranked by TF-IDF, so its
+        # exact top-50 must be right, not only its top-10
         rescore = max(pool, index.rescore_size, 6 * k)
         pools = [
             index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore) for q, shortlist in zip(queries, shortlists)

@@ -15,8 +15,10 @@ progressively more exact scoring reached 99 % exact top-10):
    max of the forward coverage becomes a log-sum-exp and the backward coverage a plain sum, so
    both directions for all candidates are one sparse-matrix product. Keeps `shortlist_size`.
 2. *reduced late interaction*: `coverage_block` on cosines approximated in a `reduced_dim` PCA
-   space, over the shortlist's phrases. Keeps `rescore_size`.
-3. *exact rescoring* with full vectors, exactly as the exhaustive path scores.
+   space, over the shortlist's phrases.
+3. *exact rescoring* with full vectors, exactly as the exhaustive path scores: the best
+   `rescore_size` by reduced score, then every other whose reduced score, raised by the most it
+   fell short of the exact score among those, could still reach the pool (up to 4× as many).
 
 Profile summaries such as role centroids were measured first and predict the score far worse:
 the score takes a max over phrases, and a centroid averages a multi-theme profile's themes away.
@@ -59,7 +61,8 @@ _REDUCED_PIECE = 2_048  # slots per piece of the reduced stage: its temporaries 
 _MIN_RUN = 64  # consecutive slots worth reading in place rather than gathering
 _STEP = 131_072  # rows per step when transforming the whole matrix, to bound temporaries
 _CODE_DIM = 64  # the k-means codes live in this prefix of the PCA space: cheap to fit, and enough
-RESCORE_SIZE = 200  # profiles the live cascade rescores exactly (see `PhraseIndex`)
+RESCORE_SIZE = 100  # profiles the cascade rescores exactly at least (see `PhraseIndex`)
+_RESCORE_REACH = 4  # and at most this many times as many
 
 
 @dataclass(frozen=True)
@@ -141,14 +144,16 @@ class PhraseIndex:
     dim : width of the phrase vectors.
     exact_below_rows : below this many allowed candidate phrases a request is scored
         exhaustively; the cascade's state is built once the index holds this many phrases.
-    shortlist_size : profiles kept by the coded late interaction (at least 50·k).
-    rescore_size : profiles kept by the reduced late interaction and rescored exactly
-        (at least 6·k). The shortlist is about 2.3× the worst rank at which the coded stage held
-        a member of the exhaustive top-10, over 400 top-10 requests at 100k profiles (303 for
-        cities, 442 for organisations). The rescored pool must hold the exact top-50, not only
-        the top-10: the whole pool is re-ranked with TF-IDF. Organisations asking for
-        organisations (few needs, many near ties) got the exhaustive top-10 in 43 of 60
-        requests with 100 rescored, and in 59 of 60 with 200, for 0.6 ms more per request.
+    shortlist_size : profiles kept by the coded late interaction (at least 50·k). The rescored
+        pool must hold the exact top-50, not only the top-10: the whole pool is re-ranked with
+        TF-IDF. At 100k profiles (`benchmarks/suggestions.py`'s), the deepest member of the
+        exhaustive pool sat at coded rank 370 / 1,063 / 2,595 (p50 / p90 / p99) for
+        organisations asking for organisations, whose final top-10 matched exhaustive scoring
+        in 137 of 150 requests with 1,000 kept and in 141 with 2,000 (2 ms more per request).
+    rescore_size : profiles kept by the reduced late interaction and rescored exactly, at least
+        (at least 6·k); candidates beyond these whose reduced score could still reach the pool
+        are rescored too, up to 4× as many (see `_rescored`): near ties are rescored deeper,
+        clear leads no deeper.
     reduced_dim : width of the PCA space of the reduced late interaction (stored as int8).
     n_codes : k-means codes per phrase role of the coded late interaction.
     block_rows : candidate phrases per block when scoring exhaustively; bounds memory.
@@ -162,7 +167,7 @@ class PhraseIndex:
         dim: int,
         *,
         exact_below_rows: int = 20_000,
-        shortlist_size: int = 1_000,
+        shortlist_size: int = 2_000,
         rescore_size: int = RESCORE_SIZE,
         reduced_dim: int = 128,
         n_codes: int = 2_048,
@@ -506,20 +511,20 @@ class PhraseIndex:
 
         For callers that shortlist candidates themselves (the batch, `matching.presence`): the
         scores are the exact path's, so they equal what `top_k` gives for the same candidates.
-        With `rescore`, only that many (at least max(k, pool)), kept by the reduced late
-        interaction as in the cascade, are scored exactly: the exact cosines, in float64, cost
+        With `rescore`, only the candidates the cascade's last stage would rescore are scored
+        exactly (see `_rescored`, `rescore` is its `first`): the exact cosines, in float64, cost
         several times the reduced ones.
         """
         if k <= 0 or len(query) == 0 or len(slots) == 0:
             return []
         self._check(query)
         q, q_roles = _query_rows(query, roles)
-        keep = max(rescore, k, pool)
-        if rescore and self.components_ is not None and len(slots) > keep:
+        keep = max(k, pool)
+        if rescore and self.components_ is not None and len(slots) > max(rescore, keep):
             reduced = self._reduced_scores(slots, q, q_roles, roles, params)
-            slots = np.sort(slots[np.argpartition(reduced, len(slots) - keep)[-keep:]])
+            return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, keep), keep)
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-        return self._best(slots, fwd, bwd, params, max(k, pool))
+        return self._best(slots, fwd, bwd, params, keep)
 
     # ------------------------------------------------------------------ scoring
 
@@ -597,9 +602,46 @@ class PhraseIndex:
                 self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
                 for i in range(0, len(slots), _REDUCED_PIECE)
             ])
-            slots = np.sort(slots[np.argpartition(reduced, len(slots) - rescore)[-rescore:]])
+            return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, k, pool), max(k, pool))
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, max(k, pool))
+
+    def _rescored(
+        self,
+        slots: np.ndarray,
+        reduced: np.ndarray,
+        q: np.ndarray,
+        q_roles: np.ndarray,
+        roles: DirectionRoles,
+        params: ScoringParams,
+        first: int,
+        keep: int,
+    ) -> list[Scored]:
+        """The best `keep` of `slots` (ascending) by exact score, scoring exactly only what the
+        reduced scores cannot rule out.
+
+        The best `first` by reduced score are scored exactly. Among them, the reduced score fell
+        short of the exact one by at most some margin; any other candidate whose reduced score
+        plus that margin reaches the `keep`-th exact score so far is scored exactly too, the best
+        first, up to `_RESCORE_REACH` × `first` in all. At 100k profiles, 150 queries per
+        direction: from 100 first, the same top-50 as rescoring a fixed 200, with 100–109 rescored
+        on average (`p99` 114–270, the most for organisations asking for organisations).
+        """
+        order = np.argsort(-reduced, kind="stable")
+        head = np.sort(order[:first])
+        fwd, bwd = self._exact_scores(q, q_roles, slots[head], roles, params)
+        dense = (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
+        if len(dense) >= keep:
+            kth = np.partition(dense, len(dense) - keep)[len(dense) - keep]
+            rest = order[first:]
+            margin = float(np.max(dense - reduced[head]))
+            extra = np.sort(rest[reduced[rest] + margin >= kth][: (_RESCORE_REACH - 1) * first])
+            if len(extra):
+                more_fwd, more_bwd = self._exact_scores(q, q_roles, slots[extra], roles, params)
+                head = np.concatenate([head, extra])
+                fwd = np.concatenate([fwd, more_fwd])
+                bwd = None if bwd is None else np.concatenate([bwd, more_bwd])
+        return self._best(slots[head], fwd, bwd, params, keep)
 
     def _code_table(
         self, q: np.ndarray, q_roles: np.ndarray, roles: DirectionRoles, params: ScoringParams

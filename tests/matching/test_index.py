@@ -327,6 +327,25 @@ def test_scoring_given_candidates_equals_the_exhaustive_path(large):
     assert index.top_k_among(vectors, CITY_CITY, PARAMS, 10, np.zeros(0, dtype=np.int64)) == []
 
 
+def test_rescoring_reaches_past_its_first_candidates_only_where_they_could_reach_the_pool(large, monkeypatch):
+    """From as few rescored as the pool holds, the margin brings in whatever could still belong:
+    the pool is the exhaustive one, and far fewer than all candidates are scored exactly."""
+    corpus, entries, index = large
+    slots = index.allowed(CandidateFilter(kind="city"))
+    rescored = []
+    exact_scores = index._exact_scores
+    monkeypatch.setattr(index, "_exact_scores", lambda q, q_roles, at, *rest: rescored.append(len(at)) or exact_scores(q, q_roles, at, *rest))
+    deeper = 0
+    for _, vectors, _ in entries[:20]:
+        rescored.clear()
+        got = index.top_k_among(vectors, CITY_CITY, PARAMS, 10, slots, pool=30, rescore=30)
+        counts = list(rescored)
+        assert got == index.top_k_among(vectors, CITY_CITY, PARAMS, 10, slots, pool=30)
+        assert counts[0] == 30 and sum(counts) <= 4 * 30 < len(slots)
+        deeper += len(counts) > 1
+    assert 0 < deeper  # some queries needed more than the first 30
+
+
 def test_pickles_for_worker_processes(large):
     corpus, _, index = large
     query = corpus.profile()[1]
