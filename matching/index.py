@@ -17,8 +17,8 @@ progressively more exact scoring reached 99 % exact top-10):
 2. *reduced late interaction*: `coverage_block` on cosines approximated in a `reduced_dim` PCA
    space, over the shortlist's phrases.
 3. *exact rescoring* with full vectors, exactly as the exhaustive path scores: the best
-   `rescore_size` by reduced score, then every other whose reduced score, raised by the most it
-   fell short of the exact score among those, could still reach the pool (up to 4× as many).
+   `rescore_size` by reduced score, then every other whose reduced score, raised by the largest
+   shortfall from the exact score expected among them, could still reach the pool (up to 8× as many).
 
 Profile summaries such as role centroids were measured first and predict the score far worse:
 the score takes a max over phrases, and a centroid averages a multi-theme profile's themes away.
@@ -62,7 +62,7 @@ _MIN_RUN = 64  # consecutive slots worth reading in place rather than gathering
 _STEP = 131_072  # rows per step when transforming the whole matrix, to bound temporaries
 _CODE_DIM = 64  # the k-means codes live in this prefix of the PCA space: cheap to fit, and enough
 RESCORE_SIZE = 100  # profiles the cascade rescores exactly at least (see `PhraseIndex`)
-_RESCORE_REACH = 4  # and at most this many times as many
+_RESCORE_REACH = 8  # and at most this many times as many
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class PhraseIndex:
         in 137 of 150 requests with 1,000 kept and in 141 with 2,000 (2 ms more per request).
     rescore_size : profiles kept by the reduced late interaction and rescored exactly, at least
         (at least 6·k); candidates beyond these whose reduced score could still reach the pool
-        are rescored too, up to 4× as many (see `_rescored`): near ties are rescored deeper,
+        are rescored too, up to 8× as many (see `_rescored`): near ties are rescored deeper,
         clear leads no deeper.
     reduced_dim : width of the PCA space of the reduced late interaction (stored as int8).
     n_codes : k-means codes per phrase role of the coded late interaction.
@@ -620,21 +620,25 @@ class PhraseIndex:
         """The best `keep` of `slots` (ascending) by exact score, scoring exactly only what the
         reduced scores cannot rule out.
 
-        The best `first` by reduced score are scored exactly. Among them, the reduced score fell
-        short of the exact one by at most some margin; any other candidate whose reduced score
-        plus that margin reaches the `keep`-th exact score so far is scored exactly too, the best
-        first, up to `_RESCORE_REACH` × `first` in all. At 100k profiles, 150 queries per
-        direction: from 100 first, the same top-50 as rescoring a fixed 200, with 100–109 rescored
-        on average (`p99` 114–270, the most for organisations asking for organisations).
+        The best `first` by reduced score are scored exactly, which shows how far the reduced
+        score falls short of the exact one: a mean and a spread. Every other candidate whose
+        reduced score plus the largest shortfall expected among that many (mean + spread ·
+        √(2 ln n), the expected maximum of n normal draws) reaches the `keep`-th exact score so
+        far is scored exactly too, the best first, up to `_RESCORE_REACH` × `first` in all.
+        Organisations asking for organisations at 100k profiles (`benchmarks/suggestions.py`'s,
+        150 requests, shortlist 2,000): final top-10 as exhaustive in 130 with a fixed 200
+        rescored, 141 with the largest shortfall seen among the first 100 as the margin (165
+        rescored on average), 147 with this one (244); 110–130 on average in the other directions.
         """
         order = np.argsort(-reduced, kind="stable")
         head = np.sort(order[:first])
         fwd, bwd = self._exact_scores(q, q_roles, slots[head], roles, params)
         dense = (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
-        if len(dense) >= keep:
+        rest = order[first:]
+        if len(dense) >= keep and len(rest):
             kth = np.partition(dense, len(dense) - keep)[len(dense) - keep]
-            rest = order[first:]
-            margin = float(np.max(dense - reduced[head]))
+            shortfall = dense - reduced[head]
+            margin = float(shortfall.mean() + shortfall.std() * np.sqrt(2 * np.log(max(len(rest), 2))))
             extra = np.sort(rest[reduced[rest] + margin >= kth][: (_RESCORE_REACH - 1) * first])
             if len(extra):
                 more_fwd, more_bwd = self._exact_scores(q, q_roles, slots[extra], roles, params)
