@@ -101,10 +101,7 @@ class BatchScorer:
         slots = np.array([index.slot(it.key) for it in items], dtype=np.int64)
         allowed = index.allowed_among([it.filt for it in items], presence.candidates_)
         shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
-        pool = recommender.pool_size(k)
-        # rescored exactly as the live cascade does: the pool's tail is re-ranked by TF-IDF, so its
-        # exact top-50 must be right, not only its top-10
-        rescore = max(pool, index.rescore_size, 6 * k)
+        pool, rescore = recommender.pool_size(k), index.rescore_first(k)  # rescored as the live cascade does
         pools = [
             index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore) for q, shortlist in zip(queries, shortlists)
         ]

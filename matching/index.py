@@ -520,9 +520,10 @@ class PhraseIndex:
         self._check(query)
         q, q_roles = _query_rows(query, roles)
         keep = max(k, pool)
-        if rescore and self.components_ is not None and len(slots) > max(rescore, keep):
+        first = max(rescore, keep)
+        if rescore and self.components_ is not None and len(slots) > first:
             reduced = self._reduced_scores(slots, q, q_roles, roles, params)
-            return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, keep), keep)
+            return self._rescored(slots, reduced, q, q_roles, roles, params, first, keep)
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, keep)
 
@@ -590,9 +591,9 @@ class PhraseIndex:
         pool: int = 0,
     ) -> list[Scored]:
         """Coded late interaction → reduced late interaction → exact rescoring; up to max(k, pool) back."""
-        # deeper ranks are closer together, so a larger k needs wider stages (measured: k = 50)
-        rescore = max(self.rescore_size, 6 * k)
+        rescore = self.rescore_first(k)
         shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
+        keep = max(k, pool)
         if len(slots) > shortlist:
             coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
             slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
@@ -602,9 +603,16 @@ class PhraseIndex:
                 self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
                 for i in range(0, len(slots), _REDUCED_PIECE)
             ])
-            return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, k, pool), max(k, pool))
+            return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, keep), keep)
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-        return self._best(slots, fwd, bwd, params, max(k, pool))
+        return self._best(slots, fwd, bwd, params, keep)
+
+    def rescore_first(self, k: int) -> int:
+        """How many the cascade's last stage rescores exactly before its margin (`_rescored`) for a top-k.
+
+        Deeper ranks are closer together, so a larger k needs wider stages (measured: k = 50).
+        """
+        return max(self.rescore_size, 6 * k)
 
     def _rescored(
         self,
