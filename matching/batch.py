@@ -33,6 +33,7 @@ class BlockItem:
     text: str
     kind: str
     filt: CandidateFilter
+    partners: frozenset[str] = frozenset()  # its home city's partner cities (the learned `partner_city`)
 
     @property
     def roles(self) -> DirectionRoles:
@@ -93,18 +94,38 @@ class BatchScorer:
     def _suggest_group(self, items: list[BlockItem], k: int) -> list[list[Suggestion]]:
         """Items of one query kind and one target."""
         recommender, index = self.recommender, self.recommender.index
-        queries = [Query(index.vectors_of(it.key), it.text, Kind(it.kind), key=it.key) for it in items]
+        queries = [
+            Query(index.vectors_of(it.key), it.text, Kind(it.kind), key=it.key, place=recommender.places.get(it.key), partners=it.partners)
+            for it in items
+        ]
         presence = self.presence_for(items[0])
         if presence is None:
             return [recommender.suggest(q, it.filt, k) for q, it in zip(queries, items)]
         roles = items[0].roles
         slots = np.array([index.slot(it.key) for it in items], dtype=np.int64)
         allowed = index.allowed_among([it.filt for it in items], presence.candidates_)
-        shortlists = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k))
         pool, rescore = recommender.pool_size(k), index.rescore_first(k)  # rescored as the live cascade does
-        pools = [
-            index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore) for q, shortlist in zip(queries, shortlists)
-        ]
+        # the place priors' candidates join each pool as live (`Recommender.suggest`): their own
+        # best `pool`, shortlisted from the same presence scores
+        wider = [recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)]
+        depth = max((len(w) for w in wider), default=0)
+        also = []
+        for level in range(depth):
+            filters = [w[level] if level < len(w) else it.filt for w, it in zip(wider, items)]
+            mask = index.allowed_among(filters, presence.candidates_)
+            mask[[i for i, w in enumerate(wider) if level >= len(w)]] = False
+            also.append(mask)
+        shortlists, extras = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k), also=also, also_size=4 * pool)
+        pools = []
+        for i, (q, shortlist) in enumerate(zip(queries, shortlists)):
+            found = index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore)
+            seen = {s.key for s in found}
+            for extra in extras[i]:
+                for scored in index.top_k_among(q.vectors, roles, recommender.params, k, extra, pool, rescore):
+                    if scored.key not in seen:
+                        seen.add(scored.key)
+                        found.append(scored)
+            pools.append(found)
         return recommender.rank_many(queries, pools, k)
 
 

@@ -1,7 +1,7 @@
 """Reasons a person can check: the phrase pairs that made a score, and the themes both sides share."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class PhraseMatch:
     match_role: str
     similarity: float
     direction: str  # "forward": the query's need; "backward": the candidate's need
+    close: bool = True  # False below the similarity that means something: shown as "no close match"
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,13 @@ def explain_block(
     params: ScoringParams,
     tagger: ThemeTagger | None = None,
     top: int = 3,
+    close_at: float = 0.0,
 ) -> list[list[Explanation]]:
     """`explain_many` of each query with its own candidates, a whole block of queries at once.
+
+    Backward matches (the candidate's needs) are quoted whenever `roles` names the candidate's
+    needs: city pairings, and collaborators asked both ways (what the organisation offers that
+    the city asks for). A match below `close_at` is marked not close.
 
     The batch explains k suggestions for each of hundreds of queries: every (query, candidate)
     pair's phrases are stacked, so that roles, argmaxes, orderings and themes are taken for the
@@ -77,8 +83,10 @@ def explain_block(
         return [[] for _ in queries]
     block = _Block.of(queries, candidates, roles, params)
     matches = _forward_matches(block, top)
-    if roles.reciprocal:
+    if roles.target_needs:
         matches = [f + b for f, b in zip(matches, _backward_matches(block, roles, params, top))]
+    if close_at > 0:
+        matches = [[m if m.similarity >= close_at else replace(m, close=False) for m in ms] for ms in matches]
     themes: list[list[str]] = [[] for _ in range(block.n_pairs)]
     if tagger is not None:
         themes = _shared_themes_of_pairs(block, tagger)

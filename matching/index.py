@@ -73,6 +73,7 @@ class ProfileMeta:
     bloc: str
     country: str
     org_type: str | None = None
+    city: str | None = None  # an organisation's home city (a city profile's key)
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -85,6 +86,7 @@ class CandidateFilter:
 
     `exclude_bloc` is how city pairings cross blocs: the caller passes the query's own bloc.
     `exclude_keys` holds the query itself, its current partners and explicit exclusions.
+    `countries` lets through any of several countries; `city` only organisations based there.
     """
 
     kind: str
@@ -92,6 +94,8 @@ class CandidateFilter:
     exclude_bloc: str | None = None
     country: str | None = None
     org_type: str | None = None
+    city: str | None = None
+    countries: frozenset[str] | None = None
     exclude_keys: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
@@ -203,6 +207,7 @@ class PhraseIndex:
         self.bloc_ = np.empty(slot_capacity, dtype=np.int16)
         self.country_ = np.empty(slot_capacity, dtype=np.int16)
         self.org_type_ = np.empty(slot_capacity, dtype=np.int16)
+        self.city_ = np.empty(slot_capacity, dtype=np.int32)
         self.role_counts_ = np.empty((slot_capacity, _N_ROLES), dtype=np.float32)  # phrases per role
         self.n_slots_ = 0
         self.keys_: list[str | None] = []  # slot → key; None once tombstoned
@@ -212,6 +217,7 @@ class PhraseIndex:
         self.bloc_ids_ = _Vocabulary()
         self.country_ids_ = _Vocabulary()
         self.org_type_ids_ = _Vocabulary()
+        self.city_ids_ = _Vocabulary()
         # the cascade's state, fitted once the index is large enough to need it
         self.components_: np.ndarray | None = None  # (dim, reduced) PCA directions
         self.codebook_: np.ndarray | None = None  # (codes, reduced) k-means centres
@@ -233,7 +239,7 @@ class PhraseIndex:
         need = self.n_slots_ + slots
         if need > len(self.start_):
             cap = max(need, 2 * len(self.start_), 256)
-            for name in ("start_", "length_", "live_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
+            for name in ("start_", "length_", "live_", "kind_", "bloc_", "country_", "org_type_", "city_", "role_counts_"):
                 setattr(self, name, grown(getattr(self, name), cap, self.n_slots_))
 
     def _check(self, profile: ProfileVectors) -> None:
@@ -257,6 +263,7 @@ class PhraseIndex:
         self.bloc_[new] = [self.bloc_ids_.add(m.bloc) for m in metas]
         self.country_[new] = [self.country_ids_.add(m.country) for m in metas]
         self.org_type_[new] = [self.org_type_ids_.add(m.org_type) for m in metas]
+        self.city_[new] = [self.city_ids_.add(m.city) for m in metas]
         row = row0 + int(lengths.sum())
         if len(profiles):
             np.concatenate([p.vectors for p in profiles], out=self.vectors_[row0:row], casting="same_kind")
@@ -292,7 +299,7 @@ class PhraseIndex:
         rows = ranges(self.start_[live], lengths)
         for name in ("vectors_", "roles_", "reduced_", "codes_"):
             move_down(getattr(self, name), rows)
-        for name in ("length_", "kind_", "bloc_", "country_", "org_type_", "role_counts_"):
+        for name in ("length_", "kind_", "bloc_", "country_", "org_type_", "city_", "role_counts_"):
             move_down(getattr(self, name), live)
         self.start_[: len(live)] = offsets(lengths)[:-1]
         self.live_[: len(live)] = True
@@ -434,6 +441,7 @@ class PhraseIndex:
             ("exclude_bloc", self.bloc_, self.bloc_ids_, np.not_equal),
             ("country", self.country_, self.country_ids_, np.equal),
             ("org_type", self.org_type_, self.org_type_ids_, np.equal),
+            ("city", self.city_, self.city_ids_, np.equal),
         )
         for name, column, ids, compare in fields:
             asked = [i for i, f in enumerate(filters) if getattr(f, name) is not None]
@@ -445,6 +453,9 @@ class PhraseIndex:
             else:
                 out[asked] &= compare(column[slots], wanted)
         for i, f in enumerate(filters):
+            if f.countries is not None:
+                wanted_countries = [self.country_ids_.get(c) for c in f.countries]
+                out[i] &= np.isin(self.country_[slots], wanted_countries)
             excluded = np.array([self.slot_of_[key] for key in f.exclude_keys if key in self.slot_of_], dtype=np.int64)
             out[i, _positions(slots, excluded)] = False
         return out
@@ -526,6 +537,23 @@ class PhraseIndex:
             return self._rescored(slots, reduced, q, q_roles, roles, params, first, keep)
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, keep)
+
+    def dense_scores(
+        self, query: ProfileVectors, roles: DirectionRoles, params: ScoringParams, slots: np.ndarray
+    ) -> np.ndarray:
+        """The dense score of `query` with each of the given (ascending) slots: exact below the
+        cascade threshold, else the coded late interaction's approximation (one sparse product).
+
+        For priors that summarise many scores (a candidate's usual score), not for ranking.
+        """
+        if len(slots) == 0 or len(query) == 0:
+            return np.zeros(len(slots), dtype=np.float32)
+        self._check(query)
+        q, q_roles = _query_rows(query, roles)
+        if self.code_vectors_ is None or int(self.length_[slots].sum()) < self.exact_below_rows:
+            fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
+            return (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
+        return self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
 
     # ------------------------------------------------------------------ scoring
 

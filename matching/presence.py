@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import sparse
 
@@ -143,19 +145,28 @@ class CodePresence:
                 return np.ascontiguousarray(self.presence_t_[:, at].T)
         return self.presence(query_slots, serves)
 
-    def shortlists(self, query_slots: np.ndarray, roles: DirectionRoles, allowed: np.ndarray, size: int) -> list[np.ndarray]:
-        """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer).
+    def shortlists(
+        self, query_slots: np.ndarray, roles: DirectionRoles, allowed: np.ndarray, size: int, *, also: Sequence[np.ndarray] = (), also_size: int = 0
+    ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer);
+        and for each of the `also` masks, the `also_size` best it allows (none where a row allows none).
 
         `allowed` is (queries × `candidates_`) bool: each query's filter, as `PhraseIndex.allowed_among` gives it.
         Scored `_QUERY_CHUNK` queries at a time: a block of 256 city pairings at once held ~250 MB of
         (queries × candidates) temporaries per worker, a quarter of the batch's memory target.
         """
-        out = []
+        out: list[np.ndarray] = []
+        extras: list[list[np.ndarray]] = [[] for _ in range(len(query_slots))]
         for a in range(0, len(query_slots), _QUERY_CHUNK):
             scores = self.approximate_scores(query_slots[a : a + _QUERY_CHUNK], roles)
+            for mask in also:
+                narrowed = np.where(mask[a : a + _QUERY_CHUNK], scores, -np.inf)
+                for i, picked in enumerate(best_columns(narrowed, also_size)):
+                    if len(picked):
+                        extras[a + i].append(self.candidates_[picked])
             np.putmask(scores, ~allowed[a : a + _QUERY_CHUNK], -np.inf)  # scores are ≥ 0: −inf is never picked over them
             out += [self.candidates_[picked] for picked in best_columns(scores, size)]
-        return out
+        return out, extras
 
 
 def best_columns(scores: np.ndarray, size: int, sample_step: int = 16) -> list[np.ndarray]:

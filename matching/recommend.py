@@ -1,16 +1,20 @@
-"""Ranked, explained suggestions: dense retrieval from the index, lexical fusion, diversity, reasons."""
+"""Ranked, explained suggestions: dense retrieval from the index, learned (or hand-set) scoring,
+diversity, reasons."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 
 import numpy as np
 
 from matching.diversity import mmr_order
 from matching.explain import Explanation, PhraseMatch, explain_block
-from matching.index import CandidateFilter, PhraseIndex, Scored
+from matching.features import FEATURES, Direction, PairInputs, Place, direction_of, pair_features
+from matching.index import CandidateFilter, PhraseIndex, ProfileMeta, Scored
 from matching.lexical import LexicalModel
-from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, fuse_directions, hybrid
+from matching.popularity import UsualScores
+from matching.ranker import LearnedRanker
+from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, explanation_roles, fuse_directions, hybrid
 from matching.themes import ThemeTagger
 from matching.vectors import ProfileVectors
 
@@ -19,12 +23,18 @@ __all__ = ["Query", "Suggestion", "Recommender"]
 
 @dataclass(frozen=True)
 class Query:
-    """Who asks: its phrase vectors, its whole text (for TF-IDF) and its kind."""
+    """Who asks: its phrase vectors, its whole text (for TF-IDF), its kind, and where it is.
+
+    `partners` are a city's partner cities (for an organisation: its home city's), which the
+    learned ranker's `partner_city` feature looks at.
+    """
 
     vectors: ProfileVectors
     text: str
     kind: Kind
     key: str | None = None  # a stored profile: its TF-IDF row is reused instead of transforming text
+    place: Place | None = None
+    partners: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -38,13 +48,19 @@ class Suggestion:
     matches: list[PhraseMatch] = field(default_factory=list)
     shared_themes: list[str] = field(default_factory=list)
     shared_terms: list[str] = field(default_factory=list)
+    handset: float | None = None  # the hand-set score (0.8 dense + 0.2 lexical), beside a learned one
+    features: dict[str, float] = field(default_factory=dict)  # the learned ranker's raw inputs
+    contributions: dict[str, float] = field(default_factory=dict)  # each feature's share of the logit
 
 
 class Recommender:
     """Scores one query against the index: the same path serves the API, the batch job and evaluation.
 
-    The index returns a pool of the best candidates by dense score (several times k); the pool is
-    re-ranked with the lexical score, optionally diversified, and the final k are explained.
+    The index returns a pool of the best candidates by dense score (several times k), widened by
+    the candidates the learned ranker's place priors favour (organisations of the asking city and
+    country, cities sharing a language) so that its top-k is retrieved, not only the dense one.
+    The pool is scored by the learned ranker where it has a model for the direction (else by the
+    hand-set blend of dense and lexical scores), optionally diversified, and the final k explained.
     """
 
     def __init__(
@@ -54,6 +70,8 @@ class Recommender:
         tagger: ThemeTagger | None = None,
         params: ScoringParams = ScoringParams(),
         *,
+        ranker: LearnedRanker | None = None,
+        places: dict[str, Place] | None = None,
         pool_factor: int = 5,
         min_pool: int = 50,
     ) -> None:
@@ -61,8 +79,45 @@ class Recommender:
         self.lexical = lexical
         self.tagger = tagger
         self.params = params
+        self.ranker = ranker
+        self.places: dict[str, Place] = dict(places or {})
         self.pool_factor = pool_factor
         self.min_pool = min_pool
+        self.usual = UsualScores().fit(index, params) if ranker is not None else None
+        self._themes: dict[str, frozenset[str]] = {}
+
+    # ------------------------------------------------------------------ keeping in step with writes
+
+    def upsert(self, entries: Sequence[tuple[str, ProfileVectors, ProfileMeta, Place, str]]) -> None:
+        """Add or replace profiles: (key, vectors, meta, place, whole text) each."""
+        for key, vectors, meta, place, _ in entries:
+            self.index.upsert(key, vectors, meta)
+            self.places[key] = place
+            self._themes.pop(key, None)
+        self.lexical.update({key: text for key, _, _, _, text in entries})
+        if self.usual is not None:
+            self.usual.update(self.index, self.params, [key for key, *_ in entries])
+
+    def remove(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            if key in self.index:
+                self.index.remove(key)
+            self.places.pop(key, None)
+            self._themes.pop(key, None)
+        self.lexical.remove(keys)
+        if self.usual is not None:
+            self.usual.remove(self.index, self.params, keys)
+
+    def with_ranker(self, ranker: LearnedRanker | None) -> "Recommender":
+        """The same index and texts scored by another ranker (evaluation compares several)."""
+        other = Recommender(self.index, self.lexical, self.tagger, self.params, places=self.places, pool_factor=self.pool_factor, min_pool=self.min_pool)
+        other.ranker = ranker
+        other.usual = self.usual if self.usual is not None or ranker is None else UsualScores().fit(self.index, self.params)
+        other._themes = self._themes
+        return other
+
+    # ------------------------------------------------------------------ suggestions
 
     def suggest(
         self,
@@ -75,15 +130,49 @@ class Recommender:
         exact: bool = False,
     ) -> list[Suggestion]:
         roles = direction_roles(query.kind, Kind(filt.kind))
-        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=self.pool_size(k))
+        size = self.pool_size(k)
+        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=size)
+        seen = {s.key for s in pool}
+        for wider in self.prior_filters(query, filt):
+            for scored in self.index.top_k(query.vectors, roles, self.params, k, wider, exact=exact, pool=size):
+                if scored.key not in seen:
+                    seen.add(scored.key)
+                    pool.append(scored)
         return self.rank(query, pool, k, diversity=diversity, explained=explained)
 
+    def prior_filters(self, query: Query, filt: CandidateFilter) -> list[CandidateFilter]:
+        """Narrower filters whose best candidates join the dense pool: those the place priors favour.
+
+        A city's organisations and its country's (an organisation's: its country's cities); a
+        city's candidate cities in countries that share one of its official languages. Only where a
+        learned model weighs these priors, and only when the request does not narrow the country.
+        """
+        direction = direction_of(query.kind, Kind(filt.kind))
+        if self.ranker is None or self.ranker.model_for(direction) is None or query.place is None:
+            return []
+        if filt.country is not None or filt.countries is not None:
+            return []
+        here = query.place
+        if direction == (Kind.CITY, Kind.CITY):
+            countries = frozenset(c for c, langs in self._country_languages().items() if langs & here.languages)
+            return [replace(filt, countries=countries)] if countries else []
+        wider = [replace(filt, country=here.country)]
+        if direction == (Kind.CITY, Kind.ORGANISATION) and query.key is not None and filt.city is None:
+            wider.append(replace(filt, city=query.key))
+        return wider
+
+    def _country_languages(self) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        for place in self.places.values():
+            out.setdefault(place.country, place.languages)
+        return out
+
     def pool_size(self, k: int) -> int:
-        """How many candidates by dense score are re-ranked lexically for the final k."""
+        """How many candidates by dense score are re-ranked for the final k."""
         return max(k * self.pool_factor, self.min_pool)
 
     def rank(self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True) -> list[Suggestion]:
-        """The best k of a pool retrieved from this index: lexical fusion, order, diversity, reasons.
+        """The best k of a pool retrieved from this index: scoring, order, diversity, reasons.
 
         `suggest` calls it after `index.top_k`; the batch job calls `rank_many` with pools it
         retrieved itself. Every key of the pool must be in the index and of one kind, the target.
@@ -106,8 +195,21 @@ class Recommender:
         overlap = self.lexical.overlap(query_rows, query_of, [key for pool_keys in keys for key in pool_keys])
         lexical = self.lexical.pair_similarity(overlap)
         dense = np.array([s.dense for pool in pools for s in pool], dtype=np.float32)
-        scores = hybrid(dense, lexical, self.params)
+        handset = hybrid(dense, lexical, self.params)
         bounds = np.concatenate(([0], np.cumsum([len(pool) for pool in pools]))).tolist()
+        target = next((self.index.meta_of(pool[0]).kind for pool in keys if pool), None)
+        direction = direction_of(queries[0].kind, Kind(target)) if queries and target else None
+        model = self.ranker.model_for(direction) if self.ranker is not None else None
+        scores = handset.astype(np.float64)
+        raw: list[np.ndarray | None] = [None] * len(queries)
+        parts: list[np.ndarray | None] = [None] * len(queries)
+        if model is not None:
+            for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+                if a == b:
+                    continue
+                raw[i] = self.candidate_features(direction, queries[i], keys[i], dense[a:b], lexical[a:b])
+                parts[i] = model.contributions(direction, raw[i])
+                scores[a:b] = model.scores(direction, raw[i], parts[i])
         picks = [self._best_positions(keys[i], scores[a:b], k, diversity) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
         chosen = [[bounds[i] + j for j in pick] for i, pick in enumerate(picks)]  # as pairs of the overlap
         if explained and any(picks):
@@ -115,10 +217,71 @@ class Recommender:
             terms = iter(self.lexical.pair_shared_terms(overlap, np.array([p for pairs in chosen for p in pairs], dtype=np.int64)))
         else:
             reasons, terms = [[None] * len(pick) for pick in picks], repeat(None)
-        return [
-            [_suggestion(pools[i][j], float(scores[p]), float(lexical[p]), why, next(terms)) for j, p, why in zip(pick, pairs, reasons[i])]
-            for i, (pick, pairs) in enumerate(zip(picks, chosen))
-        ]
+        names = FEATURES.get(direction, ()) if model is not None else ()
+        out = []
+        for i, (pick, pairs) in enumerate(zip(picks, chosen)):
+            row = []
+            for j, p, why in zip(pick, pairs, reasons[i]):
+                learned = {}
+                if raw[i] is not None:
+                    learned = {
+                        "features": {n: round(float(v), 6) for n, v in zip(names, raw[i][j])},
+                        "contributions": {n: round(float(v), 6) for n, v in zip(names, parts[i][j])},
+                        "handset": round(float(handset[p]), 6),
+                    }
+                row.append(_suggestion(pools[i][j], float(scores[p]), float(lexical[p]), why, next(terms), **learned))
+            out.append(row)
+        return out
+
+    def candidate_table(self, query: Query, filt: CandidateFilter) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+        """Every candidate the filter allows, scored exactly as `suggest` scores its pool: keys (by
+        dense score), hand-set scores and, where a learned direction exists, the raw features.
+
+        Evaluation and training rank whole candidate lists with this, so what they measure and learn
+        from is what the API serves.
+        """
+        target = Kind(filt.kind)
+        roles = direction_roles(query.kind, target)
+        n = len(self.index.allowed(filt))
+        pool = self.index.top_k(query.vectors, roles, self.params, n, filt, exact=True, pool=n)
+        keys = [s.key for s in pool]
+        if not keys:
+            return [], np.zeros(0), None
+        rows = self.lexical.query_rows([query.key], [query.text])
+        lexical = self.lexical.pair_similarity(self.lexical.overlap(rows, np.zeros(len(keys), dtype=np.int64), keys))
+        dense = np.array([s.dense for s in pool], dtype=np.float32)
+        handset = hybrid(dense, lexical, self.params).astype(np.float64)
+        direction = direction_of(query.kind, target)
+        raw = self.candidate_features(direction, query, keys, dense, lexical) if direction is not None else None
+        return keys, handset, raw
+
+    def candidate_features(self, direction: Direction, query: Query, keys: Sequence[str], dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """The learned ranker's raw features of `query` with each stored candidate (`matching.features`)."""
+        inputs = PairInputs(
+            key=query.key,
+            vectors=query.vectors,
+            place=query.place,
+            partners=query.partners,
+            candidate_keys=keys,
+            candidates=[self.index.vectors_of(key) for key in keys],
+            dense=np.asarray(dense, dtype=np.float64),
+            lexical=np.asarray(lexical, dtype=np.float64),
+            usual=self.usual.of(direction[0], direction[1], keys) if self.usual is not None else np.zeros(len(keys)),
+            themes=self._shared_theme_counts(query, keys) if "themes" in FEATURES[direction] else np.zeros(0),
+        )
+        return pair_features(direction, inputs, self.places, self.params)
+
+    def _shared_theme_counts(self, query: Query, keys: Sequence[str]) -> np.ndarray:
+        if self.tagger is None:
+            return np.zeros(len(keys))
+        mine = self._themes_of(query.key) if query.key in self.index else frozenset(self.tagger.profile_themes(query.vectors.vectors))
+        return np.array([len(mine & self._themes_of(key)) for key in keys], dtype=np.float64)
+
+    def _themes_of(self, key: str) -> frozenset[str]:
+        found = self._themes.get(key)
+        if found is None:
+            found = self._themes[key] = frozenset(self.tagger.profile_themes(self.index.vectors_of(key).vectors))
+        return found
 
     def _best_positions(self, keys: list[str], scores: np.ndarray, k: int, diversity: float) -> list[int]:
         """The positions in a pool of its best k, in order: by score, ties by key, or diversified."""
@@ -134,22 +297,44 @@ class Recommender:
     def _reasons(self, queries: Sequence[Query], keys: list[list[str]]) -> list[list[Explanation]]:
         """The phrase pairs and shared themes of each query with each of its suggested keys, found together."""
         target = next(pool[0] for pool in keys if pool)
-        roles = direction_roles(queries[0].kind, Kind(self.index.meta_of(target).kind))
+        roles = explanation_roles(queries[0].kind, Kind(self.index.meta_of(target).kind))
         # a key suggested to several queries is copied out once, and its themes found once
         vectors = {key: self.index.vectors_of(key) for pool in keys for key in pool}
         candidates = [[vectors[key] for key in pool] for pool in keys]
-        return explain_block([q.vectors for q in queries], candidates, roles, self.params, self.tagger)
+        threshold = self.ranker.match_threshold if self.ranker is not None else 0.0
+        return explain_block([q.vectors for q in queries], candidates, roles, self.params, self.tagger, close_at=threshold)
 
     def pair_scores(self, rows: list[str], cols: list[str], *, block_rows: int = 16) -> np.ndarray:
-        """The hybrid city ↔ city score of every stored row profile with every column profile.
+        """The city ↔ city score of every stored row profile with every column profile.
 
-        The same score the suggestions carry, computed exactly for a whole cohort: the columns'
-        phrases are gathered once and the rows scored against them a block at a time, so memory
-        stays at a few block-sized similarity matrices.
+        The same score the suggestions carry, computed for a whole cohort. Hand-set: the columns'
+        phrases are gathered once and the rows scored against them a block at a time. Learned: each
+        row ranks the columns and each column the rows, as each would ask; a pair's score is the
+        logistic of the mean of its two sums of contributions, the same whichever side asks.
         """
-        out = np.zeros((len(rows), len(cols)), dtype=np.float32)
         if not rows or not cols:
-            return out
+            return np.zeros((len(rows), len(cols)), dtype=np.float32)
+        dense = self._dense_pair_scores(rows, cols, block_rows)
+        lexical = np.asarray((self.lexical.matrix(rows) @ self.lexical.matrix(cols).T).toarray(), dtype=np.float32)
+        model = self.ranker.model_for((Kind.CITY, Kind.CITY)) if self.ranker is not None else None
+        if model is None:
+            return hybrid(dense, lexical, self.params)
+        logits = np.zeros((len(rows), len(cols)))
+        direction = (Kind.CITY, Kind.CITY)
+        for i, row in enumerate(rows):
+            query = self.stored_query(row)
+            logits[i] += model.contributions(direction, self.candidate_features(direction, query, cols, dense[i], lexical[i])).sum(axis=1)
+        for j, col in enumerate(cols):
+            query = self.stored_query(col)
+            logits[:, j] += model.contributions(direction, self.candidate_features(direction, query, rows, dense[:, j], lexical[:, j])).sum(axis=1)
+        return (1.0 / (1.0 + np.exp(-logits / 2))).astype(np.float32)
+
+    def stored_query(self, key: str, partners: frozenset[str] = frozenset()) -> Query:
+        """A stored profile as a query (its text is only needed through its TF-IDF row)."""
+        return Query(self.index.vectors_of(key), "", Kind(self.index.meta_of(key).kind), key=key, place=self.places.get(key), partners=partners)
+
+    def _dense_pair_scores(self, rows: list[str], cols: list[str], block_rows: int) -> np.ndarray:
+        out = np.zeros((len(rows), len(cols)), dtype=np.float32)
         roles = direction_roles(Kind.CITY, Kind.CITY)
         col_vectors = [self.index.vectors_of(c) for c in cols]
         matrix = np.ascontiguousarray(np.concatenate([v.vectors for v in col_vectors]))
@@ -163,11 +348,20 @@ class Recommender:
                 forward, backward = coverage_block(sims[at : at + len(q)], q.roles, col_roles, offsets, roles, self.params)
                 out[start + i] = fuse_directions(forward, backward, self.params.fusion)
                 at += len(q)
-        lexical = self.lexical.matrix(rows) @ self.lexical.matrix(cols).T
-        return hybrid(out, np.asarray(lexical.toarray(), dtype=np.float32), self.params)
+        return out
 
 
-def _suggestion(scored: Scored, score: float, lexical: float, why: Explanation | None = None, terms: list[str] | None = None) -> Suggestion:
+def _suggestion(
+    scored: Scored,
+    score: float,
+    lexical: float,
+    why: Explanation | None = None,
+    terms: list[str] | None = None,
+    *,
+    handset: float | None = None,
+    features: dict[str, float] | None = None,
+    contributions: dict[str, float] | None = None,
+) -> Suggestion:
     return Suggestion(
         key=scored.key,
         score=round(score, 6),
@@ -178,6 +372,9 @@ def _suggestion(scored: Scored, score: float, lexical: float, why: Explanation |
         matches=why.matches if why is not None else [],
         shared_themes=why.shared_themes if why is not None else [],
         shared_terms=terms or [],
+        handset=handset,
+        features=features or {},
+        contributions=contributions or {},
     )
 
 

@@ -8,7 +8,7 @@ being absent. City pairings must serve both sides, so the two directions are fus
 mean, which stays low when either side is poorly served.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -20,6 +20,7 @@ __all__ = [
     "ScoringParams",
     "DirectionRoles",
     "direction_roles",
+    "explanation_roles",
     "coverage_block",
     "fuse_directions",
     "hybrid",
@@ -78,6 +79,16 @@ def direction_roles(query_kind: Kind, target: Kind) -> DirectionRoles:
         target_serves=(PhraseRole.INTEREST, PhraseRole.DESCRIPTION),
         reciprocal=False,
     )
+
+
+def explanation_roles(query_kind: Kind, target: Kind) -> DirectionRoles:
+    """`direction_roles`, with collaborators explained both ways: what the candidate brings that the
+    query asks for is quoted beside what the query needs that the candidate serves."""
+    roles = direction_roles(query_kind, target)
+    if roles.reciprocal or query_kind == target:
+        return roles
+    mirror = direction_roles(target, query_kind)
+    return replace(roles, target_needs=mirror.query_needs, query_serves=mirror.target_serves)
 
 
 def role_table(wanted: tuple[PhraseRole, ...]) -> np.ndarray:

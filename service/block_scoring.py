@@ -19,6 +19,7 @@ from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.engine import SuggestionRequest, candidate_filter
 from service.profiles_text import ProfileText
+from service.recommenders import ranker_id
 from service.settings import Settings
 
 __all__ = ["RerankParams", "ROW_COLUMNS", "Row", "block_items", "block_rows", "scored_blocks"]
@@ -31,20 +32,23 @@ class RerankParams:
     dask_address: str | None = None
     workers: int = 1  # local processes scoring blocks (without Dask)
     shortlist: int = SHORTLIST_SIZE  # candidates per query kept by code presence (see `matching.batch`)
+    ranker: str = "handset"  # what scored the run: "handset" or "learned:<digest of its weights file>"
 
     @classmethod
     def of(cls, settings: Settings, **overrides) -> "RerankParams":
         """The parameters the settings give, some overridden (a CLI option, a benchmark's workers)."""
         return cls(**{
             "k": settings.suggestions_k, "block_size": settings.rerank_block_size, "dask_address": settings.dask_address,
-            "workers": settings.rerank_workers, "shortlist": settings.rerank_shortlist,
+            "workers": settings.rerank_workers, "shortlist": settings.rerank_shortlist, "ranker": ranker_id(settings.ranker_path),
         } | overrides)
 
 
 def _detail(s: Suggestion) -> str:
     """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
     return json.dumps({
-        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward},
+        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward, "handset": s.handset},
+        "features": s.features,
+        "contributions": s.contributions,
         "matches": [m.__dict__ for m in s.matches],
         "shared_themes": s.shared_themes,
         "shared_terms": s.shared_terms,
@@ -65,15 +69,22 @@ def block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int)
     ]
 
 
-def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]]) -> list[BlockItem]:
-    """Every profile for both targets, ordered so items sharing a presence matrix come together."""
+def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]], partners: dict[str, set[str]] | None = None) -> list[BlockItem]:
+    """Every profile for both targets, ordered so items sharing a presence matrix come together.
+
+    `partners` are the known partnerships: an item carries its home city's partner cities, which
+    the learned ranker's `partner_city` feature reads.
+    """
     items = []
+    partners = partners or {}
     for key in sorted(texts):
         text = texts[key]
         whole = text.whole_text  # joined once, shared by both targets' items (~70 MB at 100k profiles)
+        home = key if text.kind == Kind.CITY else text.city
+        cities = frozenset(p for p in partners.get(home or "", ()) if p in texts and texts[p].kind == Kind.CITY)
         for target in (Kind.CITY, Kind.ORGANISATION):
             filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
-            items.append(BlockItem(key=key, text=whole, kind=text.kind.value, filt=filt))
+            items.append(BlockItem(key=key, text=whole, kind=text.kind.value, filt=filt, partners=cities))
     return sorted(items, key=lambda item: (item.presence_key, item.kind, item.key))
 
 

@@ -126,75 +126,138 @@ def suggest(
     org_type: Annotated[Optional[str], typer.Option(help="only this organisation type")] = None,
     diversity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     include_partners: Annotated[bool, typer.Option(help="also suggest known partners")] = False,
+    scope: Annotated[str, typer.Option(help="organisations: local (the asking city's own), national or any")] = "any",
 ) -> None:
-    """Print a profile's suggestions as a table, with the best matched phrase pair of each."""
+    """Print a profile's suggestions as a table, with the best matched phrase pair of each and its reasons."""
     from matching.scoring import Kind
     from service.engine import LiveEngine, SuggestionRequest
     from service.errors import TwinningError
+    from service.suggestions import reasons
 
+    if scope not in ("local", "national", "any"):
+        _fail(ValueError(f"--scope must be local, national or any, not {scope!r}"))
     sessions = _sessions()
     live = LiveEngine(settings=get_settings(), sessions=sessions)
     try:
         live.start()
         with sessions() as session:
-            request = SuggestionRequest(Kind(target), k, bloc, country, org_type, diversity, include_partners)
+            request = SuggestionRequest(Kind(target), k, bloc, country, org_type, diversity, include_partners, scope)
             found = live.suggest_for(session, profile_id, request)
     except (TwinningError, ValueError) as exc:
         _fail(exc)
-    rows = []
+    rows, notes = [], []
+    asking = live.profile_text(profile_id)
     for rank, s in enumerate(found, start=1):
         text = live.profile_text(s.key)
-        best = s.matches[0] if s.matches else None
-        why = f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else ""
+        best = next((m for m in s.matches if m.close), None)
+        why = f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else "no close match"
         back = "" if s.backward is None else f"{s.backward:.3f}"
         rows.append([str(rank), s.key, text.name, text.bloc, f"{s.score:.3f}", f"{s.forward:.3f}", back, f"{s.lexical:.3f}", ", ".join(s.shared_themes[:3]), why])
+        notes.append(f"{rank}. {text.name}: " + "; ".join(reasons(live, asking, s)))
     typer.echo(_table(["#", "id", "name", "bloc", "score", "fwd", "back", "lex", "themes", "best matched phrases"], rows))
+    if notes:
+        typer.echo("\nwhy:\n" + "\n".join(notes))
+
+
+def _evaluation_inputs(settings, encoder, tagger, bundle: Path | None = None):
+    """The training bundles' queries (every candidate list scored), and the queries of `bundle`."""
+    from service.bundles import read_bundle_file
+    from service.training import bundle_queries, digest, training_bundles
+
+    paths = training_bundles(settings.data_dir)
+    sets = {p.name: bundle_queries(read_bundle_file(p), p.name, encoder, tagger, None) for p in paths}
+    target = None
+    if bundle is not None:
+        trained = {p.name: digest(p) for p in paths}
+        target = next((sets[name] for name, sha in trained.items() if sha == digest(bundle)), None)
+        if target is None:
+            target = bundle_queries(read_bundle_file(bundle), bundle.name, encoder, tagger, None)
+    return paths, sets, target
 
 
 @app.command("eval")
 def eval_(
     bundle: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle with partnerships and cohorts")],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (FORMATS.md)")] = False,
-    fusion: Annotated[str, typer.Option(help="how the two directions of a city pairing fuse")] = "harmonic",
-    lexical_weight: Annotated[Optional[float], typer.Option(help="weight of the TF-IDF score")] = None,
-    description_weight: Annotated[Optional[float], typer.Option(help="weight of description sentences")] = None,
 ) -> None:
-    """Measure suggestion quality on a bundle's known partnerships, beside TF-IDF and dense baselines."""
-    from dataclasses import replace
-
+    """Measure suggestion quality on a bundle's known partnerships: the learned engine (leave one
+    cohort out where the shipped weights saw the bundle) beside the hand-set score, TF-IDF and dense."""
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
-    from matching.scoring import ScoringParams
-    from service.bundles import read_bundle_file
-    from service.recommenders import load_tagger
     from service.evaluation import evaluate_bundle
+    from service.recommenders import load_ranker, load_tagger
+    from service.training import digest
 
     settings = get_settings()
-    params = replace(ScoringParams(), fusion=fusion)
-    if lexical_weight is not None:
-        params = replace(params, lexical_weight=lexical_weight)
-    if description_weight is not None:
-        params = replace(params, description_weight=description_weight)
     encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
-    typer.echo(f"evaluating {bundle.name} with {params}", err=True)
-    result, misses = evaluate_bundle(read_bundle_file(bundle), bundle.name, encoder, load_tagger(settings.themes_path, encoder), params)
+    tagger = load_tagger(settings.themes_path, encoder)
+    shipped = load_ranker(settings.ranker_path)
+    typer.echo(f"evaluating {bundle.name}", err=True)
+    paths, sets, target = _evaluation_inputs(settings, encoder, tagger, bundle)
+    # a bundle of data/eval is ranked leave-one-cohort-out by weights retrained on data/eval as it is
+    trained_on_this = digest(bundle) in {digest(p) for p in paths}
+    training = [q for bq in sets.values() for q in bq.queries]
+    result, misses = evaluate_bundle(target, encoder, shipped, training, trained_on_this)
+    result["bundle"] = bundle.name
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    for section in ("cities", "organisations", "cohort_pairing"):
+    typer.echo(f"engine: {result['ranker']}")
+    for section in ("cities", "organisations", "organisations_beyond_city"):
         block = result.get(section)
         if not block:
-            continue
-        if section == "cohort_pairing":
-            typer.echo(f"\ncohort pairing: optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})")
             continue
         names = list(next(iter(block["methods"].values())))
         rows = [[m, *(f"{v[n]:.3f}" for n in names)] for m, v in block["methods"].items()]
         typer.echo(f"\n{section} ({block['queries']} queries)\n" + _table(["method", *names], rows))
+    for section, groups in result.get("ablation", {}).items():
+        names = list(next(iter(groups.values())))
+        rows = [[g, *(f"{v[n]:.3f}" for n in names)] for g, v in groups.items()]
+        typer.echo(f"\nablation, {section} (engine retrained without each group)\n" + _table(["without", *names], rows))
+    for key, label in (("cohort_pairing", "engine"), ("cohort_pairing_handset", "handset")):
+        block = result.get(key)
+        if block:
+            typer.echo(f"\ncohort pairing ({label}): optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})")
     engine_misses = [m for m in misses if m.method == "engine"]
     if engine_misses:
         typer.echo("\nengine queries whose true partner is not first:")
         for m in engine_misses:
             typer.echo(f"  [{m.section}] {m.query}: {m.partner} at rank {m.rank}; above it: {', '.join(m.above)}")
+
+
+@app.command()
+def train(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="where to write the weights; default: the shipped data/ranker.json")] = None,
+    feedback: Annotated[bool, typer.Option("--feedback", help="also learn from accepted and rejected suggestions in the database")] = False,
+) -> None:
+    """Learn the ranker's weights from the real partnerships of data/eval/ (reproducible to the digit).
+
+    With --feedback, accepted suggestions and rejections become training queries too, and the new
+    weights are written only if leave-one-cohort-out figures on the evaluation bundles do not drop.
+    """
+    from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
+    from service.recommenders import load_tagger
+    from service.training import train_ranker
+
+    settings = get_settings()
+    encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
+    tagger = load_tagger(settings.themes_path, encoder)
+    paths, sets, _ = _evaluation_inputs(settings, encoder, tagger)
+    extra = []
+    if feedback:
+        from service.feedback import adopt_or_refuse, feedback_queries
+
+        with _sessions()() as session:
+            extra = feedback_queries(session, encoder, tagger)
+        typer.echo(f"{len(extra)} feedback queries from accepted and rejected suggestions", err=True)
+    ranker, _ = train_ranker(paths, encoder, tagger, extra=extra, sets=list(sets.values()))
+    target = output or settings.data_dir / "ranker.json"
+    if feedback:
+        verdict = adopt_or_refuse(list(sets.values()), extra)
+        typer.echo(verdict.summary, err=True)
+        if not verdict.adopted:
+            raise typer.Exit(1)
+    target.write_text(json.dumps(ranker.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {target}: {', '.join(f'{d} {n}' for d, n in ranker.meta['queries'].items())} queries, match threshold {ranker.match_threshold}")
 
 
 runs_app = typer.Typer(help="Batch re-ranking runs.", no_args_is_help=True)

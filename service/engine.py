@@ -16,9 +16,10 @@ from matching.index import CandidateFilter
 from matching.recommend import Query, Recommender, Suggestion
 from matching.scoring import Kind
 from service import store
-from service.errors import InvalidInput, ProfileNotFound
+from service.errors import FieldProblem, InvalidInput, ProfileNotFound
 from service.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
-from service.recommenders import build_recommender, load_tagger
+from service.places import place_of
+from service.recommenders import build_recommender, load_ranker, load_tagger, ranker_id
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
 
@@ -36,17 +37,36 @@ class SuggestionRequest:
     org_type: str | None = None
     diversity: float = 0.0
     include_partners: bool = False
+    scope: str = "any"  # collaborators: "local" (the asking city's own), "national" or "any"
 
 
 def candidate_filter(query: ProfileText | None, query_bloc: str | None, request: SuggestionRequest, excluded: set[str]) -> CandidateFilter:
-    """The rules of who may be suggested: the target kind, crossing blocs for city pairings by default."""
+    """The rules of who may be suggested: the target kind, crossing blocs for city pairings by default.
+
+    `scope` narrows organisations suggested to the asking city's own (for an organisation asking:
+    those of its home city) or its country's; "any" leaves the learned locality prior to weigh.
+    """
     crossing = request.target == Kind.CITY and (query is None or query.kind == Kind.CITY) and request.bloc is None
+    country = request.country.upper() if request.country else None
+    city = None
+    if request.target == Kind.ORGANISATION and query is not None and request.scope != "any":
+        if request.scope == "national":
+            country = query.country
+        else:
+            home = query.id if query.kind == Kind.CITY else query.city
+            if home is None:
+                raise InvalidInput(
+                    "scope=local needs a home city: this organisation has none",
+                    [FieldProblem("/query/scope", f"{request.scope!r}: the asking organisation has no city")],
+                )
+            city = home
     return CandidateFilter(
         kind=request.target.value,
         bloc=request.bloc,
         exclude_bloc=query_bloc if crossing else None,
-        country=request.country.upper() if request.country else None,
+        country=country,
         org_type=request.org_type,
+        city=city,
         exclude_keys=frozenset(excluded),
     )
 
@@ -77,7 +97,7 @@ class LiveEngine:
             with self.sessions() as session:
                 self.texts = all_profile_texts(session)
             tagger = load_tagger(self.settings.themes_path, encoder)
-            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger)
+            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger, ranker=load_ranker(self.settings.ranker_path))
             encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
@@ -98,10 +118,9 @@ class LiveEngine:
             rows = store.profiles_by_ids(session, ids)
             texts = [ProfileText.from_row(r) for r in rows]
             vectors = many_profile_vectors(self.encoder, texts)
-            for text, vec in zip(texts, vectors):
+            for text in texts:
                 self.texts[text.id] = text
-                self.recommender.index.upsert(text.id, vec, text.meta)
-            self.recommender.lexical.update({t.id: t.whole_text for t in texts})
+            self.recommender.upsert([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in zip(texts, vectors)])
 
     def profiles_removed(self, ids: list[str]) -> None:
         if self.recommender is None:
@@ -109,14 +128,16 @@ class LiveEngine:
         with self.lock:
             for key in ids:
                 self.texts.pop(key, None)
-                if key in self.recommender.index:
-                    self.recommender.index.remove(key)
-            self.recommender.lexical.remove(ids)
+            self.recommender.remove(ids)
 
     def status(self) -> dict:
         if self.recommender is None:
             return {"ready": False}
-        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id}
+        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id, "ranker": self.ranker_id()}
+
+    def ranker_id(self) -> str:
+        """What scores suggestions: "handset", or the learned weights' file digest (runs record it)."""
+        return ranker_id(self.settings.ranker_path) if self.recommender is not None and self.recommender.ranker is not None else "handset"
 
     def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
         """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
@@ -127,11 +148,17 @@ class LiveEngine:
                 raise ProfileNotFound(f"no profile with id {profile_id!r}")
             vectors = recommender.index.vectors_of(profile_id)
         excluded = {profile_id} | store.excluded_ids(session, profile_id)
+        partners = store.partner_ids(session, profile_id)
         if not request.include_partners:
-            excluded |= store.partner_ids(session, profile_id)
+            excluded |= partners
         filt = candidate_filter(query, query.bloc, request, excluded)
+        home = profile_id if query.kind == Kind.CITY else query.city
+        if home and home != profile_id:
+            partners = store.partner_ids(session, home)
+        cities = frozenset(p for p in partners if (t := self.texts.get(p)) is not None and t.kind == Kind.CITY)
+        ask = Query(vectors, query.whole_text, query.kind, key=profile_id, place=place_of(query), partners=cities)
         with self.lock:
-            return recommender.suggest(Query(vectors, query.whole_text, query.kind, key=profile_id), filt, request.k, diversity=request.diversity)
+            return recommender.suggest(ask, filt, request.k, diversity=request.diversity)
 
     def suggest_adhoc(self, query: ProfileText, request: SuggestionRequest, excluded: set[str]) -> list[Suggestion]:
         """Suggestions for a profile not stored (a city thinking of joining)."""
@@ -141,7 +168,7 @@ class LiveEngine:
         vectors = profile_vectors(self.encoder, query)
         filt = candidate_filter(query, query.bloc, request, excluded)
         with self.lock:
-            return recommender.suggest(Query(vectors, query.whole_text, query.kind), filt, request.k, diversity=request.diversity)
+            return recommender.suggest(Query(vectors, query.whole_text, query.kind, place=place_of(query)), filt, request.k, diversity=request.diversity)
 
     def profile_text(self, profile_id: str) -> ProfileText | None:
         return self.texts.get(profile_id)

@@ -1,9 +1,17 @@
 """`twinning eval`: recommendation quality on a bundle's known partnerships (../shared/FORMATS.md).
 
-Only the bundle's own text feeds the scores; its partnerships are the answers, never an input.
+Only the bundle's own text feeds the scores; its partnerships are the answers, never an input,
+except that the learned ranker's weights come from the real partnerships of `data/eval/`: a cohort
+of those bundles is ranked by weights retrained without it (leave one cohort out), any other
+bundle by the shipped weights.
+
+Methods: `engine` (the learned ranker, what the API serves), `handset` (0.8 dense + 0.2 lexical,
+the score before learning), `tfidf` and `dense` (the naive baselines). `ablation` ranks with the
+learned ranker retrained without each feature group in turn; `organisations_beyond_city` ranks
+collaborators with the asking city's own organisations left out, where text must do the work.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,19 +19,19 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from embeddings import CachedEncoder
 from matching.evaluate import mean_metrics, query_metrics, rank_of_first
-from matching.index import CandidateFilter
+from matching.features import FEATURES, GROUPS
 from matching.pairing import optimal_pairing, top1_pairs
-from matching.recommend import Query, Recommender
-from matching.scoring import Kind, ScoringParams
-from matching.themes import ThemeTagger
-from service.recommenders import build_recommender
+from matching.ranker import DirectionModel, LearnedRanker, TrainingQuery, ranked
+from matching.recommend import Recommender
+from matching.scoring import Kind
 from service.pairing import cohort_scores
 from service.profiles_text import ProfileText
-from service.schemas import Bundle
+from service.training import BundleQueries, fit_models
 
 __all__ = ["evaluate_bundle", "Miss"]
 
 Ranker = Callable[[str, list[str], Kind], list[str]]
+_CITY, _ORG = Kind.CITY, Kind.ORGANISATION
 
 
 @dataclass(frozen=True)
@@ -36,18 +44,6 @@ class Miss:
     partner: str
     rank: int | None
     above: list[str]
-
-
-def _engine_ranker(recommender: Recommender, texts: dict[str, ProfileText]) -> Ranker:
-    def rank(query_id: str, candidates: list[str], target: Kind) -> list[str]:
-        q = texts[query_id]
-        others = frozenset(texts) - set(candidates)
-        filt = CandidateFilter(kind=target.value, exclude_keys=others | {query_id})
-        query = Query(recommender.index.vectors_of(query_id), q.whole_text, q.kind, key=query_id)
-        found = recommender.suggest(query, filt, k=len(candidates), explained=False, exact=True)
-        return [s.key for s in found]
-
-    return rank
 
 
 def _cosine_ranker(vectors: dict[str, np.ndarray]) -> Ranker:
@@ -71,86 +67,122 @@ def _dense_vectors(texts: dict[str, ProfileText], encoder: CachedEncoder) -> dic
     return {k: matrix[i] for i, k in enumerate(keys)}
 
 
-def _city_queries(bundle: Bundle, texts: dict[str, ProfileText]) -> list[tuple[str, list[str], set[str]]]:
-    partners: dict[str, set[str]] = {}
-    for p in bundle.partnerships:
-        partners.setdefault(p.a, set()).add(p.b)
-        partners.setdefault(p.b, set()).add(p.a)
-    queries = []
-    for cohort in bundle.cohorts:
-        for side, members in cohort.sides.items():
-            others = [m for s, ms in cohort.sides.items() if s != side for m in ms if texts[m].kind == Kind.CITY]
-            for member in members:
-                if texts[member].kind != Kind.CITY:
-                    continue
-                relevant = partners.get(member, set()) & set(others)
-                if relevant:
-                    queries.append((member, others, relevant))
-    return queries
+Models = dict[tuple[Kind, Kind], DirectionModel]
 
 
-def _org_queries(bundle: Bundle, texts: dict[str, ProfileText]) -> list[tuple[str, list[str], set[str]]]:
-    orgs = sorted(k for k, t in texts.items() if t.kind == Kind.ORGANISATION)
-    relevant: dict[str, set[str]] = {}
-    for p in bundle.partnerships:
-        for a, b in ((p.a, p.b), (p.b, p.a)):
-            if texts[a].kind == Kind.CITY and texts[b].kind == Kind.ORGANISATION:
-                relevant.setdefault(a, set()).add(b)
-    return [(city, orgs, rel) for city, rel in sorted(relevant.items())]
+class _Learned:
+    """The models that may rank each fold: retrained without it when the shipped ones saw it."""
+
+    def __init__(self, shipped: LearnedRanker | None, training: Sequence[TrainingQuery], trained_on_this: bool) -> None:
+        self.shipped = shipped
+        self.training = list(training)
+        self.trained_on_this = trained_on_this
+        self._cache: dict[tuple[str, str], Models] = {}
+
+    def models(self, fold: str, ablate: str = "") -> Models:
+        key = (fold if self.trained_on_this else "", ablate)
+        if key not in self._cache:
+            without = {d: GROUPS[ablate] for d in FEATURES} if ablate else None
+            if self.trained_on_this or ablate or self.shipped is None:
+                self._cache[key] = fit_models([q for q in self.training if not self.trained_on_this or q.fold != fold], without=without)
+            else:
+                self._cache[key] = dict(self.shipped.models)
+        return self._cache[key]
+
+    def ranking(self, q: TrainingQuery, ablate: str = "") -> list[str]:
+        model = self.models(q.fold, ablate).get(q.direction)
+        if model is None or q.features is None:
+            return ranked(q.candidates, q.handset)
+        return ranked(q.candidates, model.scores(q.direction, q.features))
 
 
-def _section(name, queries, rankers: dict[str, Ranker], target: Kind, ks, misses: list[Miss]) -> dict | None:
+def _metrics(queries: Sequence[TrainingQuery], rank: Callable[[TrainingQuery], list[str]], ks, name: str, method: str, misses: list[Miss] | None) -> dict:
+    per_query = []
+    for q in queries:
+        ranking = rank(q)
+        per_query.append(query_metrics(ranking, set(q.relevant), ks=ks))
+        first = rank_of_first(ranking, set(q.relevant))
+        if misses is not None and first != 1:
+            best = next((r for r in ranking if r in q.relevant), sorted(q.relevant)[0])
+            misses.append(Miss(name, method, q.key, best, first, ranking[: (first or len(ranking)) - 1][:5]))
+    return mean_metrics(per_query)
+
+
+def _beyond_city(queries: Sequence[TrainingQuery], texts: dict[str, ProfileText]) -> list[TrainingQuery]:
+    """Collaborator queries with the asking city's own organisations taken out (queries left without a true partner go)."""
+    out = []
+    for q in queries:
+        keep = [i for i, c in enumerate(q.candidates) if texts[c].city != q.key]
+        relevant = q.relevant & {q.candidates[i] for i in keep}
+        if relevant:
+            out.append(TrainingQuery(q.direction, q.fold, q.key, tuple(q.candidates[i] for i in keep), q.features[keep] if q.features is not None else None, frozenset(relevant), q.handset[keep]))
+    return out
+
+
+def _section(queries: Sequence[TrainingQuery], name: str, ks, rankers: dict[str, Callable[[TrainingQuery], list[str]]], misses: list[Miss] | None) -> dict | None:
     if not queries:
         return None
-    methods = {}
-    for method, rank in rankers.items():
-        per_query = []
-        for query_id, candidates, relevant in queries:
-            ranking = rank(query_id, candidates, target)
-            per_query.append(query_metrics(ranking, relevant, ks=ks))
-            first = rank_of_first(ranking, relevant)
-            if first != 1:
-                best = next((r for r in ranking if r in relevant), sorted(relevant)[0])
-                misses.append(Miss(name, method, query_id, best, first, ranking[: (first or len(ranking)) - 1][:5]))
-        methods[method] = mean_metrics(per_query)
-    return {"queries": len(queries), "methods": methods}
+    return {"queries": len(queries), "methods": {m: _metrics(queries, r, ks, name, m, misses) for m, r in rankers.items()}}
 
 
 def evaluate_bundle(
-    bundle: Bundle, name: str, encoder: CachedEncoder, tagger: ThemeTagger | None, params: ScoringParams = ScoringParams()
+    bq: BundleQueries, encoder: CachedEncoder, shipped: LearnedRanker | None, training: Sequence[TrainingQuery], trained_on_this: bool
 ) -> tuple[dict, list[Miss]]:
-    """The `--json` object of FORMATS.md, and the misses for the readable report."""
-    texts = {p.id: ProfileText.from_fields(p.id, p) for p in bundle.profiles}
-    recommender = build_recommender(list(texts.values()), encoder, tagger, params)
+    """The `--json` object of FORMATS.md (with `handset`, `ablation` and the collaborators beyond the asking city), and the misses."""
+    learned = _Learned(shipped, training, trained_on_this)
+    texts = bq.texts
+    tfidf, dense = _cosine_ranker(_tfidf_vectors(texts)), _cosine_ranker(_dense_vectors(texts, encoder))
     rankers = {
-        "engine": _engine_ranker(recommender, texts),
-        "tfidf": _cosine_ranker(_tfidf_vectors(texts)),
-        "dense": _cosine_ranker(_dense_vectors(texts, encoder)),
+        "engine": learned.ranking,
+        "handset": lambda q: ranked(q.candidates, q.handset),
+        "tfidf": lambda q: tfidf(q.key, list(q.candidates), q.direction[1]),
+        "dense": lambda q: dense(q.key, list(q.candidates), q.direction[1]),
     }
+    cities, orgs = bq.of((_CITY, _CITY)), bq.of((_CITY, _ORG))
     misses: list[Miss] = []
     result: dict = {
-        "bundle": name,
+        "bundle": bq.name,
         "model": encoder.name,
-        "cities": _section("cities", _city_queries(bundle, texts), rankers, Kind.CITY, (1, 3), misses),
-        "organisations": _section("organisations", _org_queries(bundle, texts), rankers, Kind.ORGANISATION, (1, 3, 10), misses),
+        "ranker": "leave-one-cohort-out" if trained_on_this else ("shipped" if shipped is not None else "trained on data/eval"),
+        "ranker_trained_on": [b.get("name") for b in shipped.meta.get("bundles", [])] if shipped is not None else [],
+        "cities": _section(cities, "cities", (1, 3), rankers, misses),
+        "organisations": _section(orgs, "organisations", (1, 3, 10), rankers, misses),
+        "organisations_beyond_city": _section(_beyond_city(orgs, texts), "organisations_beyond_city", (1, 3, 10), rankers, None),
     }
-    if bundle.cohorts:
-        result["cohort_pairing"] = _cohort_pairing(bundle, recommender, texts)
+    result["ablation"] = {
+        section: {
+            f"-{group}": _metrics(queries, lambda q, g=group: learned.ranking(q, g), ks, section, f"-{group}", None)
+            for group in GROUPS
+            if any(f in FEATURES[direction] for f in GROUPS[group])
+        }
+        for section, queries, direction, ks in (("cities", cities, (_CITY, _CITY), (1, 3)), ("organisations", orgs, (_CITY, _ORG), (1, 3, 10)))
+        if queries
+    }
+    if bq.bundle.cohorts:
+        result["cohort_pairing"] = _cohort_pairing(bq, learned)
+        result["cohort_pairing_handset"] = _cohort_pairing(bq, None)
     return result, misses
 
 
-def _cohort_pairing(bundle: Bundle, recommender: Recommender, texts: dict[str, ProfileText]) -> dict:
+def _cohort_pairing(bq: BundleQueries, learned: _Learned | None) -> dict:
     """Known cross-side pairs recovered by the optimal pairing (default options) and by each city's top-1."""
-    known = {frozenset((p.a, p.b)) for p in bundle.partnerships}
+    known = {frozenset((p.a, p.b)) for p in bq.bundle.partnerships}
+    texts = bq.texts
     pairs = recovered = top1 = 0
-    for cohort in bundle.cohorts:
-        sides = {s: [m for m in ms if texts[m].kind == Kind.CITY] for s, ms in cohort.sides.items()}
+    for cohort in bq.bundle.cohorts:
+        sides = {s: [m for m in ms if texts[m].kind == _CITY] for s, ms in cohort.sides.items()}
         side = {m: s for s, ms in sides.items() for m in ms}
         cross = {p for p in known if len(p) == 2 and all(m in side for m in p) and len({side[m] for m in p}) == 2}
+        if learned is None:
+            recommender: Recommender = bq.recommender.with_ranker(None)
+        else:
+            models = learned.models(f"{bq.name}#{cohort.name}")
+            recommender = bq.recommender.with_ranker(LearnedRanker(models={d: m for d, m in models.items() if d == (_CITY, _CITY)}))
         scores = cohort_scores(recommender, sides)
         proposed = {frozenset((p.a, p.b)) for p in optimal_pairing(scores).pairs}
         pairs += len(cross)
         recovered += len(cross & proposed)
         top1 += len(cross & top1_pairs(scores))
-    rate = lambda n: round(n / pairs, 4) if pairs else 0.0  # noqa: E731
+    def rate(n: int) -> float:
+        return round(n / pairs, 4) if pairs else 0.0
     return {"pairs": pairs, "recovered": recovered, "rate": rate(recovered), "top1_recovered": top1, "top1_rate": rate(top1)}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
-from service.recommenders import load_tagger, profile_entries, recommender_over, vector_width
+from service.recommenders import load_ranker, load_tagger, profile_entries, recommender_over, vector_width
 from service.errors import Conflict
 from service.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
 from service.profiles_text import all_profile_texts
@@ -242,7 +242,8 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
     with sessions() as session:
         texts = all_profile_texts(session)
         excluded = _pairs(session, Exclusion)
-        for key, partners in _pairs(session, Partnership).items():
+        partnerships = _pairs(session, Partnership)
+        for key, partners in partnerships.items():
             excluded.setdefault(key, set()).update(partners)
         insert_rows = _insert_rows_sql(session.get_bind().dialect.paramstyle)
 
@@ -255,13 +256,13 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         entries = profile_entries(profiles, encoder, on_progress=lambda d, n: track("encoding", d, n))
         dim = vector_width(entries, encoder)
     # built once the child has exited: loading the index holds every vector twice for a moment
-    recommender = recommender_over(profiles, entries, dim, tagger)
+    recommender = recommender_over(profiles, entries, dim, tagger, ranker=load_ranker(settings.ranker_path))
     del entries, profiles
     track("encoding", len(texts), len(texts))
     _release_free_heap()
     timings["encoding"] = time.monotonic() - started
 
-    items = block_items(texts, excluded)
+    items = block_items(texts, excluded, partnerships)
     done = stored = 0
     scoring = storing = 0.0
     track("scoring", 0, len(items))

@@ -27,24 +27,26 @@ class ProfileText:
     description: str
     interests: tuple[str, ...]
     offers: tuple[str, ...]
+    city: str | None = None  # an organisation's home city (a city profile's id)
 
     @classmethod
     def from_row(cls, row: Profile) -> "ProfileText":
         return cls(
             id=row.id, kind=Kind(row.kind), name=row.name, bloc=row.bloc, country=row.country, org_type=row.org_type,
             description=row.description, interests=tuple(row.phrase_texts("interest")), offers=tuple(row.phrase_texts("offer")),
+            city=row.city,
         )
 
     @classmethod
     def from_fields(cls, id: str, fields: ProfileFields) -> "ProfileText":
         return cls(
             id=id, kind=Kind(fields.kind), name=fields.name, bloc=fields.bloc, country=fields.country, org_type=fields.org_type,
-            description=fields.description, interests=tuple(fields.interests), offers=tuple(fields.offers),
+            description=fields.description, interests=tuple(fields.interests), offers=tuple(fields.offers), city=fields.city,
         )
 
     @property
     def meta(self) -> ProfileMeta:
-        return ProfileMeta(kind=self.kind.value, bloc=self.bloc, country=self.country, org_type=self.org_type)
+        return ProfileMeta(kind=self.kind.value, bloc=self.bloc, country=self.country, org_type=self.org_type, city=self.city)
 
     @property
     def whole_text(self) -> str:
@@ -64,11 +66,11 @@ def all_profile_texts(session: Session) -> dict[str, ProfileText]:
     for profile_id, role, text in rows:
         interests, offers = phrases.setdefault(profile_id, ([], []))
         (interests if role == "interest" else offers).append(text)
-    columns = (Profile.id, Profile.kind, Profile.name, Profile.bloc, Profile.country, Profile.org_type, Profile.description)
+    columns = (Profile.id, Profile.kind, Profile.name, Profile.bloc, Profile.country, Profile.org_type, Profile.description, Profile.city)
     out = {}
-    for pid, kind, name, bloc, country, org_type, description in session.execute(select(*columns).order_by(Profile.id)):
+    for pid, kind, name, bloc, country, org_type, description, city in session.execute(select(*columns).order_by(Profile.id)):
         interests, offers = phrases.get(pid, ([], []))
-        out[pid] = ProfileText(pid, Kind(kind), name, bloc, country, org_type, description, tuple(interests), tuple(offers))
+        out[pid] = ProfileText(pid, Kind(kind), name, bloc, country, org_type, description, tuple(interests), tuple(offers), city)
     return out
 
 

@@ -2,6 +2,7 @@
 and what evaluation and the batch job score with. Cache misses only are encoded, in chunks.
 """
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,13 +10,15 @@ from pathlib import Path
 from embeddings import CachedEncoder
 from matching.index import PhraseIndex, ProfileMeta
 from matching.lexical import LexicalModel
+from matching.ranker import LearnedRanker
 from matching.recommend import Recommender
 from matching.scoring import ScoringParams
 from matching.themes import Theme, ThemeTagger
 from matching.vectors import ProfileVectors
+from service.places import place_of
 from service.profiles_text import ProfileText, many_profile_vectors
 
-__all__ = ["build_recommender", "load_tagger", "load_themes", "profile_entries", "recommender_over", "vector_width"]
+__all__ = ["build_recommender", "load_ranker", "ranker_id", "load_tagger", "load_themes", "profile_entries", "recommender_over", "vector_width"]
 
 _BATCH = 2000  # profiles encoded (and reported on) per chunk
 
@@ -32,16 +35,31 @@ def load_tagger(path: Path, encoder: CachedEncoder) -> ThemeTagger | None:
     return ThemeTagger(themes, encoder.encode([t.text for t in themes]))
 
 
+def ranker_id(path: Path | None) -> str:
+    """What scores suggestions, as a run records it: "handset", or "learned:" and the weights file's digest."""
+    if path is None or not path.exists():
+        return "handset"
+    return f"learned:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
+def load_ranker(path: Path | None) -> LearnedRanker | None:
+    """The shipped learned ranker (`twinning train` writes it); None, the hand-set score, without one."""
+    if path is None or not path.exists():
+        return None
+    return LearnedRanker.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
 def build_recommender(
     profiles: list[ProfileText],
     encoder: CachedEncoder,
     tagger: ThemeTagger | None,
     params: ScoringParams = ScoringParams(),
     on_progress: Callable[[int, int], None] | None = None,
+    ranker: LearnedRanker | None = None,
 ) -> Recommender:
     """An engine over a fixed set of profiles: what evaluation and the batch job score with."""
     entries = profile_entries(profiles, encoder, on_progress)
-    return recommender_over(profiles, entries, vector_width(entries, encoder), tagger, params)
+    return recommender_over(profiles, entries, vector_width(entries, encoder), tagger, params, ranker)
 
 
 def profile_entries(
@@ -69,8 +87,10 @@ def recommender_over(
     dim: int,
     tagger: ThemeTagger | None,
     params: ScoringParams = ScoringParams(),
+    ranker: LearnedRanker | None = None,
 ) -> Recommender:
     """The engine over profiles whose vectors are in hand; the index copies them."""
     index = PhraseIndex(dim=dim).bulk_load(entries)
     lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
-    return Recommender(index, lexical, tagger, params)
+    places = {p.id: place_of(p) for p in profiles}
+    return Recommender(index, lexical, tagger, params, ranker=ranker, places=places)

@@ -212,6 +212,11 @@ class ScoreParts(BaseModel):
     lexical: float = Field(description="TF-IDF cosine of the two whole texts")
     forward: float = Field(description="how well the candidate covers the asking profile's needs")
     backward: float | None = Field(description="how well the asking city covers the candidate city's interests")
+    handset: float | None = Field(default=None, description="the hand-set score (0.8 dense + 0.2 lexical), beside the learned one")
+    features: dict[str, float] = Field(default_factory=dict, description="the learned ranker's inputs (matching/features.py)")
+    contributions: dict[str, float] = Field(
+        default_factory=dict, description="each feature's share of the learned score: score = logistic(their sum), 0.5 for the list's average candidate"
+    )
 
 
 class PhraseMatchOut(BaseModel):
@@ -221,6 +226,7 @@ class PhraseMatchOut(BaseModel):
     match_role: str
     similarity: float
     direction: Literal["forward", "backward"]
+    close: bool = Field(default=True, description="false below the similarity that means something: shown as no close match")
 
 
 class ThemeOut(BaseModel):
@@ -238,6 +244,7 @@ class SuggestionOut(BaseModel):
     org_type: str | None
     score: float
     parts: ScoreParts
+    reasons: list[str] = Field(default_factory=list, description="the score's parts and priors in words, largest first")
     matches: list[PhraseMatchOut]
     shared_themes: list[ThemeOut]
     shared_terms: list[str]

@@ -33,10 +33,18 @@ class Settings(BaseSettings):
     rerank_shortlist: int = Field(default=SHORTLIST_SIZE, ge=1)  # per query, by code presence: depth against run time
     dask_address: str | None = None
     blas_threads: int = Field(default=1, ge=1)  # per server process: its products are small (see create_app)
+    ranker: Path | None = None  # the learned ranker's weights; default: data_dir / ranker.json
+    handset: bool = False  # score with the hand-set blend even where learned weights exist
 
     @property
     def themes_path(self) -> Path:
         return self.data_dir / "themes.json"
+
+    @property
+    def ranker_path(self) -> Path | None:
+        if self.handset:
+            return None
+        return self.ranker or self.data_dir / "ranker.json"
 
     @property
     def demo_bundle_path(self) -> Path:

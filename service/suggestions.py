@@ -12,6 +12,7 @@ from service.engine import LiveEngine, SuggestionRequest
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.jobs import current_run
 from service.models import Run
+from service.places import country_name, language_name, official_languages
 from service.profiles_text import ProfileText
 from service.runs import stored_suggestions
 from service.schemas import (
@@ -34,7 +35,69 @@ def theme_list(live: LiveEngine, ids: list[str]) -> list[ThemeOut]:
     return [ThemeOut(id=t, label=live.theme_label(t)) for t in ids]
 
 
-def suggestion_out(live: LiveEngine, rank: int, s: Suggestion) -> SuggestionOut:
+_MIN_REASON = 0.05  # a contribution to the logit smaller than this is not worth a line
+
+
+def _based_in(live: LiveEngine, city: str | None) -> str:
+    text = live.profile_text(city) if city else None
+    return text.name if text else (city or "")
+
+
+def reasons(live: LiveEngine, asking: ProfileText | None, s: Suggestion) -> list[str]:
+    """The learned score's parts and priors in words, largest first, then the close phrase matches.
+
+    What each line claims can be checked on the two profiles: places, languages (CLDR), the
+    quoted phrases; the signed number is the feature's share of the logit.
+    """
+    text = live.profile_text(s.key)
+    out: list[tuple[float, str]] = []
+    f, c = s.features, s.contributions
+    collaborator = asking is not None and text is not None and asking.kind != text.kind
+    words = {
+        "fit": ("covers its needs" if collaborator else "serves both sides' interests") + f" ({f.get('fit', 0):.2f})",
+        "best_needs": f"serves its best-served needs well ({f.get('best_needs', 0):.2f})",
+        "reverse_fit": (
+            "what it offers, the city asks for" if text is not None and text.kind == Kind.ORGANISATION else "what the city asks for, it offers"
+        ) + f" ({f.get('reverse_fit', 0):.2f})",
+        "lexical": f"shares exact terms (TF-IDF {f.get('lexical', 0):.2f})",
+        "themes": f"{int(f.get('themes', 0))} themes in common",
+    }
+    kind = "cities" if asking is None or asking.kind == Kind.CITY else "organisations"
+    for name, share in c.items():
+        if abs(share) < _MIN_REASON:
+            continue
+        if name == "popularity":
+            line = f"popular with most {kind}" if share < 0 else "stands out above its usual score"
+        elif name in ("language", "local", "partner_city", "national"):
+            if not f.get(name):
+                continue  # a prior that does not hold says nothing about this pair
+            line = _place_reason(live, asking, text, name)
+        else:
+            line = words[name]
+        out.append((share, f"{line}: {share:+.2f}"))
+    lines = [line for _, line in sorted(out, key=lambda item: -abs(item[0]))]
+    close = [m for m in s.matches if m.close]
+    lines += [f"“{m.need}” ↔ “{m.match}” ({m.similarity:.2f})" for m in close[:2]]
+    if s.matches and not close:
+        lines.append("no close phrase match")
+    return lines
+
+
+def _place_reason(live: LiveEngine, asking: ProfileText | None, text: ProfileText | None, name: str) -> str:
+    if asking is None or text is None:
+        return name
+    org, city = (text, asking) if text.kind == Kind.ORGANISATION else (asking, text)
+    if name == "language":
+        shared = sorted(official_languages(asking.country) & official_languages(text.country))
+        return "both speak " + " and ".join(language_name(code) for code in shared)
+    if name == "local":
+        return f"based in {city.name}, the asking city" if asking is city else f"{city.name} is its home city"
+    if name == "partner_city":
+        return f"based in {_based_in(live, org.city)}, a partner city of {city.name}"
+    return f"based in the same country ({country_name(org.country)})"
+
+
+def suggestion_out(live: LiveEngine, rank: int, s: Suggestion, asking: ProfileText | None = None) -> SuggestionOut:
     text = live.profile_text(s.key)
     return SuggestionOut(
         rank=rank,
@@ -45,7 +108,10 @@ def suggestion_out(live: LiveEngine, rank: int, s: Suggestion) -> SuggestionOut:
         country=text.country,
         org_type=text.org_type,
         score=s.score,
-        parts=ScoreParts(dense=s.dense, lexical=s.lexical, forward=s.forward, backward=s.backward),
+        parts=ScoreParts(
+            dense=s.dense, lexical=s.lexical, forward=s.forward, backward=s.backward, handset=s.handset, features=s.features, contributions=s.contributions
+        ),
+        reasons=reasons(live, asking, s),
         matches=[PhraseMatchOut(**m.__dict__) for m in s.matches],
         shared_themes=theme_list(live, s.shared_themes),
         shared_terms=s.shared_terms,
@@ -77,7 +143,8 @@ def suggestions_for(
         if run is not None and plain and (source == "batch" or _utc(run.started_at) >= _utc(profile.updated_at)):
             return _batch_list(session, live, run, profile_id, ask.target, ask.k)
     found = live.suggest_for(session, profile_id, ask)
-    return SuggestionList(profile=profile_id, target=ask.target, items=[suggestion_out(live, i + 1, s) for i, s in enumerate(found)])
+    asking = live.profile_text(profile_id)
+    return SuggestionList(profile=profile_id, target=ask.target, items=[suggestion_out(live, i + 1, s, asking) for i, s in enumerate(found)])
 
 
 def _batch_list(session: Session, live: LiveEngine, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:
@@ -91,9 +158,10 @@ def _batch_list(session: Session, live: LiveEngine, run: Run, profile_id: str, t
         stored = Suggestion(
             key=row.other_id, score=row.score, dense=d["parts"]["dense"], lexical=d["parts"]["lexical"],
             forward=d["parts"]["forward"], backward=d["parts"]["backward"], matches=[PhraseMatch(**m) for m in d["matches"]],
-            shared_themes=d["shared_themes"], shared_terms=d["shared_terms"],
+            shared_themes=d["shared_themes"], shared_terms=d["shared_terms"], handset=d["parts"].get("handset"),
+            features=d.get("features", {}), contributions=d.get("contributions", {}),
         )
-        items.append(suggestion_out(live, len(items) + 1, stored))
+        items.append(suggestion_out(live, len(items) + 1, stored, live.profile_text(profile_id)))
         if len(items) == k:
             break
     return SuggestionList(profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items)
@@ -101,7 +169,7 @@ def _batch_list(session: Session, live: LiveEngine, run: Run, profile_id: str, t
 
 def adhoc_suggestions(live: LiveEngine, query: ProfileText, ask: SuggestionRequest, excluded: set[str]) -> SuggestionList:
     found = live.suggest_adhoc(query, ask, excluded=excluded)
-    return SuggestionList(profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s) for i, s in enumerate(found)])
+    return SuggestionList(profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s, query) for i, s in enumerate(found)])
 
 
 def accept_suggestion(session: Session, principal: Principal, profile_id: str, other: str, programme: str | None = None) -> AcceptOut:

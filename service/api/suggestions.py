@@ -28,12 +28,18 @@ def profile_suggestions(
     org_type: Annotated[str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")] = None,
     diversity: Annotated[float, Query(ge=0, le=1, description="0 = pure score order; higher spreads suggestions across themes")] = 0.0,
     include_partners: bool = False,
+    scope: Annotated[
+        Literal["local", "national", "any"],
+        Query(description="organisations: the asking city's own, its country's, or any (the learned locality prior weighs in)"),
+    ] = "any",
     source: Annotated[
         Literal["live", "batch"] | None,
         Query(description="batch: the current run's stored ranking; default: batch when that run is newer than the profile"),
     ] = None,
 ) -> SuggestionList:
-    ask = SuggestionRequest(target=target, k=k, bloc=bloc, country=country, org_type=org_type, diversity=diversity, include_partners=include_partners)
+    ask = SuggestionRequest(
+        target=target, k=k, bloc=bloc, country=country, org_type=org_type, diversity=diversity, include_partners=include_partners, scope=scope
+    )
     return suggestions_for(session, request.app.state.live, principal, profile_id, ask, source)
 
 

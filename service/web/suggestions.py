@@ -1,6 +1,6 @@
 """A profile's suggestions with their reasons; accepting, rejecting and undoing either."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +32,7 @@ class SuggestionFilters(BaseModel):
     org_type: OrgType | None = None
     diversity: Annotated[float, Field(ge=0, le=1)] = 0.0
     include_partners: bool = False
+    scope: Literal["local", "national", "any"] = "any"
     k: Annotated[int, Field(ge=1, le=100)] = 10
 
     @classmethod
@@ -47,7 +48,7 @@ class SuggestionFilters(BaseModel):
     def request(self) -> SuggestionRequest:
         return SuggestionRequest(
             target=self.target, k=self.k, bloc=self.bloc, country=self.country, org_type=self.org_type,
-            diversity=self.diversity, include_partners=self.include_partners,
+            diversity=self.diversity, include_partners=self.include_partners, scope=self.scope,
         )
 
 

@@ -58,7 +58,7 @@ def test_shortlists_hold_the_exhaustive_top_ten_and_respect_filters(corpus_index
     keys = [k for k, v, m in entries if m.kind == query_kind and len(v)][:60]
     filters = [_filter(index, k, target) for k in keys]
     slots = np.array([index.slot(k) for k in keys])
-    shortlists = presence.shortlists(slots, roles, index.allowed_among(filters, presence.candidates_), 100)
+    shortlists, _ = presence.shortlists(slots, roles, index.allowed_among(filters, presence.candidates_), 100)
     held = 0
     for key, filt, shortlist in zip(keys, filters, shortlists):
         allowed = set(index.allowed(filt).tolist())

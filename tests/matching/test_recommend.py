@@ -12,7 +12,7 @@ from matching.explain import explain
 from matching.index import CandidateFilter, PhraseIndex, ProfileMeta
 from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender
-from matching.scoring import Kind, direction_roles
+from matching.scoring import Kind, direction_roles, explanation_roles
 from matching.themes import Theme, ThemeTagger
 from matching.vectors import ProfileVectors
 
@@ -141,7 +141,7 @@ def test_each_suggestion_is_explained_as_explain_explains_that_pair(vectors, tag
     recommender = build(vectors, list(PROFILES) + list(TWIN), tagger)
     for key, target in [("eindhoven", "organisation"), ("eindhoven", "city"), ("lumen", "city"), ("busan", "city")]:
         query = query_of(recommender, key)
-        roles = direction_roles(query.kind, Kind(target))
+        roles = explanation_roles(query.kind, Kind(target))
         for s in ask(recommender, key, target):
             why = explain(query.vectors, recommender.index.vectors_of(s.key), roles, recommender.params, recommender.tagger)
             assert (s.matches, s.shared_themes) == (why.matches, why.shared_themes)

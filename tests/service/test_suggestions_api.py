@@ -132,3 +132,29 @@ def test_member_key_for_a_profile(app, demo):
         secret, _ = create_key(session, role=Role.MEMBER, profile_id="busan")
     r = demo.get("/profiles/busan/suggestions?include_partners=true", headers={"Authorization": f"Bearer {secret}"})
     assert _ids(r)[0] == "barcelona"
+
+
+def test_collaborator_scope_narrows_to_the_city_or_its_country(demo, keys):
+    h = keys.auth("manager")
+    base = "/profiles/barcelona/suggestions?target=organisation&include_partners=true"
+    local = _ids(demo.get(base + "&scope=local", headers=h))
+    assert local and set(local) <= {"blanquerna", "university-of-barcelona", "sonar", "smart-city-expo-world-congress", "22-barcelona"}
+    national = _ids(demo.get(base + "&scope=national", headers=h))
+    assert set(local) <= set(national) and all(i not in national for i in ("philips-lighting", "doosan", "oasc"))
+    anywhere = _ids(demo.get(base, headers=h))
+    assert {"philips-lighting", "oasc"} & set(anywhere)  # a foreign organisation can still be suggested
+    r = demo.get(base + "&scope=nearby", headers=h)
+    assert r.status_code == 422 and "scope" in r.text
+
+
+def test_learned_reasons_name_the_place_and_quote_only_close_matches(demo, keys):
+    r = demo.get("/profiles/eindhoven/suggestions?target=organisation&include_partners=true", headers=keys.auth("manager")).json()
+    philips = next(s for s in r["items"] if s["id"] == "philips-lighting")
+    assert "based in Eindhoven, the asking city: " in " ".join(philips["reasons"])
+    assert philips["parts"]["features"]["local"] == 1.0 and philips["parts"]["contributions"]["local"] > 0
+    assert {m["direction"] for m in philips["matches"]} == {"forward", "backward"}  # needs met and offers asked for
+    threshold = json.loads((DATA / "ranker.json").read_text(encoding="utf-8"))["match_threshold"]
+    for s in r["items"]:
+        quoted = [line for line in s["reasons"] if "↔" in line]
+        assert all(float(line.rsplit("(", 1)[1].rstrip(")")) >= threshold for line in quoted)
+        assert all(m["close"] == (m["similarity"] >= threshold) for m in s["matches"])

@@ -1,0 +1,38 @@
+"""Where a profile is, as the learned ranker's place features read it: country, official languages
+(CLDR data through `babel`, never a hand-written table) and an organisation's home city."""
+
+from functools import lru_cache
+
+from babel import Locale
+from babel.languages import get_official_languages
+
+from matching.features import Place
+from service.profiles_text import ProfileText
+
+__all__ = ["official_languages", "language_name", "country_name", "place_of"]
+
+
+@lru_cache(maxsize=None)
+def official_languages(country: str) -> frozenset[str]:
+    """The country's official languages, de jure and de facto (English in the United States),
+    national only: regional ones (Catalan in Spain) would make most neighbours share one."""
+    return frozenset(get_official_languages(country.upper(), regional=False, de_facto=True))
+
+
+@lru_cache(maxsize=None)
+def language_name(code: str) -> str:
+    """A language's English name ("Portuguese" for "pt"); the code itself when CLDR has none."""
+    try:
+        return Locale.parse(code).get_display_name("en") or code
+    except (ValueError, LookupError):
+        return code
+
+
+@lru_cache(maxsize=None)
+def country_name(code: str) -> str:
+    """A country's English name from CLDR ("Netherlands" for "NL")."""
+    return Locale("en").territories.get(code.upper(), code)
+
+
+def place_of(text: ProfileText) -> Place:
+    return Place(country=text.country, languages=official_languages(text.country), city=text.city)
