@@ -58,8 +58,15 @@ class LexicalModel:
             self.vectorizer_ = TfidfVectorizer(vocabulary=["\x00"], dtype=np.float32)
             matrix = self.vectorizer_.fit_transform(corpus)
         self.terms_ = self.vectorizer_.get_feature_names_out()
+        self.n_fitted_ = len(keys)
         self._store(sparse.csr_matrix(matrix[: len(keys)]), keys)
         return self
+
+    def outgrown(self) -> bool:
+        """True once the stored rows are twice the texts the vocabulary and idf were fitted on: a
+        refit then costs amortised O(1) per write, and keeps live scores close to a fresh fit's
+        (what the batch scores with)."""
+        return len(self.row_of_) > 2 * max(self.n_fitted_, 8)
 
     def transform(self, text: str) -> sparse.csr_matrix:
         return self.vectorizer_.transform([text])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, Encoder, load_encoder
 from matching.index import CandidateFilter
+from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender, Suggestion
 from matching.scoring import Kind
 from service import store
@@ -121,6 +122,8 @@ class LiveEngine:
             for text in texts:
                 self.texts[text.id] = text
             self.recommender.upsert([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in zip(texts, vectors)])
+            if self.recommender.lexical.outgrown():
+                self.recommender.lexical = LexicalModel().fit({t.id: t.whole_text for t in self.texts.values()})
 
     def profiles_removed(self, ids: list[str]) -> None:
         if self.recommender is None:
