@@ -55,7 +55,9 @@ def test_city_pairing_explains_both_directions(demo, keys):
     top = demo.get("/profiles/eindhoven/suggestions?include_partners=true&k=1", headers=keys.auth("manager")).json()["items"][0]
     assert {m["direction"] for m in top["matches"]} == {"forward", "backward"}
     assert top["parts"]["backward"] is not None
-    assert top["score"] == pytest.approx(0.8 * top["parts"]["dense"] + 0.2 * top["parts"]["lexical"], abs=1e-4)
+    assert top["parts"]["handset"] == pytest.approx(0.8 * top["parts"]["dense"] + 0.2 * top["parts"]["lexical"], abs=1e-4)
+    assert set(top["parts"]["contributions"]) == {"fit", "lexical", "themes", "popularity", "language"}
+    assert top["reasons"]
 
 
 def test_filters(demo, keys):
