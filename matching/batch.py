@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.index import CandidateFilter
+from matching.index import CandidateFilter, Scored
 from matching.presence import CodePresence
-from matching.recommend import Query, Recommender, Suggestion
+from matching.recommend import Query, Recommender, Suggestion, widened
 from matching.scoring import DirectionRoles, Kind, direction_roles
 
 __all__ = ["BlockItem", "BatchScorer", "SHORTLIST_SIZE", "suggest_block"]
@@ -107,26 +107,25 @@ class BatchScorer:
         pool, rescore = recommender.pool_size(k), index.rescore_first(k)  # rescored as the live cascade does
         # the place priors' candidates join each pool as live (`Recommender.suggest`): their own
         # best `pool`, shortlisted from the same presence scores
-        wider = [recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)]
-        depth = max((len(w) for w in wider), default=0)
-        also = []
-        for level in range(depth):
-            filters = [w[level] if level < len(w) else it.filt for w, it in zip(wider, items)]
-            mask = index.allowed_among(filters, presence.candidates_)
-            mask[[i for i, w in enumerate(wider) if level >= len(w)]] = False
-            also.append(mask)
-        shortlists, extras = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k), also=also, also_size=4 * pool)
-        pools = []
-        for i, (q, shortlist) in enumerate(zip(queries, shortlists)):
-            found = index.top_k_among(q.vectors, roles, recommender.params, k, shortlist, pool, rescore)
-            seen = {s.key for s in found}
-            for extra in extras[i]:
-                for scored in index.top_k_among(q.vectors, roles, recommender.params, k, extra, pool, rescore):
-                    if scored.key not in seen:
-                        seen.add(scored.key)
-                        found.append(scored)
-            pools.append(found)
+        priors = self._prior_masks([recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)], presence.candidates_)
+        shortlists, extras = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k), also=priors, also_size=4 * pool)
+
+        def best(query: Query, candidates: np.ndarray) -> list[Scored]:
+            return index.top_k_among(query.vectors, roles, recommender.params, k, candidates, pool, rescore)
+
+        pools = [widened(best(q, shortlist), [best(q, more) for more in mores]) for q, shortlist, mores in zip(queries, shortlists, extras)]
         return recommender.rank_many(queries, pools, k)
+
+    def _prior_masks(self, priors: list[list[CandidateFilter]], candidates: np.ndarray) -> list[np.ndarray]:
+        """(items × candidates) masks, the n-th of each item's prior filters in the n-th; an item
+        with fewer priors allows nothing there."""
+        masks = []
+        for level in range(max((len(p) for p in priors), default=0)):
+            filters = [p[level] if level < len(p) else p[0] if p else CandidateFilter(kind="city") for p in priors]
+            mask = self.recommender.index.allowed_among(filters, candidates)
+            mask[[i for i, p in enumerate(priors) if level >= len(p)]] = False
+            masks.append(mask)
+        return masks
 
 
 def suggest_block(scorer: BatchScorer, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:

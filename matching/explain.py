@@ -5,11 +5,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from matching.scoring import DirectionRoles, ScoringParams, needs_mask, role_table, serve_weights
+from matching.scoring import DirectionRoles, Kind, ScoringParams, direction_roles, need_maxima, needs_mask, role_table, serve_weights
 from matching.themes import ThemeTagger
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.vectors import PhraseRole, ProfileVectors, stacked
 
-__all__ = ["PhraseMatch", "Explanation", "explain", "explain_many", "explain_block"]
+__all__ = ["PhraseMatch", "Explanation", "explain", "explain_many", "explain_block", "need_best_cosines", "separating_threshold"]
 
 ROLE_NAMES = {PhraseRole.INTEREST: "interest", PhraseRole.OFFER: "offer", PhraseRole.DESCRIPTION: "description"}
 _ROLE_NAME = [ROLE_NAMES[role] for role in PhraseRole]  # by role code: no enum built per quoted phrase
@@ -250,3 +250,27 @@ def _shared_themes(need_themes: dict[str, float], serve_themes: dict[str, float]
     """Themes on both sides, the weaker side's strength first, then by id."""
     shared = {t: min(need_themes[t], serve_themes[t]) for t in need_themes.keys() & serve_themes.keys()}
     return sorted(shared, key=lambda t: (-shared[t], t))
+
+
+def need_best_cosines(direction: tuple[Kind, Kind], query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams) -> np.ndarray:
+    """(query needs × candidates): how well each candidate serves each of the query's needs, as a
+    forward match quotes it (the best weighted cosine, floored at 0). Candidates without phrases get 0."""
+    roles = direction_roles(*direction)
+    out = np.zeros((int(needs_mask(query.roles, roles.query_needs).sum()), len(candidates)))
+    keep = np.array([len(c) > 0 for c in candidates], dtype=bool)
+    if keep.any() and len(query):
+        vectors, stacked_roles, offsets = stacked([c for c in candidates if len(c)])
+        sims = query.vectors.astype(np.float64) @ vectors.T
+        out[:, keep] = np.clip(need_maxima(sims, query.roles, stacked_roles, offsets[:-1], roles, params), 0.0, None)
+    return out
+
+
+def separating_threshold(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The cosine that best separates needs served by a true partner from needs served by others
+    (the largest true-positive minus false-positive rate, Youden's J), rounded to 0.01: below it a
+    phrase pair is "no close match"."""
+    if len(positive) == 0 or len(negative) == 0:
+        return 0.0
+    grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
+    gain = [(positive >= t).mean() - (negative >= t).mean() for t in grid]
+    return float(grid[int(np.argmax(gain))])

@@ -19,12 +19,12 @@ standardises them within each candidate list (`standardised`).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from matching.scoring import Kind, ScoringParams, direction_roles, needs_mask, role_table, serve_weights
-from matching.vectors import ProfileVectors
+from matching.scoring import Kind, ScoringParams, coverage_block, explanation_roles, need_maxima
+from matching.vectors import ProfileVectors, stacked
 
 __all__ = [
     "Place",
@@ -36,8 +36,6 @@ __all__ = [
     "PairInputs",
     "pair_features",
     "standardised",
-    "need_best_cosines",
-    "separating_threshold",
 ]
 
 Direction = tuple[Kind, Kind]
@@ -135,67 +133,22 @@ def pair_features(direction: Direction, inputs: PairInputs, places: Mapping[str,
 def _collaborator_coverage(
     direction: Direction, query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(best_needs, reverse_fit) of each candidate, from one product of the query's phrases with all of theirs."""
-    n = len(candidates)
-    forward = direction_roles(*direction)
-    reverse = direction_roles(direction[1], direction[0])
-    lengths = np.array([len(c) for c in candidates], dtype=np.int64)
-    keep = lengths > 0
-    best = np.zeros(n)
-    rev = np.zeros(n)
-    if not keep.any() or len(query) == 0:
-        return best, rev
-    used = [c for c in candidates if len(c)]
-    starts, roles, sims = _stacked_cosines(query, used)
-    per_need = _per_need(query, roles, sims, starts, forward.query_needs, forward.target_serves, params)
-    top = min(_BEST_NEEDS, per_need.shape[0])
-    best[keep] = -np.sort(-per_need, axis=0)[:top].mean(axis=0)
-    # reverse: each candidate need's best weighted cosine with any query phrase, averaged per candidate
-    per_phrase = (sims * serve_weights(query.roles, reverse.target_serves, params)[:, None]).max(axis=0)
-    wanted = role_table(reverse.query_needs)[roles]
-    counts = np.add.reduceat(wanted.astype(np.float64), starts)
-    sums = np.add.reduceat(np.where(wanted, per_phrase, 0.0), starts)
-    all_sums = np.add.reduceat(per_phrase, starts)
-    used_lengths = lengths[keep].astype(np.float64)
-    rev[keep] = np.clip(np.where(counts > 0, sums / np.maximum(counts, 1), all_sums / used_lengths), 0.0, None)
-    return best, rev
+    """(best_needs, reverse_fit) of each candidate, from one product of the query's phrases with all of theirs.
 
-
-def _stacked_cosines(query: ProfileVectors, used: Sequence[ProfileVectors]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each candidate's first stacked phrase, the stacked phrases' roles, and (query phrases × stacked) cosines."""
-    starts = np.concatenate(([0], np.cumsum([len(c) for c in used])[:-1])).astype(np.int64)
-    vectors = np.concatenate([c.vectors for c in used]).astype(np.float64)
-    roles = np.concatenate([c.roles for c in used])
-    return starts, roles, query.vectors.astype(np.float64) @ vectors.T
-
-
-def _per_need(query, roles, sims, starts, needs, serves, params) -> np.ndarray:
-    """(query needs × candidates): each need's best weighted cosine with each candidate, floored at 0."""
-    need = needs_mask(query.roles, needs)
-    per_need = np.maximum.reduceat(sims[need] * serve_weights(roles, serves, params)[None, :], starts, axis=1)
-    return np.clip(per_need, 0.0, None)
-
-
-def need_best_cosines(direction: Direction, query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams) -> np.ndarray:
-    """(query needs × candidates): how well each candidate serves each of the query's needs, as an
-    explanation quotes it (the best weighted cosine). Candidates without phrases get 0."""
-    roles = direction_roles(*direction)
-    out = np.zeros((int(needs_mask(query.roles, roles.query_needs).sum()), len(candidates)))
+    The reverse fit is `coverage_block`'s backward coverage with the candidate's needs taken as
+    `explanation_roles` quotes them (an organisation's offers, a city's interests).
+    """
+    best, reverse = np.zeros(len(candidates)), np.zeros(len(candidates))
     keep = np.array([len(c) > 0 for c in candidates], dtype=bool)
-    if keep.any() and len(query):
-        starts, stacked_roles, sims = _stacked_cosines(query, [c for c in candidates if len(c)])
-        out[:, keep] = _per_need(query, stacked_roles, sims, starts, roles.query_needs, roles.target_serves, params)
-    return out
-
-
-def separating_threshold(positive: np.ndarray, negative: np.ndarray) -> float:
-    """The cosine that best separates needs served by a true partner from needs served by others
-    (the largest true-positive minus false-positive rate, Youden's J), rounded to 0.01."""
-    if len(positive) == 0 or len(negative) == 0:
-        return 0.0
-    grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
-    gain = [(positive >= t).mean() - (negative >= t).mean() for t in grid]
-    return float(grid[int(np.argmax(gain))])
+    if not keep.any() or len(query) == 0:
+        return best, reverse
+    vectors, roles, offsets = stacked([c for c in candidates if len(c)])
+    sims = query.vectors.astype(np.float64) @ vectors.T
+    both_ways = replace(explanation_roles(*direction), reciprocal=True)
+    per_need = np.clip(need_maxima(sims, query.roles, roles, offsets[:-1], both_ways, params), 0.0, None)
+    best[keep] = -np.sort(-per_need, axis=0)[: _BEST_NEEDS].mean(axis=0)
+    reverse[keep] = coverage_block(sims, query.roles, roles, offsets, both_ways, params)[1]
+    return best, reverse
 
 
 def standardised(x: np.ndarray, names: Sequence[str]) -> np.ndarray:

@@ -552,7 +552,7 @@ class PhraseIndex:
         q, q_roles = _query_rows(query, roles)
         if self.code_vectors_ is None or int(self.length_[slots].sum()) < self.exact_below_rows:
             fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
-            return (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
+            return _dense(fwd, bwd, params)
         return self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
 
     # ------------------------------------------------------------------ scoring
@@ -593,7 +593,7 @@ class PhraseIndex:
         self, slots: np.ndarray, fwd: np.ndarray, bwd: np.ndarray | None, params: ScoringParams, k: int
     ) -> list[Scored]:
         """The k best by dense desc then key asc; every tie at the k-th score is considered."""
-        dense = (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
+        dense = _dense(fwd, bwd, params)
         if len(dense) > k:
             kth = np.partition(dense, len(dense) - k)[len(dense) - k]
             pick = np.flatnonzero(dense >= kth)
@@ -669,7 +669,7 @@ class PhraseIndex:
         order = np.argsort(-reduced, kind="stable")
         head = np.sort(order[:first])
         fwd, bwd = self._exact_scores(q, q_roles, slots[head], roles, params)
-        dense = (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
+        dense = _dense(fwd, bwd, params)
         rest = order[first:]
         if len(dense) >= keep and len(rest):
             kth = np.partition(dense, len(dense) - keep)[len(dense) - keep]
@@ -804,6 +804,11 @@ class PhraseIndex:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _dense(fwd: np.ndarray, bwd: np.ndarray | None, params: ScoringParams) -> np.ndarray:
+    """The dense score from coverages: fused both ways when reciprocal, else the forward one."""
+    return (fuse_directions(fwd, bwd, params.fusion) if bwd is not None else fwd).astype(np.float32)
 
 
 def _positions(slots: np.ndarray | slice, wanted: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Ranked, explained suggestions: dense retrieval from the index, learned (or hand-set) scoring,
 diversity, reasons."""
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import repeat
@@ -9,16 +10,16 @@ import numpy as np
 
 from matching.diversity import mmr_order
 from matching.explain import Explanation, PhraseMatch, explain_block
-from matching.features import FEATURES, Direction, PairInputs, Place, direction_of, pair_features
+from matching.context import ProfileContext
+from matching.features import FEATURES, Direction, Place, direction_of
 from matching.index import CandidateFilter, PhraseIndex, ProfileMeta, Scored
-from matching.lexical import LexicalModel
-from matching.popularity import UsualScores
+from matching.lexical import LexicalModel, TermOverlap
 from matching.ranker import LearnedRanker
 from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, explanation_roles, fuse_directions, hybrid
 from matching.themes import ThemeTagger
 from matching.vectors import ProfileVectors
 
-__all__ = ["Query", "Suggestion", "Recommender"]
+__all__ = ["Query", "Suggestion", "Recommender", "widened"]
 
 
 @dataclass(frozen=True)
@@ -80,41 +81,36 @@ class Recommender:
         self.tagger = tagger
         self.params = params
         self.ranker = ranker
-        self.places: dict[str, Place] = dict(places or {})
+        self.context = ProfileContext(index, params, tagger, places or {})
         self.pool_factor = pool_factor
         self.min_pool = min_pool
-        self.usual = UsualScores().fit(index, params) if ranker is not None else None
-        self._themes: dict[str, frozenset[str]] = {}
+        if ranker is not None and ranker.models:
+            self.context.usual  # fitted now, not in the first request
 
     # ------------------------------------------------------------------ keeping in step with writes
 
     def upsert(self, entries: Sequence[tuple[str, ProfileVectors, ProfileMeta, Place, str]]) -> None:
         """Add or replace profiles: (key, vectors, meta, place, whole text) each."""
-        for key, vectors, meta, place, _ in entries:
+        for key, vectors, meta, _, _ in entries:
             self.index.upsert(key, vectors, meta)
-            self.places[key] = place
-            self._themes.pop(key, None)
         self.lexical.update({key: text for key, _, _, _, text in entries})
-        if self.usual is not None:
-            self.usual.update(self.index, self.params, [key for key, *_ in entries])
+        self.context.upsert({key: place for key, _, _, place, _ in entries})
 
     def remove(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         for key in keys:
-            if key in self.index:
-                self.index.remove(key)
-            self.places.pop(key, None)
-            self._themes.pop(key, None)
+            self.index.remove(key)
         self.lexical.remove(keys)
-        if self.usual is not None:
-            self.usual.remove(self.index, self.params, keys)
+        self.context.remove(keys)
+
+    @property
+    def places(self) -> dict[str, Place]:
+        return self.context.places
 
     def with_ranker(self, ranker: LearnedRanker | None) -> "Recommender":
-        """The same index and texts scored by another ranker (evaluation compares several)."""
-        other = Recommender(self.index, self.lexical, self.tagger, self.params, places=self.places, pool_factor=self.pool_factor, min_pool=self.min_pool)
+        """The same index, texts and context scored by another ranker (evaluation compares several)."""
+        other = copy.copy(self)
         other.ranker = ranker
-        other.usual = self.usual if self.usual is not None or ranker is None else UsualScores().fit(self.index, self.params)
-        other._themes = self._themes
         return other
 
     # ------------------------------------------------------------------ suggestions
@@ -132,13 +128,8 @@ class Recommender:
         roles = direction_roles(query.kind, Kind(filt.kind))
         size = self.pool_size(k)
         pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=size)
-        seen = {s.key for s in pool}
-        for wider in self.prior_filters(query, filt):
-            for scored in self.index.top_k(query.vectors, roles, self.params, k, wider, exact=exact, pool=size):
-                if scored.key not in seen:
-                    seen.add(scored.key)
-                    pool.append(scored)
-        return self.rank(query, pool, k, diversity=diversity, explained=explained)
+        wider = [self.index.top_k(query.vectors, roles, self.params, k, f, exact=exact, pool=size) for f in self.prior_filters(query, filt)]
+        return self.rank(query, widened(pool, wider), k, diversity=diversity, explained=explained)
 
     def prior_filters(self, query: Query, filt: CandidateFilter) -> list[CandidateFilter]:
         """Narrower filters whose best candidates join the dense pool: those the place priors favour.
@@ -154,18 +145,12 @@ class Recommender:
             return []
         here = query.place
         if direction == (Kind.CITY, Kind.CITY):
-            countries = frozenset(c for c, langs in self._country_languages().items() if langs & here.languages)
+            countries = self.context.countries_sharing_a_language(here)
             return [replace(filt, countries=countries)] if countries else []
         wider = [replace(filt, country=here.country)]
         if direction == (Kind.CITY, Kind.ORGANISATION) and query.key is not None and filt.city is None:
             wider.append(replace(filt, city=query.key))
         return wider
-
-    def _country_languages(self) -> dict[str, frozenset[str]]:
-        out: dict[str, frozenset[str]] = {}
-        for place in self.places.values():
-            out.setdefault(place.country, place.languages)
-        return out
 
     def pool_size(self, k: int) -> int:
         """How many candidates by dense score are re-ranked for the final k."""
@@ -190,10 +175,7 @@ class Recommender:
         if k <= 0:
             return [[] for _ in queries]
         keys = [[s.key for s in pool] for pool in pools]
-        query_of = np.repeat(np.arange(len(queries)), [len(pool) for pool in pools])
-        query_rows = self.lexical.query_rows([q.key for q in queries], [q.text for q in queries])
-        overlap = self.lexical.overlap(query_rows, query_of, [key for pool_keys in keys for key in pool_keys])
-        lexical = self.lexical.pair_similarity(overlap)
+        overlap, lexical = self._lexical(queries, keys)
         dense = np.array([s.dense for pool in pools for s in pool], dtype=np.float32)
         handset = hybrid(dense, lexical, self.params)
         bounds = np.concatenate(([0], np.cumsum([len(pool) for pool in pools]))).tolist()
@@ -247,8 +229,7 @@ class Recommender:
         keys = [s.key for s in pool]
         if not keys:
             return [], np.zeros(0), None
-        rows = self.lexical.query_rows([query.key], [query.text])
-        lexical = self.lexical.pair_similarity(self.lexical.overlap(rows, np.zeros(len(keys), dtype=np.int64), keys))
+        _, lexical = self._lexical([query], [keys])
         dense = np.array([s.dense for s in pool], dtype=np.float32)
         handset = hybrid(dense, lexical, self.params).astype(np.float64)
         direction = direction_of(query.kind, target)
@@ -257,31 +238,16 @@ class Recommender:
 
     def candidate_features(self, direction: Direction, query: Query, keys: Sequence[str], dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         """The learned ranker's raw features of `query` with each stored candidate (`matching.features`)."""
-        inputs = PairInputs(
-            key=query.key,
-            vectors=query.vectors,
-            place=query.place,
-            partners=query.partners,
-            candidate_keys=keys,
-            candidates=[self.index.vectors_of(key) for key in keys],
-            dense=np.asarray(dense, dtype=np.float64),
-            lexical=np.asarray(lexical, dtype=np.float64),
-            usual=self.usual.of(direction[0], direction[1], keys) if self.usual is not None else np.zeros(len(keys)),
-            themes=self._shared_theme_counts(query, keys) if "themes" in FEATURES[direction] else np.zeros(0),
+        return self.context.features(
+            direction, key=query.key, vectors=query.vectors, place=query.place, partners=query.partners, candidates=keys, dense=dense, lexical=lexical
         )
-        return pair_features(direction, inputs, self.places, self.params)
 
-    def _shared_theme_counts(self, query: Query, keys: Sequence[str]) -> np.ndarray:
-        if self.tagger is None:
-            return np.zeros(len(keys))
-        mine = self._themes_of(query.key) if query.key in self.index else frozenset(self.tagger.profile_themes(query.vectors.vectors))
-        return np.array([len(mine & self._themes_of(key)) for key in keys], dtype=np.float64)
-
-    def _themes_of(self, key: str) -> frozenset[str]:
-        found = self._themes.get(key)
-        if found is None:
-            found = self._themes[key] = frozenset(self.tagger.profile_themes(self.index.vectors_of(key).vectors))
-        return found
+    def _lexical(self, queries: Sequence[Query], keys: Sequence[Sequence[str]]) -> tuple[TermOverlap, np.ndarray]:
+        """The terms each query shares with each of its keys, and their TF-IDF cosines, in one pass."""
+        query_of = np.repeat(np.arange(len(queries)), [len(k) for k in keys])
+        query_rows = self.lexical.query_rows([q.key for q in queries], [q.text for q in queries])
+        overlap = self.lexical.overlap(query_rows, query_of, [key for pool_keys in keys for key in pool_keys])
+        return overlap, self.lexical.pair_similarity(overlap)
 
     def _best_positions(self, keys: list[str], scores: np.ndarray, k: int, diversity: float) -> list[int]:
         """The positions in a pool of its best k, in order: by score, ties by key, or diversified."""
@@ -329,9 +295,9 @@ class Recommender:
             logits[:, j] += model.contributions(direction, self.candidate_features(direction, query, rows, dense[:, j], lexical[:, j])).sum(axis=1)
         return (1.0 / (1.0 + np.exp(-logits / 2))).astype(np.float32)
 
-    def stored_query(self, key: str, partners: frozenset[str] = frozenset()) -> Query:
+    def stored_query(self, key: str) -> Query:
         """A stored profile as a query (its text is only needed through its TF-IDF row)."""
-        return Query(self.index.vectors_of(key), "", Kind(self.index.meta_of(key).kind), key=key, place=self.places.get(key), partners=partners)
+        return Query(self.index.vectors_of(key), "", Kind(self.index.meta_of(key).kind), key=key, place=self.places.get(key))
 
     def _dense_pair_scores(self, rows: list[str], cols: list[str], block_rows: int) -> np.ndarray:
         out = np.zeros((len(rows), len(cols)), dtype=np.float32)
@@ -376,6 +342,18 @@ def _suggestion(
         features=features or {},
         contributions=contributions or {},
     )
+
+
+def widened(pool: list[Scored], others: Iterable[list[Scored]]) -> list[Scored]:
+    """`pool` followed by the candidates of `others` it does not hold yet, in their order."""
+    seen = {s.key for s in pool}
+    out = list(pool)
+    for other in others:
+        for scored in other:
+            if scored.key not in seen:
+                seen.add(scored.key)
+                out.append(scored)
+    return out
 
 
 def _centroid(vectors: ProfileVectors) -> np.ndarray:

@@ -21,6 +21,7 @@ __all__ = [
     "DirectionRoles",
     "direction_roles",
     "explanation_roles",
+    "need_maxima",
     "coverage_block",
     "fuse_directions",
     "hybrid",
@@ -115,6 +116,16 @@ def serve_weights(roles: np.ndarray, wanted: tuple[PhraseRole, ...], params: Sco
     return table[roles]
 
 
+def need_maxima(
+    sims: np.ndarray, query_roles: np.ndarray, cand_roles: np.ndarray, starts: np.ndarray, roles: DirectionRoles, params: ScoringParams
+) -> np.ndarray:
+    """(query needs × candidates): each need's best weighted cosine with each candidate's serving
+    phrases, as `coverage_block` takes them (`starts`: each candidate's first phrase in `sims`)."""
+    # unserving phrases get weight 0 and so a similarity of 0, below any real match worth having
+    weighted = sims[needs_mask(query_roles, roles.query_needs)] * serve_weights(cand_roles, roles.target_serves, params)[None, :]
+    return np.maximum.reduceat(weighted, starts, axis=1)
+
+
 def coverage_block(
     sims: np.ndarray,
     query_roles: np.ndarray,
@@ -134,10 +145,7 @@ def coverage_block(
         every candidate has at least one phrase
     """
     starts = cand_offsets[:-1]
-    q_need = needs_mask(query_roles, roles.query_needs)
-    # unserving phrases get weight 0 and so a similarity of 0, below any real match worth having
-    fwd = sims[q_need] * serve_weights(cand_roles, roles.target_serves, params)[None, :]
-    forward = np.maximum.reduceat(fwd, starts, axis=1).mean(axis=0)
+    forward = need_maxima(sims, query_roles, cand_roles, starts, roles, params).mean(axis=0)
     if not roles.reciprocal:
         return np.clip(forward, 0.0, None), None
 

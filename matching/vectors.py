@@ -5,7 +5,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide"]
+__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide", "stacked"]
 
 
 class PhraseRole(IntEnum):
@@ -59,3 +59,10 @@ class ProfileVectors:
 
     def __len__(self) -> int:
         return len(self.roles)
+
+
+def stacked(profiles: "list[ProfileVectors]") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Profiles' phrases one after another, in float64 (for exact cosines): vectors, roles, and
+    each profile's first row followed by the total (offsets, as `coverage_block` takes them)."""
+    offsets = np.concatenate(([0], np.cumsum([len(p) for p in profiles]))).astype(np.int64)
+    return np.concatenate([p.vectors for p in profiles]).astype(np.float64), np.concatenate([p.roles for p in profiles]), offsets

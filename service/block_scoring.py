@@ -18,6 +18,7 @@ from matching.batch import SHORTLIST_SIZE, BatchScorer, BlockItem, suggest_block
 from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.engine import SuggestionRequest, candidate_filter
+from service.places import home_city, partner_cities
 from service.profiles_text import ProfileText
 from service.recommenders import ranker_id
 from service.settings import Settings
@@ -80,8 +81,7 @@ def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]], pa
     for key in sorted(texts):
         text = texts[key]
         whole = text.whole_text  # joined once, shared by both targets' items (~70 MB at 100k profiles)
-        home = key if text.kind == Kind.CITY else text.city
-        cities = frozenset(p for p in partners.get(home or "", ()) if p in texts and texts[p].kind == Kind.CITY)
+        cities = partner_cities(partners.get(home_city(text) or "", ()), texts)
         for target in (Kind.CITY, Kind.ORGANISATION):
             filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), excluded.get(key, set()) | {key})
             items.append(BlockItem(key=key, text=whole, kind=text.kind.value, filt=filt, partners=cities))

@@ -132,7 +132,7 @@ def suggest(
     from matching.scoring import Kind
     from service.engine import LiveEngine, SuggestionRequest
     from service.errors import TwinningError
-    from service.suggestions import reasons
+    from service.reasons import reasons
 
     if scope not in ("local", "national", "any"):
         _fail(ValueError(f"--scope must be local, national or any, not {scope!r}"))
@@ -165,13 +165,13 @@ def _evaluation_inputs(settings, encoder, tagger, bundle: Path | None = None):
     from service.training import bundle_queries, digest, training_bundles
 
     paths = training_bundles(settings.data_dir)
-    sets = {p.name: bundle_queries(read_bundle_file(p), p.name, encoder, tagger, None) for p in paths}
+    sets = {p.name: bundle_queries(read_bundle_file(p), p.name, encoder, tagger) for p in paths}
     target = None
     if bundle is not None:
         trained = {p.name: digest(p) for p in paths}
         target = next((sets[name] for name, sha in trained.items() if sha == digest(bundle)), None)
         if target is None:
-            target = bundle_queries(read_bundle_file(bundle), bundle.name, encoder, tagger, None)
+            target = bundle_queries(read_bundle_file(bundle), bundle.name, encoder, tagger)
     return paths, sets, target
 
 
@@ -249,7 +249,7 @@ def train(
         with _sessions()() as session:
             extra = feedback_queries(session, encoder, tagger)
         typer.echo(f"{len(extra)} feedback queries from accepted and rejected suggestions", err=True)
-    ranker, _ = train_ranker(paths, encoder, tagger, extra=extra, sets=list(sets.values()))
+    ranker = train_ranker(paths, list(sets.values()), model=encoder.name, extra=extra)
     target = output or settings.data_dir / "ranker.json"
     if feedback:
         verdict = adopt_or_refuse(list(sets.values()), extra)

@@ -19,7 +19,7 @@ from matching.scoring import Kind
 from service import store
 from service.errors import FieldProblem, InvalidInput, ProfileNotFound
 from service.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
-from service.places import place_of
+from service.places import home_city, partner_cities, place_of
 from service.recommenders import build_recommender, load_ranker, load_tagger, ranker_id
 from service.settings import Settings
 from service.vector_cache import DatabaseVectorCache
@@ -83,6 +83,7 @@ class LiveEngine:
         self.recommender: Recommender | None = None
         self.texts: dict[str, ProfileText] = {}
         self.encoded_at_start = 0
+        self.ranker_label = "handset"  # what scores suggestions, once started: "handset" or "learned:<digest>"
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -98,7 +99,9 @@ class LiveEngine:
             with self.sessions() as session:
                 self.texts = all_profile_texts(session)
             tagger = load_tagger(self.settings.themes_path, encoder)
-            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger, ranker=load_ranker(self.settings.ranker_path))
+            ranker = load_ranker(self.settings.ranker_path)
+            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger, ranker=ranker)
+            self.ranker_label = ranker_id(self.settings.ranker_path) if ranker is not None else "handset"
             encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
@@ -136,11 +139,7 @@ class LiveEngine:
     def status(self) -> dict:
         if self.recommender is None:
             return {"ready": False}
-        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id, "ranker": self.ranker_id()}
-
-    def ranker_id(self) -> str:
-        """What scores suggestions: "handset", or the learned weights' file digest (runs record it)."""
-        return ranker_id(self.settings.ranker_path) if self.recommender is not None and self.recommender.ranker is not None else "handset"
+        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id, "ranker": self.ranker_label}
 
     def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
         """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
@@ -155,11 +154,10 @@ class LiveEngine:
         if not request.include_partners:
             excluded |= partners
         filt = candidate_filter(query, query.bloc, request, excluded)
-        home = profile_id if query.kind == Kind.CITY else query.city
-        if home and home != profile_id:
-            partners = store.partner_ids(session, home)
-        cities = frozenset(p for p in partners if (t := self.texts.get(p)) is not None and t.kind == Kind.CITY)
-        ask = Query(vectors, query.whole_text, query.kind, key=profile_id, place=place_of(query), partners=cities)
+        home = home_city(query)
+        if home != profile_id:
+            partners = store.partner_ids(session, home) if home else set()
+        ask = Query(vectors, query.whole_text, query.kind, key=profile_id, place=place_of(query), partners=partner_cities(partners, self.texts))
         with self.lock:
             return recommender.suggest(ask, filt, request.k, diversity=request.diversity)
 

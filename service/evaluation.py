@@ -80,13 +80,16 @@ class _Learned:
         self._cache: dict[tuple[str, str], Models] = {}
 
     def models(self, fold: str, ablate: str = "") -> Models:
-        key = (fold if self.trained_on_this else "", ablate)
+        """The models ranking `fold`, without the feature group `ablate`: retrained without the fold
+        when it is one of the training bundles', else the shipped ones (retrained on all for an ablation)."""
+        held_out = fold if self.trained_on_this else ""
+        key = (held_out, ablate)
         if key not in self._cache:
-            without = {d: GROUPS[ablate] for d in FEATURES} if ablate else None
-            if self.trained_on_this or ablate or self.shipped is None:
-                self._cache[key] = fit_models([q for q in self.training if not self.trained_on_this or q.fold != fold], without=without)
-            else:
+            if not held_out and not ablate and self.shipped is not None:
                 self._cache[key] = dict(self.shipped.models)
+            else:
+                without = {d: GROUPS[ablate] for d in FEATURES} if ablate else None
+                self._cache[key] = fit_models([q for q in self.training if q.fold != held_out], without=without)
         return self._cache[key]
 
     def ranking(self, q: TrainingQuery, ablate: str = "") -> list[str]:

@@ -17,7 +17,7 @@ from embeddings import CachedEncoder
 from matching.evaluate import mean_metrics, query_metrics
 from matching.features import direction_of
 from matching.index import CandidateFilter
-from matching.ranker import LearnedRanker, TrainingQuery, ranked
+from matching.ranker import TrainingQuery, ranked
 from matching.recommend import Query
 from matching.scoring import Kind
 from matching.themes import ThemeTagger
@@ -45,7 +45,7 @@ def feedback_queries(session: Session, encoder: CachedEncoder, tagger: ThemeTagg
         rejected.setdefault(b, set()).add(a)
     if not accepted:
         return []
-    recommender = build_recommender(list(texts.values()), encoder, tagger, ranker=LearnedRanker(models={}))
+    recommender = build_recommender(list(texts.values()), encoder, tagger)
     out = []
     for key in sorted(accepted):
         text = texts[key]

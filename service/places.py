@@ -1,15 +1,17 @@
 """Where a profile is, as the learned ranker's place features read it: country, official languages
 (CLDR data through `babel`, never a hand-written table) and an organisation's home city."""
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from babel import Locale
 from babel.languages import get_official_languages
 
 from matching.features import Place
+from matching.scoring import Kind
 from service.profiles_text import ProfileText
 
-__all__ = ["official_languages", "language_name", "country_name", "place_of"]
+__all__ = ["official_languages", "language_name", "country_name", "place_of", "home_city", "partner_cities"]
 
 
 @lru_cache(maxsize=None)
@@ -36,3 +38,13 @@ def country_name(code: str) -> str:
 
 def place_of(text: ProfileText) -> Place:
     return Place(country=text.country, languages=official_languages(text.country), city=text.city)
+
+
+def home_city(text: ProfileText) -> str | None:
+    """The city whose partnerships a profile's `partner_city` feature reads: a city's own, an organisation's home city."""
+    return text.id if text.kind == Kind.CITY else text.city
+
+
+def partner_cities(partners: Iterable[str], texts: Mapping[str, ProfileText]) -> frozenset[str]:
+    """The cities among a home city's partners (its partner organisations are not places)."""
+    return frozenset(p for p in partners if (t := texts.get(p)) is not None and t.kind == Kind.CITY)

@@ -12,8 +12,8 @@ from service.engine import LiveEngine, SuggestionRequest
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.jobs import current_run
 from service.models import Run
-from service.places import country_name, language_name, official_languages
 from service.profiles_text import ProfileText
+from service.reasons import reasons
 from service.runs import stored_suggestions
 from service.schemas import (
     AcceptOut,
@@ -33,68 +33,6 @@ __all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions
 
 def theme_list(live: LiveEngine, ids: list[str]) -> list[ThemeOut]:
     return [ThemeOut(id=t, label=live.theme_label(t)) for t in ids]
-
-
-_MIN_REASON = 0.05  # a contribution to the logit smaller than this is not worth a line
-
-
-def _based_in(live: LiveEngine, city: str | None) -> str:
-    text = live.profile_text(city) if city else None
-    return text.name if text else (city or "")
-
-
-def reasons(live: LiveEngine, asking: ProfileText | None, s: Suggestion) -> list[str]:
-    """The learned score's parts and priors in words, largest first, then the close phrase matches.
-
-    What each line claims can be checked on the two profiles: places, languages (CLDR), the
-    quoted phrases; the signed number is the feature's share of the logit.
-    """
-    text = live.profile_text(s.key)
-    out: list[tuple[float, str]] = []
-    f, c = s.features, s.contributions
-    collaborator = asking is not None and text is not None and asking.kind != text.kind
-    words = {
-        "fit": ("covers its needs" if collaborator else "serves both sides' interests") + f" ({f.get('fit', 0):.2f})",
-        "best_needs": f"serves its best-served needs well ({f.get('best_needs', 0):.2f})",
-        "reverse_fit": (
-            "what it offers, the city asks for" if text is not None and text.kind == Kind.ORGANISATION else "what the city asks for, it offers"
-        ) + f" ({f.get('reverse_fit', 0):.2f})",
-        "lexical": f"shares exact terms (TF-IDF {f.get('lexical', 0):.2f})",
-        "themes": f"{int(f.get('themes', 0))} themes in common",
-    }
-    kind = "cities" if asking is None or asking.kind == Kind.CITY else "organisations"
-    for name, share in c.items():
-        if abs(share) < _MIN_REASON:
-            continue
-        if name == "popularity":
-            line = f"popular with most {kind}" if share < 0 else "stands out above its usual score"
-        elif name in ("language", "local", "partner_city", "national"):
-            if not f.get(name):
-                continue  # a prior that does not hold says nothing about this pair
-            line = _place_reason(live, asking, text, name)
-        else:
-            line = words[name]
-        out.append((share, f"{line}: {share:+.2f}"))
-    lines = [line for _, line in sorted(out, key=lambda item: -abs(item[0]))]
-    close = [m for m in s.matches if m.close]
-    lines += [f"“{m.need}” ↔ “{m.match}” ({m.similarity:.2f})" for m in close[:2]]
-    if s.matches and not close:
-        lines.append("no close phrase match")
-    return lines
-
-
-def _place_reason(live: LiveEngine, asking: ProfileText | None, text: ProfileText | None, name: str) -> str:
-    if asking is None or text is None:
-        return name
-    org, city = (text, asking) if text.kind == Kind.ORGANISATION else (asking, text)
-    if name == "language":
-        shared = sorted(official_languages(asking.country) & official_languages(text.country))
-        return "both speak " + " and ".join(language_name(code) for code in shared)
-    if name == "local":
-        return f"based in {city.name}, the asking city" if asking is city else f"{city.name} is its home city"
-    if name == "partner_city":
-        return f"based in {_based_in(live, org.city)}, a partner city of {city.name}"
-    return f"based in the same country ({country_name(org.country)})"
 
 
 def suggestion_out(live: LiveEngine, rank: int, s: Suggestion, asking: ProfileText | None = None) -> SuggestionOut:

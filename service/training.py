@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import CachedEncoder
-from matching.features import FEATURES, need_best_cosines, separating_threshold
+from matching.explain import need_best_cosines, separating_threshold
+from matching.features import FEATURES
 from matching.index import CandidateFilter
 from matching.ranker import REGULARISATION, DirectionModel, LearnedRanker, TrainingQuery, direction_name, fit_direction
 from matching.recommend import Query, Recommender
 from matching.scoring import Kind, ScoringParams
 from matching.themes import ThemeTagger
-from service.bundles import read_bundle_file
+from service.places import home_city, partner_cities
 from service.profiles_text import ProfileText
 from service.recommenders import build_recommender
 from service.schemas import Bundle
@@ -65,19 +66,16 @@ def _partners(bundle: Bundle) -> dict[str, set[str]]:
     return out
 
 
-def bundle_queries(
-    bundle: Bundle, name: str, encoder: CachedEncoder, tagger: ThemeTagger | None, ranker: LearnedRanker | None, params: ScoringParams = ScoringParams()
-) -> BundleQueries:
+def bundle_queries(bundle: Bundle, name: str, encoder: CachedEncoder, tagger: ThemeTagger | None, params: ScoringParams = ScoringParams()) -> BundleQueries:
     """Every evaluation query of a bundle, with its whole candidate list scored."""
     texts = {p.id: ProfileText.from_fields(p.id, p) for p in bundle.profiles}
-    recommender = build_recommender(list(texts.values()), encoder, tagger, params, ranker=ranker or LearnedRanker(models={}))
+    recommender = build_recommender(list(texts.values()), encoder, tagger, params)
     partners = _partners(bundle)
-    city_partners = {k: frozenset(v for v in vs if texts[v].kind == _CITY) for k, vs in partners.items()}
 
     def query(key: str) -> Query:
         text = texts[key]
-        home = key if text.kind == _CITY else text.city
-        return Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key], partners=city_partners.get(home or "", frozenset()))
+        cities = partner_cities(partners.get(home_city(text) or "", ()), texts)
+        return Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key], partners=cities)
 
     def table(key: str, candidates: Sequence[str], target: Kind, relevant: set[str], fold: str) -> TrainingQuery:
         filt = CandidateFilter(kind=target.value, exclude_keys=frozenset(texts) - set(candidates) | {key})
@@ -133,20 +131,17 @@ def match_threshold(sets: Sequence[BundleQueries]) -> float:
     return separating_threshold(np.concatenate(positive or [np.zeros(0)]), np.concatenate(negative or [np.zeros(0)]))
 
 
-def train_ranker(
-    paths: Sequence[Path], encoder: CachedEncoder, tagger: ThemeTagger | None, *, extra: Sequence[TrainingQuery] = (), sets: Sequence[BundleQueries] | None = None
-) -> tuple[LearnedRanker, list[BundleQueries]]:
-    """The ranker learned from the bundles' known partnerships (and `extra` feedback queries)."""
-    if sets is None:
-        sets = [bundle_queries(read_bundle_file(p), p.name, encoder, tagger, None) for p in paths]
+def train_ranker(paths: Sequence[Path], sets: Sequence[BundleQueries], *, model: str, extra: Sequence[TrainingQuery] = ()) -> LearnedRanker:
+    """The ranker learned from the bundles' known partnerships (`sets`, read from `paths`) and
+    `extra` feedback queries, recording the embedding `model` and the bundles' digests."""
     queries = [q for bq in sets for q in bq.queries] + list(extra)
     models = fit_models(queries)
     meta = {
         "format": "twinning.ranker/1",
-        "model": encoder.name,
+        "model": model,
         "regularisation": REGULARISATION,
         "bundles": [{"name": p.name, "sha256": digest(p)} for p in paths],
         "queries": {direction_name(d): sum(q.direction == d for q in queries) for d in FEATURES},
         "feedback_queries": len(extra),
     }
-    return LearnedRanker(models=models, match_threshold=match_threshold(sets), meta=meta), list(sets)
+    return LearnedRanker(models=models, match_threshold=match_threshold(sets), meta=meta)

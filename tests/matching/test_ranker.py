@@ -4,7 +4,8 @@ logistic regression, its weights file, and the popularity reference point."""
 import numpy as np
 import pytest
 
-from matching.features import FEATURES, PairInputs, Place, pair_features, separating_threshold, standardised
+from matching.explain import separating_threshold
+from matching.features import FEATURES, PairInputs, Place, pair_features, standardised
 from matching.index import PhraseIndex, ProfileMeta
 from matching.popularity import UsualScores
 from matching.ranker import LearnedRanker, TrainingQuery, fit_direction

@@ -1,0 +1,89 @@
+"""What the learned ranker knows of stored profiles beyond their phrase vectors: where each is,
+its usual score as a candidate, the taxonomy themes it touches. Kept in step with every write,
+and turned into a candidate list's raw features (`matching.features`)."""
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from matching.features import FEATURES, Direction, PairInputs, Place, pair_features
+from matching.index import PhraseIndex
+from matching.popularity import UsualScores
+from matching.scoring import ScoringParams
+from matching.themes import ThemeTagger
+from matching.vectors import ProfileVectors
+
+__all__ = ["ProfileContext"]
+
+
+class ProfileContext:
+    """Places, usual scores (fitted on first need: a hand-set engine never needs them) and theme
+    sets (found on first need) of an index's profiles."""
+
+    def __init__(self, index: PhraseIndex, params: ScoringParams, tagger: ThemeTagger | None, places: Mapping[str, Place]) -> None:
+        self.index = index
+        self.params = params
+        self.tagger = tagger
+        self.places: dict[str, Place] = dict(places)
+        self._languages = {p.country: p.languages for p in self.places.values()}
+        self._usual: UsualScores | None = None
+        self._themes: dict[str, frozenset[str]] = {}
+
+    @property
+    def usual(self) -> UsualScores:
+        if self._usual is None:
+            self._usual = UsualScores().fit(self.index, self.params)
+        return self._usual
+
+    def upsert(self, places: Mapping[str, Place]) -> None:
+        """After the index has stored these profiles."""
+        for key, place in places.items():
+            self.places[key] = place
+            self._languages.setdefault(place.country, place.languages)
+            self._themes.pop(key, None)
+        if self._usual is not None:
+            self._usual.update(self.index, self.params, list(places))
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """After the index has forgotten these profiles."""
+        keys = list(keys)
+        for key in keys:
+            self.places.pop(key, None)
+            self._themes.pop(key, None)
+        if self._usual is not None:
+            self._usual.remove(self.index, self.params, keys)
+
+    def countries_sharing_a_language(self, place: Place) -> frozenset[str]:
+        """The stored profiles' countries with an official language in common with `place`'s."""
+        return frozenset(c for c, languages in self._languages.items() if languages & place.languages)
+
+    def features(
+        self, direction: Direction, *, key: str | None, vectors: ProfileVectors, place: Place | None, partners: frozenset[str],
+        candidates: Sequence[str], dense: np.ndarray, lexical: np.ndarray,
+    ) -> np.ndarray:
+        """(candidates × FEATURES[direction]) raw features of a query with stored candidates."""
+        inputs = PairInputs(
+            key=key,
+            vectors=vectors,
+            place=place,
+            partners=partners,
+            candidate_keys=candidates,
+            candidates=[self.index.vectors_of(c) for c in candidates],
+            dense=np.asarray(dense, dtype=np.float64),
+            lexical=np.asarray(lexical, dtype=np.float64),
+            usual=self.usual.of(direction[0], direction[1], candidates),
+            themes=self._shared_theme_counts(key, vectors, candidates) if "themes" in FEATURES[direction] else np.zeros(0),
+        )
+        return pair_features(direction, inputs, self.places, self.params)
+
+    def _shared_theme_counts(self, key: str | None, vectors: ProfileVectors, candidates: Sequence[str]) -> np.ndarray:
+        if self.tagger is None:
+            return np.zeros(len(candidates))
+        mine = self._themes_of(key) if key in self.index else frozenset(self.tagger.profile_themes(vectors.vectors))
+        return np.array([len(mine & self._themes_of(c)) for c in candidates], dtype=np.float64)
+
+    def _themes_of(self, key: str) -> frozenset[str]:
+        found = self._themes.get(key)
+        if found is None:
+            found = self._themes[key] = frozenset(self.tagger.profile_themes(self.index.vectors_of(key).vectors))
+        return found

@@ -1,0 +1,70 @@
+"""A suggestion's learned score in words: its parts and priors, then the close phrase matches.
+
+What each line claims can be checked on the two profiles (places, languages from CLDR, the
+quoted phrases); the signed number is the feature's share of the score's sum.
+"""
+
+from matching.features import BINARY
+from matching.recommend import Suggestion
+from matching.scoring import Kind
+from service.engine import LiveEngine
+from service.places import country_name, language_name, official_languages
+from service.profiles_text import ProfileText
+
+__all__ = ["reasons"]
+
+_MIN_REASON = 0.05  # a contribution smaller than this is not worth a line
+
+
+def reasons(live: LiveEngine, asking: ProfileText | None, s: Suggestion) -> list[str]:
+    """The reasons of one suggestion to `asking`, largest contribution first."""
+    text = live.profile_text(s.key)
+    shares: list[tuple[float, str]] = []
+    for name, share in s.contributions.items():
+        if abs(share) < _MIN_REASON:
+            continue
+        if name in BINARY:
+            if not s.features.get(name):
+                continue  # a prior that does not hold says nothing about this pair
+            line = _place_reason(live, asking, text, name)
+        else:
+            line = _score_reason(asking, text, name, s.features.get(name, 0.0), share)
+        shares.append((share, f"{line}: {share:+.2f}"))
+    lines = [line for _, line in sorted(shares, key=lambda item: -abs(item[0]))]
+    close = [m for m in s.matches if m.close]
+    lines += [f"“{m.need}” ↔ “{m.match}” ({m.similarity:.2f})" for m in close[:2]]
+    if s.matches and not close:
+        lines.append("no close phrase match")
+    return lines
+
+
+def _score_reason(asking: ProfileText | None, text: ProfileText | None, name: str, value: float, share: float) -> str:
+    if name == "popularity":
+        kind = "cities" if asking is None or asking.kind == Kind.CITY else "organisations"
+        return f"popular with most {kind}" if share < 0 else "stands out above its usual score"
+    if name == "fit":
+        collaborator = asking is not None and text is not None and asking.kind != text.kind
+        return ("covers its needs" if collaborator else "serves both sides' interests") + f" ({value:.2f})"
+    if name == "best_needs":
+        return f"serves its best-served needs well ({value:.2f})"
+    if name == "reverse_fit":
+        what = "what it offers, the city asks for" if text is not None and text.kind == Kind.ORGANISATION else "what the city asks for, it offers"
+        return f"{what} ({value:.2f})"
+    if name == "lexical":
+        return f"shares exact terms (TF-IDF {value:.2f})"
+    return f"{int(value)} themes in common"
+
+
+def _place_reason(live: LiveEngine, asking: ProfileText | None, text: ProfileText | None, name: str) -> str:
+    if asking is None or text is None:
+        return name
+    org, city = (text, asking) if text.kind == Kind.ORGANISATION else (asking, text)
+    if name == "language":
+        shared = sorted(official_languages(asking.country) & official_languages(text.country))
+        return "both speak " + " and ".join(language_name(code) for code in shared)
+    if name == "local":
+        return f"based in {city.name}, the asking city" if asking is city else f"{city.name} is its home city"
+    if name == "partner_city":
+        home = live.profile_text(org.city) if org.city else None
+        return f"based in {home.name if home else org.city}, a partner city of {city.name}"
+    return f"based in the same country ({country_name(org.country)})"
