@@ -231,8 +231,9 @@ def train(
 ) -> None:
     """Learn the ranker's weights from the real partnerships of data/eval/ (reproducible to the digit).
 
-    With --feedback, accepted suggestions and rejections become training queries too, and the new
-    weights are written only if leave-one-cohort-out figures on the evaluation bundles do not drop.
+    With --feedback, the database's partnerships and rejections with a reason become training
+    queries too (never a pair of the evaluation bundles), and the new weights are written only if
+    leave-one-cohort-out figures on the evaluation bundles do not drop.
     """
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
     from service.recommenders import load_tagger
@@ -246,9 +247,10 @@ def train(
     if feedback:
         from service.feedback import adopt_or_refuse, feedback_queries
 
+        held_out = {frozenset((p.a, p.b)) for bq in sets.values() for p in bq.bundle.partnerships}
         with _sessions()() as session:
-            extra = feedback_queries(session, encoder, tagger)
-        typer.echo(f"{len(extra)} feedback queries from accepted and rejected suggestions", err=True)
+            extra = feedback_queries(session, encoder, tagger, held_out)
+        typer.echo(f"{len(extra)} feedback queries from partnerships and rejections in the database", err=True)
     ranker = train_ranker(paths, list(sets.values()), model=encoder.name, extra=extra)
     target = output or settings.data_dir / "ranker.json"
     if feedback:

@@ -1,10 +1,12 @@
-"""Managers' decisions as training data: accepted suggestions are true partners, rejections are not.
+"""Managers' decisions as training data: partnerships are true partners, rejections are not.
 
-`twinning train --feedback` turns them into training queries. Each profile with an accepted or
-rejected suggestion is a query whose candidate list is what it would be shown (its live top 20)
-plus every profile it accepted or rejected; accepted ones are the true partners. Feedback is only
-as good as the decisions, so a model retrained with it is adopted only when leave-one-cohort-out
-figures on the real evaluation bundles do not drop.
+`twinning train --feedback` turns the database's partnerships (accepted suggestions and pairings,
+and imported ones: each records who accepted it) and its rejections with a reason into training
+queries. Each profile with a partner is a query whose candidate list is what it would be shown
+(its live top 20) plus every profile it partnered or rejected; its partners are the true ones.
+Pairs of the evaluation bundles are left out, so that the adoption check stays leave-out: a
+model retrained with feedback is adopted only when leave-one-cohort-out figures on the real
+evaluation bundles do not drop.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from matching.scoring import Kind
 from matching.themes import ThemeTagger
 from service.engine import SuggestionRequest, candidate_filter
 from service.models import Exclusion, Partnership
+from service.places import home_city, partner_cities
 from service.profiles_text import all_profile_texts
 from service.recommenders import build_recommender
 from service.training import BundleQueries, fit_models
@@ -32,17 +35,24 @@ __all__ = ["feedback_queries", "Verdict", "adopt_or_refuse"]
 _SHOWN = 20  # candidates a decision was made among, besides the decided ones
 
 
-def feedback_queries(session: Session, encoder: CachedEncoder, tagger: ThemeTagger | None) -> list[TrainingQuery]:
-    """A training query per (profile, target kind) with at least one accepted suggestion."""
+def _pairs(rows, held_out: set[frozenset[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for a, b in rows:
+        if frozenset((a, b)) not in held_out:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return out
+
+
+def feedback_queries(
+    session: Session, encoder: CachedEncoder, tagger: ThemeTagger | None, held_out: set[frozenset[str]] = frozenset()
+) -> list[TrainingQuery]:
+    """A training query per (profile, target kind) with at least one partner of that kind, never
+    from a `held_out` pair (the evaluation bundles' own)."""
     texts = all_profile_texts(session)
-    accepted: dict[str, set[str]] = {}
-    for a, b in session.execute(select(Partnership.a, Partnership.b).where(Partnership.accepted_by.is_not(None))):
-        accepted.setdefault(a, set()).add(b)
-        accepted.setdefault(b, set()).add(a)
-    rejected: dict[str, set[str]] = {}
-    for a, b in session.execute(select(Exclusion.a, Exclusion.b).where(Exclusion.reason.is_not(None))):
-        rejected.setdefault(a, set()).add(b)
-        rejected.setdefault(b, set()).add(a)
+    accepted = _pairs(session.execute(select(Partnership.a, Partnership.b).where(Partnership.accepted_by.is_not(None))), held_out)
+    rejected = _pairs(session.execute(select(Exclusion.a, Exclusion.b).where(Exclusion.reason.is_not(None))), held_out)
+    everyone = _pairs(session.execute(select(Partnership.a, Partnership.b)), set())
     if not accepted:
         return []
     recommender = build_recommender(list(texts.values()), encoder, tagger)
@@ -55,7 +65,8 @@ def feedback_queries(session: Session, encoder: CachedEncoder, tagger: ThemeTagg
             if direction is None or not chosen:
                 continue
             refused = {o for o in rejected.get(key, ()) if texts[o].kind == target}
-            query = Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key])
+            cities = partner_cities(everyone.get(home_city(text) or "", ()), texts)
+            query = Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key], partners=cities)
             shown = candidate_filter(text, text.bloc, SuggestionRequest(target=target), {key})
             nearest = [s.key for s in recommender.suggest(query, shown, _SHOWN, explained=False)]
             candidates = sorted(set(nearest) | chosen | refused)

@@ -39,20 +39,22 @@ def reasons(live: LiveEngine, asking: ProfileText | None, s: Suggestion) -> list
 
 
 def _score_reason(asking: ProfileText | None, text: ProfileText | None, name: str, value: float, share: float) -> str:
+    """A score feature in words; a negative share says the candidate does less than the list's others."""
     if name == "popularity":
         kind = "cities" if asking is None or asking.kind == Kind.CITY else "organisations"
         return f"popular with most {kind}" if share < 0 else "stands out above its usual score"
     if name == "fit":
         collaborator = asking is not None and text is not None and asking.kind != text.kind
-        return ("covers its needs" if collaborator else "serves both sides' interests") + f" ({value:.2f})"
-    if name == "best_needs":
-        return f"serves its best-served needs well ({value:.2f})"
-    if name == "reverse_fit":
-        what = "what it offers, the city asks for" if text is not None and text.kind == Kind.ORGANISATION else "what the city asks for, it offers"
-        return f"{what} ({value:.2f})"
-    if name == "lexical":
-        return f"shares exact terms (TF-IDF {value:.2f})"
-    return f"{int(value)} themes in common"
+        what = "covers its needs" if collaborator else "serves both sides' interests"
+    elif name == "best_needs":
+        what = "serves its best-served needs"
+    elif name == "reverse_fit":
+        what = "the city asks for what it offers" if text is not None and text.kind == Kind.ORGANISATION else "it offers what the city asks for"
+    elif name == "lexical":
+        return ("shares exact terms" if share >= 0 else "shares fewer exact terms than most") + f" (TF-IDF {value:.2f})"
+    else:
+        return ("themes in common" if share >= 0 else "fewer themes in common than most") + f" ({int(value)})"
+    return (what if share >= 0 else f"{what} less than most") + f" ({value:.2f})"
 
 
 def _place_reason(live: LiveEngine, asking: ProfileText | None, text: ProfileText | None, name: str) -> str:

@@ -117,3 +117,35 @@ def test_a_runs_shortlist_depth_comes_from_the_settings_and_is_recorded(env, mon
     sessions = make_sessionmaker(make_engine(get_settings().database_url))
     with sessions() as s:
         assert s.get(Run, 1).params["shortlist"] == 120
+
+
+def test_feedback_queries_learn_from_partnerships_and_rejections_but_never_an_evaluation_pair(env, encoder):
+    from embeddings import CachedEncoder, MemoryVectorCache
+    from matching.scoring import Kind
+    from service.feedback import feedback_queries
+    from service.schemas import ExclusionIn
+    from service.store import upsert_exclusion
+
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    sessions = make_sessionmaker(make_engine(get_settings().database_url))
+    with sessions() as s:
+        upsert_exclusion(s, ExclusionIn(profile="eindhoven", excluded="busan", reason="no port agenda"), "manager")
+        s.commit()
+        queries = feedback_queries(s, CachedEncoder(encoder, MemoryVectorCache()), None, held_out={frozenset(("barcelona", "busan"))})
+    by_key = {(q.key, q.direction): q for q in queries}
+    eindhoven = by_key[("eindhoven", (Kind.CITY, Kind.CITY))]
+    assert eindhoven.relevant == {"seoul"} and "busan" in eindhoven.candidates  # the rejected one is a negative
+    assert eindhoven.features.shape == (len(eindhoven.candidates), 5)
+    assert ("barcelona", (Kind.CITY, Kind.CITY)) not in by_key  # its one partner city is held out
+    assert "philips-lighting" in by_key[("eindhoven", (Kind.CITY, Kind.ORGANISATION))].relevant
+
+
+def test_train_with_feedback_writes_weights_only_when_the_evaluation_holds(env, tmp_path):
+    runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
+    out = tmp_path / "ranker.json"
+    r = runner.invoke(app, ["train", "--feedback", "-o", str(out)])
+    assert "feedback queries" in r.stderr and "leave-one-cohort-out MRR" in r.stderr
+    if "not adopted" in r.stderr:
+        assert r.exit_code == 1 and not out.exists()
+    else:
+        assert r.exit_code == 0 and json.loads(out.read_text())["feedback_queries"] > 0

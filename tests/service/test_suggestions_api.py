@@ -155,6 +155,11 @@ def test_learned_reasons_name_the_place_and_quote_only_close_matches(demo, keys)
     assert "based in Eindhoven, the asking city: " in " ".join(philips["reasons"])
     assert philips["parts"]["features"]["local"] == 1.0 and philips["parts"]["contributions"]["local"] > 0
     assert {m["direction"] for m in philips["matches"]} == {"forward", "backward"}  # needs met and offers asked for
+    for s in r["items"]:  # a share against the candidate is worded as one, never as a merit
+        for line in s["reasons"]:
+            scored = line.startswith(("covers", "serves", "shares", "themes", "fewer", "the city asks", "it offers"))
+            if scored and line.rsplit(": ", 1)[-1].startswith("-"):
+                assert "less than most" in line or "fewer" in line, line
     threshold = json.loads((DATA / "ranker.json").read_text(encoding="utf-8"))["match_threshold"]
     for s in r["items"]:
         quoted = [line for line in s["reasons"] if "↔" in line]
