@@ -21,6 +21,7 @@ import uvicorn
 from sqlalchemy import insert
 
 from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
+from matching.features import Place
 from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.recommend import Recommender
@@ -29,7 +30,8 @@ from service.app import create_app
 from service.auth import Role, create_key
 from service.db import make_engine, make_sessionmaker, migrate, session_scope
 from service.engine import LiveEngine
-from service.recommenders import load_tagger
+from service.places import official_languages
+from service.recommenders import load_ranker, load_tagger
 from service.models import Profile, utcnow
 from service.profiles_text import ProfileText
 from service.settings import REPO_DATA, Settings
@@ -44,9 +46,14 @@ def _free_port() -> int:
 
 
 def live_recommender(index: PhraseIndex, lexical: LexicalModel) -> Recommender:
-    """The recommender the service would build over this index: the real model tags the themes."""
+    """The recommender the service would build over this index: the real model tags the themes,
+    the shipped learned ranker scores, each profile's place comes from its metadata."""
     encoder = CachedEncoder(load_encoder(), MemoryVectorCache())
-    return Recommender(index, lexical, load_tagger(REPO_DATA / "themes.json", encoder))
+    places = {}
+    for key in index.keys():
+        meta = index.meta_of(key)
+        places[key] = Place(meta.country, official_languages(meta.country), meta.city)
+    return Recommender(index, lexical, load_tagger(REPO_DATA / "themes.json", encoder), ranker=load_ranker(REPO_DATA / "ranker.json"), places=places)
 
 
 def _client_times(base_url: str, secret: str, query_keys: list[str], target: str, k: int) -> list[float]:

@@ -33,7 +33,7 @@ from scipy import sparse  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from benchmarks.agreement import identical_by_direction  # noqa: E402
-from benchmarks.synthetic import THEMES, load_vocabulary  # noqa: E402
+from benchmarks.synthetic import THEMES, home_city, load_vocabulary  # noqa: E402
 from embeddings import CachedEncoder, load_encoder, split_description, text_key  # noqa: E402
 from matching.batch import SHORTLIST_SIZE  # noqa: E402
 from matching.index import RESCORE_SIZE  # noqa: E402
@@ -45,7 +45,8 @@ from service.jobs import RerankParams, rerank  # noqa: E402
 from service.engine import SuggestionRequest, candidate_filter  # noqa: E402
 from service.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow  # noqa: E402
 from service.profiles_text import all_profile_texts  # noqa: E402
-from service.recommenders import build_recommender, load_tagger  # noqa: E402
+from service.places import place_of  # noqa: E402
+from service.recommenders import build_recommender, load_ranker, load_tagger  # noqa: E402
 from service.vector_cache import DatabaseVectorCache  # noqa: E402
 from service.settings import REPO_DATA, Settings  # noqa: E402
 
@@ -60,6 +61,7 @@ def synthetic_rows(vocab, n: int, seed: int) -> tuple[list[dict], list[dict]]:
     blocs = list(BLOCS)
     profiles, phrases = [], []
     now = utcnow()
+    homes, cities_in = np.random.default_rng(seed + 7), {}  # organisations' home cities: every other draw as before
     for i in range(n):
         is_city = rng.random() < 0.6
         themes = rng.choice(len(THEMES), size=1 + rng.choice(3, p=[0.3, 0.5, 0.2]), replace=False)
@@ -69,11 +71,15 @@ def synthetic_rows(vocab, n: int, seed: int) -> tuple[list[dict], list[dict]]:
         description = " ".join(pick(PhraseRole.DESCRIPTION, int(rng.integers(2, 5))))
         bloc = blocs[int(rng.integers(len(blocs)))]
         pid = f"p{i:06d}"
+        country = BLOCS[bloc][int(rng.integers(len(BLOCS[bloc])))]
+        org_type = None if is_city else ORG_TYPES[int(rng.integers(len(ORG_TYPES)))]
         profiles.append({
-            "id": pid, "kind": "city" if is_city else "organisation", "name": f"Profile {i}", "bloc": bloc,
-            "country": BLOCS[bloc][int(rng.integers(len(BLOCS[bloc])))], "org_type": None if is_city else ORG_TYPES[int(rng.integers(len(ORG_TYPES)))],
-            "city": None, "description": description, "version": 1, "created_at": now, "updated_at": now,
+            "id": pid, "kind": "city" if is_city else "organisation", "name": f"Profile {i}", "bloc": bloc, "country": country, "org_type": org_type,
+            "city": None if is_city else home_city(homes, cities_in.get(country, [])), "description": description,
+            "version": 1, "created_at": now, "updated_at": now,
         })
+        if is_city:
+            cities_in.setdefault(country, []).append(pid)
         phrases += [{"profile_id": pid, "role": "interest", "position": j, "text": t} for j, t in enumerate(interests)]
         phrases += [{"profile_id": pid, "role": "offer", "position": j, "text": t} for j, t in enumerate(offers)]
     return profiles, phrases
@@ -219,11 +225,11 @@ def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 40, see
         for profile_id, target, other in rows:
             stored.setdefault((profile_id, target), []).append(other)
     encoder = CachedEncoder(load_encoder(settings.model), DatabaseVectorCache(sessions))  # every vector is cached
-    recommender = build_recommender(list(texts.values()), encoder, load_tagger(settings.themes_path, encoder))
+    recommender = build_recommender(list(texts.values()), encoder, load_tagger(settings.themes_path, encoder), ranker=load_ranker(settings.ranker_path))
 
     def lists(key: str, kind: Kind, target: Kind) -> tuple[list[str], list[str]]:
         text = texts[key]
-        query = Query(recommender.index.vectors_of(key), text.whole_text, kind, key=key)
+        query = Query(recommender.index.vectors_of(key), text.whole_text, kind, key=key, place=place_of(text))
         filt = candidate_filter(text, text.bloc, SuggestionRequest(target=target), {key})
         live = [s.key for s in recommender.suggest(query, filt, 10, exact=True, explained=False)]
         return stored.get((key, target.value), []), live

@@ -99,7 +99,7 @@ def final_agreement(recommender, rng: np.random.Generator, n_queries: int, k: in
 
     def lists(key: str, kind: Kind, target: Kind) -> tuple[list[str], list[str]]:
         vectors = index.vectors_of(key)
-        query = Query(vectors, " ".join(vectors.texts), kind, key=key)
+        query = Query(vectors, " ".join(vectors.texts), kind, key=key, place=recommender.places.get(key))
         crossing = kind == Kind.CITY and target == Kind.CITY  # city pairs cross blocs, as the API's default
         filt = CandidateFilter(kind=target.value, exclude_bloc=index.meta_of(key).bloc if crossing else None, exclude_keys=frozenset({key}))
         fast = recommender.suggest(query, filt, k, explained=False)
@@ -146,7 +146,7 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
     requests = {
         target.value: [
             (
-                Query(index.vectors_of(key), " ".join(index.vectors_of(key).texts), Kind.CITY, key=key),
+                Query(index.vectors_of(key), " ".join(index.vectors_of(key).texts), Kind.CITY, key=key, place=recommender.places.get(key)),
                 CandidateFilter(
                     kind=target.value,
                     exclude_bloc=index.meta_of(key).bloc if target == Kind.CITY else None,  # pairs cross blocs

@@ -257,6 +257,11 @@ def load_vocabulary(*, seed: int = 0, cache_dir: Path = CACHE_DIR) -> Vocabulary
     return encode_vocabulary(encode, model_id, seed=seed, cache_dir=cache_dir)
 
 
+def home_city(rng: np.random.Generator, cities: list[str], share: float = 0.7) -> str | None:
+    """An organisation's home city: one of its country's cities so far, for `share` of them."""
+    return cities[int(rng.integers(len(cities)))] if cities and rng.random() < share else None
+
+
 def generate_profiles(
     vocab: Vocabulary,
     n: int,
@@ -287,6 +292,8 @@ def generate_profiles(
     blocs = list(BLOC_SHARE)
     bloc_p = np.array([BLOC_SHARE[b] for b in blocs])
     texts = vocab.texts
+    # organisations' home cities from a generator of their own, so every other draw is as before
+    homes, cities_in = np.random.default_rng(seed + 7), {}
 
     for chunk_start in range(0, n, chunk_size):
         count = min(chunk_size, n - chunk_start)
@@ -321,8 +328,11 @@ def generate_profiles(
                     bloc=bloc,
                     country=country,
                     org_type=None if is_city else ORG_TYPES[rng.integers(len(ORG_TYPES))],
+                    city=None if is_city else home_city(homes, cities_in.get(country, [])),
                 )
             )
+            if is_city:
+                cities_in.setdefault(country, []).append(f"p{chunk_start + i:07d}")
         flat = np.concatenate(phrase_ids)
         block = vocab.vectors[flat]
         block += noise * rng.standard_normal(block.shape, dtype=np.float32)

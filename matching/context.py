@@ -17,8 +17,8 @@ __all__ = ["ProfileContext"]
 
 
 class ProfileContext:
-    """Places, usual scores (fitted on first need: a hand-set engine never needs them) and theme
-    sets (found on first need) of an index's profiles."""
+    """Places and usual scores (fitted on first need: a hand-set engine never needs them) of an
+    index's profiles; themes are tagged per candidate list, one vectorised pass."""
 
     def __init__(self, index: PhraseIndex, params: ScoringParams, tagger: ThemeTagger | None, places: Mapping[str, Place]) -> None:
         self.index = index
@@ -27,7 +27,6 @@ class ProfileContext:
         self.places: dict[str, Place] = dict(places)
         self._languages = {p.country: p.languages for p in self.places.values()}
         self._usual: UsualScores | None = None
-        self._themes: dict[str, frozenset[str]] = {}
 
     @property
     def usual(self) -> UsualScores:
@@ -40,7 +39,6 @@ class ProfileContext:
         for key, place in places.items():
             self.places[key] = place
             self._languages.setdefault(place.country, place.languages)
-            self._themes.pop(key, None)
         if self._usual is not None:
             self._usual.update(self.index, self.params, list(places))
 
@@ -49,7 +47,6 @@ class ProfileContext:
         keys = list(keys)
         for key in keys:
             self.places.pop(key, None)
-            self._themes.pop(key, None)
         if self._usual is not None:
             self._usual.remove(self.index, self.params, keys)
 
@@ -62,28 +59,23 @@ class ProfileContext:
         candidates: Sequence[str], dense: np.ndarray, lexical: np.ndarray,
     ) -> np.ndarray:
         """(candidates × FEATURES[direction]) raw features of a query with stored candidates."""
+        profiles = [self.index.vectors_of(c) for c in candidates]
         inputs = PairInputs(
             key=key,
             vectors=vectors,
             place=place,
             partners=partners,
             candidate_keys=candidates,
-            candidates=[self.index.vectors_of(c) for c in candidates],
+            candidates=profiles,
             dense=np.asarray(dense, dtype=np.float64),
             lexical=np.asarray(lexical, dtype=np.float64),
             usual=self.usual.of(direction[0], direction[1], candidates),
-            themes=self._shared_theme_counts(key, vectors, candidates) if "themes" in FEATURES[direction] else np.zeros(0),
+            themes=self._shared_theme_counts(vectors, profiles) if "themes" in FEATURES[direction] else np.zeros(0),
         )
         return pair_features(direction, inputs, self.places, self.params)
 
-    def _shared_theme_counts(self, key: str | None, vectors: ProfileVectors, candidates: Sequence[str]) -> np.ndarray:
+    def _shared_theme_counts(self, vectors: ProfileVectors, candidates: Sequence[ProfileVectors]) -> np.ndarray:
         if self.tagger is None:
             return np.zeros(len(candidates))
-        mine = self._themes_of(key) if key in self.index else frozenset(self.tagger.profile_themes(vectors.vectors))
-        return np.array([len(mine & self._themes_of(c)) for c in candidates], dtype=np.float64)
-
-    def _themes_of(self, key: str) -> frozenset[str]:
-        found = self._themes.get(key)
-        if found is None:
-            found = self._themes[key] = frozenset(self.tagger.profile_themes(self.index.vectors_of(key).vectors))
-        return found
+        themes = self.tagger.theme_matrix([vectors.vectors, *(c.vectors for c in candidates)])
+        return (themes[1:] & themes[0]).sum(axis=1).astype(np.float64)

@@ -65,5 +65,20 @@ class ThemeTagger:
             out[i][theme] = max(out[i].get(theme, 0.0), sim)
         return out
 
+    def theme_matrix(self, profiles: Sequence[np.ndarray]) -> np.ndarray:
+        """(profiles × themes) bool: the themes each profile touches, `profile_themes`' keys, for
+        many profiles at once (each profile's cosines one product, as there)."""
+        out = np.zeros((len(profiles), len(self.themes)), dtype=bool)
+        used = [i for i, p in enumerate(profiles) if len(p)]
+        if not used or not self.themes:
+            return out
+        sims = np.concatenate([profiles[i] @ self.vectors.T for i in used])
+        top = np.argsort(-sims, axis=1)[:, : self.per_phrase]
+        hit = np.zeros_like(sims, dtype=bool)
+        np.put_along_axis(hit, top, np.take_along_axis(sims, top, axis=1) >= self.threshold, axis=1)
+        starts = np.concatenate(([0], np.cumsum([len(profiles[i]) for i in used])[:-1]))
+        out[used] = np.logical_or.reduceat(hit, starts, axis=0)
+        return out
+
     def label(self, theme_id: str) -> str:
         return next((t.label for t in self.themes if t.id == theme_id), theme_id)
