@@ -1,4 +1,5 @@
-"""Pairing a whole cohort at once: the assignment that maximises the total score under constraints.
+"""Pairing a whole cohort at once: the assignment that maximises the total weight under constraints
+(each pair weighs its score, or its log-odds where scores are a learned ranker's logistic scores).
 
 Per-city top-1 choices collide on popular partners; a cohort-wide optimum does not. Two sides with
 one partner each is an assignment problem (`scipy.optimize.linear_sum_assignment`); capacities
@@ -28,6 +29,7 @@ class CohortScores:
 
     sides: Mapping[str, Sequence[str]]
     blocks: Mapping[tuple[str, str], np.ndarray]
+    logistic: bool = False  # each score is the logistic of a learned logit: see `weights`
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -47,6 +49,23 @@ class CohortScores:
     @cached_property
     def _position(self) -> dict[str, int]:
         return {m: i for members in self.sides.values() for i, m in enumerate(members)}
+
+    @cached_property
+    def _lowest_log_odds(self) -> float:
+        return min((float(_log_odds(block).min()) for block in self.blocks.values() if block.size), default=0.0)
+
+    def weights(self, block: np.ndarray) -> np.ndarray:
+        """What the pairing maximises the sum of, for a block of these scores.
+
+        Plain scores weigh as they are. Logistic scores weigh by their log-odds: read as the chance
+        that a pair is right, the likeliest pairing of a cohort whose cities each take one partner
+        is the one with the largest sum of its pairs' log-odds (a sum of the scores would give up a
+        near-certain pair for two merely likely ones). Shifted so that every pair weighs at least 1, as
+        pairing one more city must never lower the total.
+        """
+        if not self.logistic:
+            return np.asarray(block, dtype=np.float64)
+        return _log_odds(block) - self._lowest_log_odds + 1.0
 
     def side_of(self) -> dict[str, str]:
         return self._side
@@ -74,6 +93,11 @@ class CohortScores:
         ids, scores = self.candidates(city)
         order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))
         return [(ids[i], float(scores[i])) for i in order]
+
+
+def _log_odds(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-9, 1 - 1e-9)
+    return np.log(p) - np.log1p(-p)
 
 
 @dataclass(frozen=True)
@@ -116,12 +140,15 @@ class Pairing:
     options: dict[str, list[tuple[str, float]]]  # each unpaired city's best candidates not forbidden, any score
 
 
-def _edges(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]]) -> tuple[list[str], list[int], list[int], np.ndarray]:
-    """Every allowed cross-side pair: not forbidden, not locked (handled apart), at or above min_score."""
+def _edges(
+    scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]]
+) -> tuple[list[str], list[int], list[int], np.ndarray, np.ndarray]:
+    """Every allowed cross-side pair (not forbidden, not locked: handled apart, at or above
+    min_score): its two ends, its weight in the objective and its score."""
     ids = [m for members in scores.sides.values() for m in members]
     position = {m: i for i, m in enumerate(ids)}
     forbidden = {frozenset(p) for p in options.forbidden}
-    rows, cols, weights = [], [], []
+    rows, cols, weights, shown = [], [], [], []
     for sa, sb in scores.side_pairs:
         block = scores.block(sa, sb)
         ia, ib = np.nonzero(block >= options.min_score)
@@ -132,8 +159,9 @@ def _edges(scores: CohortScores, options: PairingOptions, locked: set[frozenset[
                 ia, ib = ia[keep], ib[keep]
         rows.extend(position[scores.sides[sa][i]] for i in ia)
         cols.extend(position[scores.sides[sb][j]] for j in ib)
-        weights.extend(block[ia, ib].tolist())
-    return ids, rows, cols, np.array(weights, dtype=np.float64)
+        shown.extend(block[ia, ib].tolist())
+        weights.extend(scores.weights(block[ia, ib]).tolist())
+    return ids, rows, cols, np.array(weights, dtype=np.float64), np.array(shown, dtype=np.float64)
 
 
 def _check_locks(scores: CohortScores, options: PairingOptions) -> dict[str, int]:
@@ -163,13 +191,13 @@ def _check_locks(scores: CohortScores, options: PairingOptions) -> dict[str, int
 def _assignment(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
     """Two sides, at most one more partner each: an assignment problem on the score block.
 
-    Pairs that may not be made get 0, never better than leaving both unpaired, and are dropped.
+    Pairs that may not be made weigh 0, never better than leaving both unpaired, and are dropped.
     """
     (sa, left), (sb, right) = scores.sides.items()
-    matrix = np.array(scores.block(sa, sb), dtype=np.float64)
-    matrix[matrix < options.min_score] = 0.0
-    matrix[np.array([remaining[m] < 1 for m in left], dtype=bool), :] = 0.0
-    matrix[:, np.array([remaining[m] < 1 for m in right], dtype=bool)] = 0.0
+    shown = np.array(scores.block(sa, sb), dtype=np.float64)
+    allowed = shown >= options.min_score
+    allowed[np.array([remaining[m] < 1 for m in left], dtype=bool), :] = False
+    allowed[:, np.array([remaining[m] < 1 for m in right], dtype=bool)] = False
     li = {m: i for i, m in enumerate(left)}
     ri = {m: j for j, m in enumerate(right)}
     for pair in {frozenset(p) for p in options.forbidden} | locked:
@@ -177,15 +205,16 @@ def _assignment(scores: CohortScores, options: PairingOptions, locked: set[froze
         if a in ri:
             a, b = b, a
         if a in li and b in ri:
-            matrix[li[a], ri[b]] = 0.0
+            allowed[li[a], ri[b]] = False
+    matrix = np.where(allowed, scores.weights(shown), 0.0)
     rows, cols = linear_sum_assignment(matrix, maximize=True)
-    keep = matrix[rows, cols] > 0
-    return [(left[i], right[j], float(matrix[i, j])) for i, j in zip(rows[keep], cols[keep])]
+    keep = allowed[rows, cols] & (matrix[rows, cols] > 0)
+    return [(left[i], right[j], float(shown[i, j])) for i, j in zip(rows[keep], cols[keep])]
 
 
 def _b_matching(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
     """Capacities above one or more than two sides: an exact integer programme over allowed pairs."""
-    ids, rows, cols, weights = _edges(scores, options, locked)
+    ids, rows, cols, weights, shown = _edges(scores, options, locked)
     if not len(weights):
         return []
     n, m = len(ids), len(weights)
@@ -196,7 +225,7 @@ def _b_matching(scores: CohortScores, options: PairingOptions, locked: set[froze
     result = milp(c=-weights, constraints=[LinearConstraint(incidence, -np.inf, capacity)], integrality=np.ones(m), bounds=Bounds(0, 1))
     if result.x is None:
         raise InvalidPairing(f"no pairing satisfies the constraints: {result.message}")
-    return [(ids[rows[e]], ids[cols[e]], float(weights[e])) for e in np.flatnonzero(result.x > 0.5)]
+    return [(ids[rows[e]], ids[cols[e]], float(shown[e])) for e in np.flatnonzero(result.x > 0.5)]
 
 
 def _unique_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -210,7 +239,7 @@ def _unique_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ..
 
 
 def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptions()) -> Pairing:
-    """The pairing with the highest total score that respects every option."""
+    """The pairing with the highest total weight (`CohortScores.weights`) that respects every option."""
     # the same agreed pair named twice (either way round) is one pair
     options = PairingOptions(options.capacity, _unique_pairs(options.locked), options.forbidden, options.min_score)
     locked = {frozenset(p) for p in options.locked}

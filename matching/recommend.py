@@ -107,6 +107,10 @@ class Recommender:
     def places(self) -> dict[str, Place]:
         return self.context.places
 
+    def learns(self, direction: Direction) -> bool:
+        """Whether a learned model scores this direction (its scores are then logistic)."""
+        return self.ranker is not None and self.ranker.model_for(direction) is not None
+
     def with_ranker(self, ranker: LearnedRanker | None) -> "Recommender":
         """The same index, texts and context scored by another ranker (evaluation compares several)."""
         other = copy.copy(self)
@@ -265,7 +269,7 @@ class Recommender:
         # ties broken by id so equal inputs give equal answers
         rounded = [-round(score, 6) for score in scores.tolist()]
         order = sorted(range(len(keys)), key=lambda i: (rounded[i], keys[i]))
-        if diversity <= 0:
+        if diversity <= 0 or not order:
             return order[:k]
         centroids = np.stack([_centroid(self.index.vectors_of(keys[i])) for i in order])
         picked = mmr_order(scores[order], centroids, k, diversity)

@@ -213,8 +213,7 @@ def eval_(
         names = list(next(iter(groups.values())))
         rows = [[g, *(f"{v[n]:.3f}" for n in names)] for g, v in groups.items()]
         typer.echo(f"\nablation, {section} (engine retrained without each group)\n" + _table(["without", *names], rows))
-    for key, label in (("cohort_pairing", "engine"), ("cohort_pairing_handset", "handset")):
-        block = result.get(key)
+    for label, block in result.get("cohort_pairing_methods", {}).items():
         if block:
             typer.echo(f"\ncohort pairing ({label}): optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})")
     engine_misses = [m for m in misses if m.method == "engine"]

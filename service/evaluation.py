@@ -6,7 +6,10 @@ of those bundles is ranked by weights retrained without it (leave one cohort out
 bundle by the shipped weights.
 
 Methods: `engine` (the learned ranker, what the API serves), `handset` (0.8 dense + 0.2 lexical,
-the score before learning), `tfidf` and `dense` (the naive baselines). `ablation` ranks with the
+the score before learning), `handset_priors` (the hand-set score plus popularity and place priors
+whose weights are tuned by grid search on the same training folds: the best hand-tuning reaches),
+`tfidf` and `dense` (the naive baselines). Cohort pairing is reported for the engine and, in
+`cohort_pairing_methods`, for every method that scores a pair whichever side asks. `ablation` ranks with the
 learned ranker retrained without each feature group in turn; `organisations_beyond_city` ranks
 collaborators with the asking city's own organisations left out, where text must do the work.
 """
@@ -20,9 +23,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from embeddings import CachedEncoder
 from matching.evaluate import mean_metrics, query_metrics, rank_of_first
 from matching.features import FEATURES, GROUPS
-from matching.pairing import optimal_pairing, top1_pairs
+from matching.pairing import CohortScores, optimal_pairing, top1_pairs
+from matching.priors import TunedPriors, tuned_priors
 from matching.ranker import DirectionModel, LearnedRanker, TrainingQuery, ranked
-from matching.recommend import Recommender
 from matching.scoring import Kind
 from service.pairing import cohort_scores
 from service.profiles_text import ProfileText
@@ -92,6 +95,20 @@ class _Learned:
                 self._cache[key] = fit_models([q for q in self.training if q.fold != held_out], without=without)
         return self._cache[key]
 
+    def priors(self, fold: str, direction: tuple[Kind, Kind]) -> TunedPriors | None:
+        """Hand-set priors tuned on the same queries as the models ranking `fold`."""
+        held_out = fold if self.trained_on_this else ""
+        key = (held_out, f"priors:{direction}")
+        if key not in self._cache:
+            self._cache[key] = tuned_priors([q for q in self.training if q.fold != held_out and q.direction == direction])
+        return self._cache[key]
+
+    def with_priors(self, q: TrainingQuery) -> list[str]:
+        priors = self.priors(q.fold, q.direction)
+        if priors is None or q.features is None:
+            return ranked(q.candidates, q.handset)
+        return ranked(q.candidates, priors.scores(q.handset, q.features))
+
     def ranking(self, q: TrainingQuery, ablate: str = "") -> list[str]:
         model = self.models(q.fold, ablate).get(q.direction)
         if model is None or q.features is None:
@@ -134,10 +151,12 @@ def evaluate_bundle(
     """The `--json` object of FORMATS.md (with `handset`, `ablation` and the collaborators beyond the asking city), and the misses."""
     learned = _Learned(shipped, training, trained_on_this)
     texts = bq.texts
-    tfidf, dense = _cosine_ranker(_tfidf_vectors(texts)), _cosine_ranker(_dense_vectors(texts, encoder))
+    tfidf_vectors, dense_vectors = _tfidf_vectors(texts), _dense_vectors(texts, encoder)
+    tfidf, dense = _cosine_ranker(tfidf_vectors), _cosine_ranker(dense_vectors)
     rankers = {
         "engine": learned.ranking,
         "handset": lambda q: ranked(q.candidates, q.handset),
+        "handset_priors": learned.with_priors,
         "tfidf": lambda q: tfidf(q.key, list(q.candidates), q.direction[1]),
         "dense": lambda q: dense(q.key, list(q.candidates), q.direction[1]),
     }
@@ -162,13 +181,35 @@ def evaluate_bundle(
         if queries
     }
     if bq.bundle.cohorts:
-        result["cohort_pairing"] = _cohort_pairing(bq, learned)
-        result["cohort_pairing_handset"] = _cohort_pairing(bq, None)
+        def engine_scores(fold: str, sides: dict[str, list[str]]) -> CohortScores:
+            models = learned.models(fold)
+            ranker = LearnedRanker(models={d: m for d, m in models.items() if d == (_CITY, _CITY)})
+            return cohort_scores(bq.recommender.with_ranker(ranker), sides)
+
+        methods: dict[str, Callable[[str, dict[str, list[str]]], CohortScores]] = {
+            "engine": engine_scores,
+            "handset": lambda fold, sides: cohort_scores(bq.recommender.with_ranker(None), sides),
+            "tfidf": lambda fold, sides: _cosine_scores(tfidf_vectors, sides),
+            "dense": lambda fold, sides: _cosine_scores(dense_vectors, sides),
+        }
+        result["cohort_pairing_methods"] = {name: _cohort_pairing(bq, scores) for name, scores in methods.items()}
+        result["cohort_pairing"] = result["cohort_pairing_methods"]["engine"]
     return result, misses
 
 
-def _cohort_pairing(bq: BundleQueries, learned: _Learned | None) -> dict:
-    """Known cross-side pairs recovered by the optimal pairing (default options) and by each city's top-1."""
+def _cosine_scores(vectors: dict[str, np.ndarray], sides: dict[str, list[str]]) -> CohortScores:
+    names = list(sides)
+    blocks = {
+        (sa, sb): np.array([[float(vectors[a] @ vectors[b]) for b in sides[sb]] for a in sides[sa]])
+        for i, sa in enumerate(names)
+        for sb in names[i + 1 :]
+    }
+    return CohortScores(sides=sides, blocks=blocks)
+
+
+def _cohort_pairing(bq: BundleQueries, scored: Callable[[str, dict[str, list[str]]], CohortScores]) -> dict:
+    """Known cross-side pairs recovered by the optimal pairing (default options) and by each city's
+    top-1, each cohort scored by `scored(fold, sides)`."""
     known = {frozenset((p.a, p.b)) for p in bq.bundle.partnerships}
     texts = bq.texts
     pairs = recovered = top1 = 0
@@ -176,12 +217,7 @@ def _cohort_pairing(bq: BundleQueries, learned: _Learned | None) -> dict:
         sides = {s: [m for m in ms if texts[m].kind == _CITY] for s, ms in cohort.sides.items()}
         side = {m: s for s, ms in sides.items() for m in ms}
         cross = {p for p in known if len(p) == 2 and all(m in side for m in p) and len({side[m] for m in p}) == 2}
-        if learned is None:
-            recommender: Recommender = bq.recommender.with_ranker(None)
-        else:
-            models = learned.models(f"{bq.name}#{cohort.name}")
-            recommender = bq.recommender.with_ranker(LearnedRanker(models={d: m for d, m in models.items() if d == (_CITY, _CITY)}))
-        scores = cohort_scores(recommender, sides)
+        scores = scored(f"{bq.name}#{cohort.name}", sides)
         proposed = {frozenset((p.a, p.b)) for p in optimal_pairing(scores).pairs}
         pairs += len(cross)
         recovered += len(cross & proposed)

@@ -42,7 +42,7 @@ def cohort_scores(recommender: Recommender, sides: dict[str, list[str]]) -> Coho
     for i, sa in enumerate(names):
         for sb in names[i + 1 :]:
             blocks[(sa, sb)] = recommender.pair_scores(list(sides[sa]), list(sides[sb]))
-    return CohortScores(sides=sides, blocks=blocks)
+    return CohortScores(sides=sides, blocks=blocks, logistic=recommender.learns((Kind.CITY, Kind.CITY)))
 
 
 def _exclusions_only(session: Session, cohort: Cohort) -> list[tuple[str, str]]:

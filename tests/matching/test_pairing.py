@@ -573,3 +573,37 @@ def test_regret_reason_for_a_partner_without_room_names_its_capacity():
     result = optimal_pairing(scores, PairingOptions(capacity={"b1": 0}))
     regret = {r.city: r for r in result.regrets}
     assert "no room" in regret["a1"].reason and "lower the cohort's total" not in regret["a1"].reason
+
+
+# --- logistic scores: the likeliest pairing, by log-odds -----------------------------------------
+
+SURE_AND_POOR = {("EU", "KR"): [[0.999, 0.7], [0.7, 0.1]]}  # a near-certain pair, or two likely ones
+
+
+def test_plain_scores_take_the_larger_sum_of_scores():
+    result = optimal_pairing(cohort({"EU": ["a1", "a2"], "KR": ["b1", "b2"]}, SURE_AND_POOR))
+    assert pair_set(result) == {frozenset(("a1", "b2")), frozenset(("a2", "b1"))}
+
+
+def test_logistic_scores_take_the_likeliest_pairing_and_show_the_scores():
+    scores = CohortScores(
+        sides={"EU": ["a1", "a2"], "KR": ["b1", "b2"]},
+        blocks={k: np.asarray(v) for k, v in SURE_AND_POOR.items()},
+        logistic=True,
+    )
+    result = optimal_pairing(scores)
+    # log-odds 6.91 - 2.20 = 4.71 beat 0.85 + 0.85: the near-certain pair is kept
+    assert pair_set(result) == {frozenset(("a1", "b1")), frozenset(("a2", "b2"))}
+    assert sorted(p.score for p in result.pairs) == [0.1, 0.999]
+    assert result.total == pytest.approx(1.099)
+
+
+def test_logistic_scores_weigh_alike_in_the_integer_programme():
+    blocks = {k: np.asarray(v) for k, v in SURE_AND_POOR.items()}
+    sides = {"EU": ["a1", "a2"], "KR": ["b1", "b2"]}
+    capacity = {"a1": 1, "a2": 1, "b1": 1, "b2": 2}  # a capacity above one: the integer programme
+    plain = optimal_pairing(CohortScores(sides=sides, blocks=blocks), PairingOptions(capacity=capacity))
+    likeliest = optimal_pairing(CohortScores(sides=sides, blocks=blocks, logistic=True), PairingOptions(capacity=capacity))
+    assert frozenset(("a1", "b1")) not in pair_set(plain)
+    assert frozenset(("a1", "b1")) in pair_set(likeliest)
+    assert all(p.score == pytest.approx(lookup(CohortScores(sides=sides, blocks=blocks), p.a, p.b)) for p in likeliest.pairs)

@@ -70,10 +70,13 @@ def test_eval_json_shape(env):
     assert result["bundle"] == "world-cities-eu-korea.json" and result["model"] == "all-MiniLM-L6-v2"
     cities = result["cities"]
     assert cities["queries"] == 8
-    assert set(cities["methods"]) == {"engine", "handset", "tfidf", "dense"}
+    assert set(cities["methods"]) == {"engine", "handset", "handset_priors", "tfidf", "dense"}
     assert cities["methods"]["engine"] == {"mrr": 1.0, "recall@1": 1.0, "recall@3": 1.0, "ndcg@3": 1.0}
     orgs = result["organisations"]["methods"]["engine"]
     assert set(orgs) == {"mrr", "recall@1", "recall@3", "recall@10", "ndcg@3"}
+    pairing = result["cohort_pairing_methods"]
+    assert set(pairing) == {"engine", "handset", "tfidf", "dense"} and result["cohort_pairing"] == pairing["engine"]
+    assert pairing["engine"]["pairs"] == 4 and all(0 <= p["recovered"] <= 4 for p in pairing.values())
 
 
 def test_eval_table_lists_misses(env):
