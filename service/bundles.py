@@ -33,6 +33,8 @@ def parse_json_bytes(body: bytes) -> Bundle:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidBundle(f"not valid JSON: {exc}", [FieldProblem("/", "not valid JSON")]) from None
+    except RecursionError:
+        raise InvalidBundle("the JSON is nested too deeply to read", [FieldProblem("/", "nested too deeply")]) from None
     return parse_bundle(raw)
 
 
@@ -46,13 +48,19 @@ def parse_csv(text: str) -> Bundle:
     Lines are numbered as a spreadsheet shows them, the header being line 1.
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+        records = list(reader)
+    except csv.Error as exc:  # a cell over the csv module's limit (128 KiB), say: nothing after it can be read
+        line = reader.line_num + 1  # the line after the last record read is where the bad one starts
+        at = "/header" if line == 1 else f"/rows/{line}"
+        raise InvalidBundle("the CSV cannot be read; nothing was stored", [FieldProblem(at, f"not readable as CSV: {exc}")]) from None
     problems = [FieldProblem("/header", f"missing column {c!r}") for c in CSV_COLUMNS if c not in header and c not in ("org_type", "city", "offers")]
     problems += [FieldProblem("/header", f"unknown column {c!r}") for c in header if c not in CSV_COLUMNS]
     if problems:
         raise InvalidBundle("the CSV header is not the profile columns; nothing was stored", problems)
     profiles = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(records, start=2):
         if None in row:
             problems.append(FieldProblem(f"/rows/{line}", "more cells than columns"))
             continue

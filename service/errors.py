@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
@@ -141,13 +142,24 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{p.pointer}: {p.detail}" for p in problems[:5])
         return problem_response(422, "Invalid input", detail, request.url.path, problems)
 
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # Two writers sent the same If-Match: both passed the version check, and the second one's
+        # UPDATE (or DELETE) found the row at a newer version. It lost the race, as a stale If-Match does.
+        conflict = VersionConflict("it changed while your write was under way (another write came first); fetch it again and re-apply your change")
+        return await _domain(request, conflict)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail), request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(500, "Internal server error", "an unexpected error occurred; nothing was changed", request.url.path)
+        response = problem_response(500, "Internal server error", "an unexpected error occurred; nothing was changed", request.url.path)
+        # the server closes the connection after an unhandled error: say so, or the client sends its
+        # next request down a connection that is gone
+        response.headers["Connection"] = "close"
+        return response
 
 
 def _title(status: int) -> str:

@@ -1,5 +1,6 @@
 """Pydantic shapes of what crosses the API: profiles, bundles and their limits."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -8,7 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 __all__ = [
     "ID_PATTERN",
+    "MAX_ROW_ID",
+    "row_number",
     "ProfileId",
+    "QueryText",
     "ProfileFields",
     "ProfileCreate",
     "ProfileReplace",
@@ -46,6 +50,12 @@ MAX_DESCRIPTION = 5000
 MAX_PHRASES = 50
 MAX_PHRASE = 200
 ORG_TYPES = ("company", "university", "research_centre", "public_agency", "ngo", "network", "other")
+# the largest row id or version every database holds: an Integer column is 32 bits on PostgreSQL
+MAX_ROW_ID = 2**31 - 1
+# control characters (C0, DEL, C1): PostgreSQL cannot store NUL, and none belongs in a name or phrase
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# free text keeps its tabs and line breaks
+FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 ProfileId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Kind = Literal["city", "organisation"]
@@ -56,6 +66,27 @@ def _iso_country(code: str) -> str:
     if pycountry.countries.get(alpha_2=code) is None:
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
+
+
+def row_number(text: str) -> int | None:
+    """`text` as a row id or version, or None: ASCII digits only (`str.isdigit` accepts "²", which `int` refuses)."""
+    if re.fullmatch(r"[0-9]{1,10}", text) is None or int(text) > MAX_ROW_ID:
+        return None
+    return int(text)
+
+
+def _one_line(text: str) -> str:
+    """Names, phrases, search words: no control character at all, tabs and line breaks included."""
+    if found := CONTROL.search(text):
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    return text
+
+
+def _free_text(text: str) -> str:
+    """Descriptions and reasons: tabs and line breaks are kept, any other control character refused."""
+    if found := FREE_TEXT_CONTROL.search(text):
+        raise ValueError(f"must not contain control characters other than tabs and line breaks (found U+{ord(found.group()):04X})")
+    return text
 
 
 def _clean_phrases(phrases: list[str]) -> list[str]:
@@ -72,10 +103,15 @@ def _clean_phrases(phrases: list[str]) -> list[str]:
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
 Bloc = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE)]
+# control characters are looked for after stripping, so surrounding white space never counts
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE), AfterValidator(_one_line)]
 Phrases = Annotated[list[Phrase], Field(max_length=MAX_PHRASES), AfterValidator(_clean_phrases)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)]
+Programme = Annotated[str, StringConstraints(max_length=200), AfterValidator(_one_line)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_free_text)]
+# a query parameter's words: a search, a filter
+QueryText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_one_line)]
 
 
 class ProfileFields(BaseModel):
@@ -148,7 +184,7 @@ class PartnershipIn(BaseModel):
 
     a: ProfileId
     b: ProfileId
-    programme: Annotated[str, StringConstraints(max_length=200)] | None = None
+    programme: Programme | None = None
     themes: Annotated[list[Phrase], Field(max_length=MAX_PHRASES)] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -183,7 +219,7 @@ class ExclusionIn(BaseModel):
 
     profile: ProfileId
     excluded: ProfileId
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_free_text)] | None = None
 
 
 class Bundle(BaseModel):
@@ -268,7 +304,7 @@ class AdhocQuery(BaseModel):
     name: Name = "ad-hoc query"
     bloc: Bloc | None = None
     country: Country | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION)] = ""
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)] = ""
     interests: Phrases = Field(default_factory=list)
     offers: Phrases = Field(default_factory=list)
     target: Kind = "city"
@@ -290,13 +326,13 @@ class ExclusionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     excluded: ProfileId
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: Reason | None = None
 
 
 class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: Reason | None = None
 
 
 class ExclusionOut(BaseModel):

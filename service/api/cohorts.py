@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
 from service import store
-from service.api.deps import ManagerDep, PrincipalDep, SessionDep
+from service.api.deps import CohortIdPath, ManagerDep, PrincipalDep, SessionDep
 from service.errors import FieldProblem, InvalidInput
 from service.models import Cohort
 from service.pairing import accept_pairs, pairing_view
@@ -23,12 +23,12 @@ def list_cohorts(session: SessionDep, principal: PrincipalDep) -> list[CohortOut
 
 
 @router.get("/{cohort_id}", response_model=CohortOut)
-def read_cohort(cohort_id: str, session: SessionDep, principal: PrincipalDep) -> CohortOut:
+def read_cohort(cohort_id: CohortIdPath, session: SessionDep, principal: PrincipalDep) -> CohortOut:
     return _out(store.get_cohort(session, cohort_id))
 
 
 @router.put("/{cohort_id}", response_model=CohortOut)
-def put_cohort(cohort_id: str, body: CohortBody, session: SessionDep, principal: ManagerDep) -> CohortOut:
+def put_cohort(cohort_id: CohortIdPath, body: CohortBody, session: SessionDep, principal: ManagerDep) -> CohortOut:
     members = [(side, i, m) for side, ms in body.sides.items() for i, m in enumerate(ms)]
     known = {p.id for p in store.profiles_by_ids(session, [m for _, _, m in members])}
     problems = [FieldProblem(f"/sides/{side}/{i}", f"no profile {m!r}") for side, i, m in members if m not in known]
@@ -40,19 +40,19 @@ def put_cohort(cohort_id: str, body: CohortBody, session: SessionDep, principal:
 
 
 @router.delete("/{cohort_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_cohort(cohort_id: str, session: SessionDep, principal: ManagerDep) -> Response:
+def delete_cohort(cohort_id: CohortIdPath, session: SessionDep, principal: ManagerDep) -> Response:
     session.delete(store.get_cohort(session, cohort_id))
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{cohort_id}/pairing", response_model=PairingOut)
-def pairing(cohort_id: str, body: PairingRequest, request: Request, session: SessionDep, principal: ManagerDep) -> PairingOut:
+def pairing(cohort_id: CohortIdPath, body: PairingRequest, request: Request, session: SessionDep, principal: ManagerDep) -> PairingOut:
     """Propose the pairing with the highest total score; pairs accepted earlier for this cohort stay locked."""
     return pairing_view(session, request.app.state.live, store.get_cohort(session, cohort_id), body)
 
 
 @router.post("/{cohort_id}/pairing/accept", response_model=AcceptOut)
-def accept(cohort_id: str, body: AcceptRequest, session: SessionDep, principal: ManagerDep) -> AcceptOut:
+def accept(cohort_id: CohortIdPath, body: AcceptRequest, session: SessionDep, principal: ManagerDep) -> AcceptOut:
     """Store the chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
     return accept_pairs(session, store.get_cohort(session, cohort_id), [tuple(p) for p in body.pairs], principal.label)

@@ -3,14 +3,34 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
+from service import store
 from service.auth import Principal, Role, principal_for_secret
 from service.errors import FieldProblem, InvalidInput, PreconditionRequired
+from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
 from service.settings import Settings
 
-__all__ = ["SessionDep", "PrincipalDep", "ManagerDep", "AdminDep", "SettingsDep", "IfMatchDep", "get_session"]
+__all__ = [
+    "AdminDep",
+    "CohortIdPath",
+    "IfMatchDep",
+    "ManagerDep",
+    "PrincipalDep",
+    "ProfileIdPath",
+    "ProfileWriterDep",
+    "RunIdPath",
+    "SessionDep",
+    "SettingsDep",
+    "get_session",
+]
+
+# Ids in paths are checked before anything reads them, so a database never sees a NUL or a number
+# wider than its column (32 bits on PostgreSQL, 64 on SQLite).
+ProfileIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="a profile id")]
+CohortIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="a cohort id")]
+RunIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a run id")]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -60,14 +80,34 @@ ManagerDep = Annotated[Principal, Depends(get_manager)]
 AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
-def get_if_match(if_match: Annotated[str | None, Header(description='the profile version you read, e.g. `"3"`')] = None) -> int:
-    """The version the caller last read; writes without one could silently overwrite another editor."""
+def get_profile_writer(profile_id: ProfileIdPath, principal: PrincipalDep) -> Principal:
+    """The caller, if it may write the profile in the path."""
+    principal.require_writer_of(profile_id)
+    return principal
+
+
+ProfileWriterDep = Annotated[Principal, Depends(get_profile_writer)]
+
+
+def get_if_match(
+    profile_id: ProfileIdPath,
+    writer: ProfileWriterDep,
+    session: SessionDep,
+    if_match: Annotated[str | None, Header(description='the profile version you read, e.g. `"3"`')] = None,
+) -> int:
+    """The version the caller last read; writes without one could silently overwrite another editor.
+
+    Preconditions come after authorisation and existence (RFC 9110, 13.2.1): a key that may not
+    write the profile learns 403, a missing profile 404, and only then does a missing If-Match
+    answer 428.
+    """
     if if_match is None:
+        store.get_profile(session, profile_id)
         raise PreconditionRequired("send `If-Match` with the version you read (the ETag of GET /profiles/{id})")
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    version = row_number(if_match.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise InvalidInput("If-Match must be a profile version such as \"3\"", [FieldProblem("/headers/If-Match", "not a version number")])
-    return int(value)
+    return version
 
 
 IfMatchDep = Annotated[int, Depends(get_if_match)]

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
 from service import store
-from service.api.deps import IfMatchDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import IfMatchDep, PrincipalDep, ProfileIdPath, ProfileWriterDep, SessionDep, SettingsDep
 from service.auth import Role
 from service.errors import FieldProblem, InvalidInput, validation_problems
-from service.schemas import ID_PATTERN, ProfileCreate, ProfileFields, ProfileOut, ProfilePage, ProfilePatch, ProfileReplace
+from service.schemas import ID_PATTERN, ProfileCreate, ProfileFields, ProfileOut, ProfilePage, ProfilePatch, ProfileReplace, QueryText
 
 router = APIRouter(prefix="/profiles", tags=["profiles"])
 
@@ -36,10 +36,10 @@ def list_profiles(
     principal: PrincipalDep,
     settings: SettingsDep,
     kind: Annotated[str | None, Query(pattern="^(city|organisation)$")] = None,
-    bloc: str | None = None,
+    bloc: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
     country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
-    org_type: str | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="text search in name, description and phrases")] = None,
+    org_type: Annotated[str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")] = None,
+    q: Annotated[QueryText | None, Query(description="text search in name, description and phrases")] = None,
     cursor: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> ProfilePage:
@@ -51,7 +51,7 @@ def list_profiles(
 
 
 @router.get("/{profile_id}", response_model=ProfileOut)
-def read_profile(profile_id: str, session: SessionDep, principal: PrincipalDep, response: Response) -> ProfileOut:
+def read_profile(profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep, response: Response) -> ProfileOut:
     profile = store.get_profile(session, profile_id)
     _etag(response, profile.version)
     return store.profile_out(profile)
@@ -59,9 +59,8 @@ def read_profile(profile_id: str, session: SessionDep, principal: PrincipalDep, 
 
 @router.put("/{profile_id}", response_model=ProfileOut)
 def replace_profile(
-    profile_id: str, body: ProfileReplace, if_match: IfMatchDep, session: SessionDep, principal: PrincipalDep, request: Request, response: Response
+    profile_id: ProfileIdPath, body: ProfileReplace, if_match: IfMatchDep, session: SessionDep, principal: ProfileWriterDep, request: Request, response: Response
 ) -> ProfileOut:
-    principal.require_writer_of(profile_id)
     if body.id is not None and body.id != profile_id:
         raise InvalidInput("the id in the body differs from the one in the path", [FieldProblem("/id", f"must be {profile_id!r}")])
     profile = store.replace_profile(session, profile_id, ProfileFields.model_validate(body.model_dump(exclude={"id"})), if_match)
@@ -73,9 +72,8 @@ def replace_profile(
 
 @router.patch("/{profile_id}", response_model=ProfileOut)
 def patch_profile(
-    profile_id: str, body: ProfilePatch, if_match: IfMatchDep, session: SessionDep, principal: PrincipalDep, request: Request, response: Response
+    profile_id: ProfileIdPath, body: ProfilePatch, if_match: IfMatchDep, session: SessionDep, principal: ProfileWriterDep, request: Request, response: Response
 ) -> ProfileOut:
-    principal.require_writer_of(profile_id)
     current = store.profile_out(store.get_profile(session, profile_id)).model_dump(exclude={"id", "version", "created_at", "updated_at"})
     merged = current | body.model_dump(exclude_unset=True)
     # the merged profile must satisfy every rule a whole profile does (a city keeps an interest, …)
@@ -91,8 +89,7 @@ def patch_profile(
 
 
 @router.delete("/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_profile(profile_id: str, if_match: IfMatchDep, session: SessionDep, principal: PrincipalDep, request: Request) -> Response:
-    principal.require_writer_of(profile_id)
+def delete_profile(profile_id: ProfileIdPath, if_match: IfMatchDep, session: SessionDep, principal: ProfileWriterDep, request: Request) -> Response:
     store.delete_profile(session, profile_id, if_match)
     session.commit()
     request.app.state.live.profiles_removed([profile_id])

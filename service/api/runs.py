@@ -4,10 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from service.api.deps import ManagerDep, SessionDep
+from service.api.deps import ManagerDep, RunIdPath, SessionDep
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.jobs import start_background_rerank
 from service.runs import get_run, list_runs, previous_run_id, run_diff, run_out
+from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
 
 router = APIRouter(tags=["runs"])
 
@@ -21,7 +22,7 @@ def start_rerank(request: Request, session: SessionDep, principal: ManagerDep, r
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: int, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
+def read_job(job_id: RunIdPath, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
     return run_out(get_run(session, job_id))
 
 
@@ -31,7 +32,7 @@ def runs(session: SessionDep, principal: ManagerDep, limit: Annotated[int, Query
 
 
 @router.get("/runs/{run_id}")
-def read_run(run_id: int, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
+def read_run(run_id: RunIdPath, session: SessionDep, principal: ManagerDep) -> dict[str, Any]:
     out = run_out(get_run(session, run_id))
     out["previous"] = previous_run_id(session, run_id)
     return out
@@ -39,20 +40,20 @@ def read_run(run_id: int, session: SessionDep, principal: ManagerDep) -> dict[st
 
 @router.get("/runs/{run_id}/diff")
 def diff(
-    run_id: int,
+    run_id: RunIdPath,
     session: SessionDep,
     principal: ManagerDep,
     against: Annotated[str, Query(description="a run id, or PREVIOUS for the succeeded run before this one")] = "PREVIOUS",
-    profile: Annotated[str | None, Query(description="only this profile")] = None,
+    profile: Annotated[str | None, Query(pattern=ID_PATTERN, description="only this profile")] = None,
 ) -> dict[str, Any]:
     run = get_run(session, run_id)
     if against.upper() == "PREVIOUS":
         other = previous_run_id(session, run.id)
         if other is None:
             raise NotFound(f"run {run_id} has no earlier succeeded run to compare with")
-    elif against.isdigit():
-        other = get_run(session, int(against)).id
+    elif (against_id := row_number(against)) is not None:
+        other = get_run(session, against_id).id
     else:
-        raise InvalidInput("against must be a run id or PREVIOUS", [FieldProblem("/query/against", "not a run id")])
+        raise InvalidInput("against must be a run id or PREVIOUS", [FieldProblem("/query/against", f"not a run id (digits 0-9, at most {MAX_ROW_ID})")])
     changes = run_diff(session, run.id, other, profile)
     return {"run": run.id, "against": other, "profiles_changed": len({c["profile"] for c in changes}), "changes": changes}

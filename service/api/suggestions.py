@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from matching.scoring import Kind
 from service import store
-from service.api.deps import ManagerDep, PrincipalDep, SessionDep
+from service.api.deps import ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
 from service.engine import LiveEngine, SuggestionRequest
 from service.profiles_text import ProfileText
 from service.schemas import AcceptOut, AdhocQuery, SuggestionList
@@ -17,7 +17,7 @@ router = APIRouter(tags=["suggestions"])
 
 @router.get("/profiles/{profile_id}/suggestions", response_model=SuggestionList)
 def profile_suggestions(
-    profile_id: str,
+    profile_id: ProfileIdPath,
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
@@ -57,13 +57,13 @@ def query_suggestions(body: AdhocQuery, request: Request, principal: ManagerDep)
 
 
 @router.post("/profiles/{profile_id}/suggestions/{other}/accept", response_model=AcceptOut)
-def accept(profile_id: str, other: str, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
+def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
     """Accept a suggestion: it becomes a partnership, and is no longer suggested."""
     return accept_suggestion(session, principal, profile_id, other)
 
 
 @router.delete("/profiles/{profile_id}/partnerships/{other}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_partnership(profile_id: str, other: str, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> Response:
     """Undo an accepted partnership."""
     principal.require_reader_of(profile_id)
     store.delete_partnership(session, profile_id, other)

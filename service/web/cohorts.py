@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import store
-from service.api.deps import SessionDep
+from service.api.deps import CohortIdPath, SessionDep
 from service.engine import LiveEngine
 from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.models import Cohort
@@ -62,7 +62,7 @@ def _proposal(db: Session, live: LiveEngine, cohort: Cohort, body: PairingReques
 
 
 @router.get("/{cohort_id}")
-def board(request: Request, cohort_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     cohort = store.get_cohort(db, cohort_id)
     sides = cohort.sides()
     names = {m: profile_name(live, m) for members in sides.values() for m in members}
@@ -82,7 +82,7 @@ def board(request: Request, cohort_id: str, db: SessionDep, viewer: ViewerDep, l
 
 
 @router.post("/{cohort_id}/accept")
-async def accept(request: Request, cohort_id: str, db: SessionDep, viewer: FormViewerDep) -> Response:
+async def accept(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: FormViewerDep) -> Response:
     """Store the shown pairs as partnerships of the cohort's programme (as POST /cohorts/{id}/pairing/accept)."""
     viewer.require_manager()
     cohort = store.get_cohort(db, cohort_id)
@@ -101,7 +101,7 @@ async def accept(request: Request, cohort_id: str, db: SessionDep, viewer: FormV
 
 
 @router.get("/{cohort_id}/pairing.csv")
-def pairing_csv(request: Request, cohort_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def pairing_csv(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     """The proposed pairing with the board's options, for spreadsheets: a, b, score, locked."""
     viewer.require_manager()
     cohort = store.get_cohort(db, cohort_id)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.errors import FieldProblem, validation_problems
-from service.schemas import ProfileFields
+from service.schemas import ProfileFields, row_number
 
 __all__ = ["PROFILE_FIELDS", "ProfileForm", "problems_by_field"]
 
@@ -69,7 +69,7 @@ class ProfileForm:
             else:
                 values[name] = raw.strip() if name != "description" else raw
         version = form.get("version")
-        return cls(values=values, version=int(version) if isinstance(version, str) and version.isdigit() else None)
+        return cls(values=values, version=row_number(version) if isinstance(version, str) else None)
 
     def validated(self) -> ProfileFields | None:
         """The profile the form describes, or None with `problems` filled in."""

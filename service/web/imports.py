@@ -66,7 +66,7 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
         else:
             try:  # read once here too, to name the profiles the problems are in
                 raw = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 raw = None
             bundle = parse_bundle(raw) if raw is not None else parse_json_bytes(body)
         summary, changed = import_validated(db, bundle, accepted_by=viewer.principal.label)

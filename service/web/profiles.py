@@ -5,17 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from service import store
-from service.api.deps import SessionDep
+from service.api.deps import ProfileIdPath, SessionDep
 from service.engine import LiveEngine
 from service.errors import VersionConflict
 from service.models import Exclusion, Partnership
-from service.schemas import ORG_TYPES
+from service.schemas import ORG_TYPES, QueryText
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, Viewer, ViewerDep, profile_name, redirect, render
 from service.web.forms import ProfileForm
 
 router = APIRouter(prefix="/app/profiles", route_class=PageRoute, include_in_schema=False)
 
-Text = Annotated[str, Query(max_length=200)]
+Text = Annotated[QueryText, Query()]
 
 
 def _blank(value: str) -> str | None:
@@ -64,7 +64,7 @@ def _other(pair: Partnership | Exclusion, profile_id: str) -> str:
 
 
 @router.get("/{profile_id}")
-def profile_page(request: Request, profile_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def profile_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     profile = store.profile_out(store.get_profile(db, profile_id))
     partnerships = exclusions = None
     # reading a profile is open to every key (as GET /profiles/{id}); its relations are not
@@ -91,13 +91,13 @@ def _edit_page(request: Request, viewer: Viewer, profile_id: str, form: ProfileF
 
 
 @router.get("/{profile_id}/edit")
-def edit_page(request: Request, profile_id: str, db: SessionDep, viewer: ViewerDep) -> Response:
+def edit_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
     viewer.principal.require_writer_of(profile_id)
     return _edit_page(request, viewer, profile_id, ProfileForm.from_profile(store.profile_out(store.get_profile(db, profile_id))))
 
 
 @router.post("/{profile_id}/edit")
-async def edit(request: Request, profile_id: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep) -> Response:
+async def edit(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep) -> Response:
     """Replace the profile (PUT semantics) if it is still at the version the form was opened on."""
     viewer.principal.require_writer_of(profile_id)
     store.get_profile(db, profile_id)

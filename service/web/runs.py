@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
-from service.api.deps import SessionDep
+from service.api.deps import RunIdPath, SessionDep
 from service.errors import Conflict, NotFound
 from service.jobs import current_run, start_background_rerank
 from service.runs import all_stored_suggestions, get_run, list_runs, previous_run_id, run_diff, run_out
@@ -103,7 +103,7 @@ def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep)
 
 @router.get("/{run_id:int}")
 def run_page(
-    request: Request, run_id: int, db: SessionDep, viewer: ViewerDep, live: LiveDep,
+    request: Request, run_id: RunIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep,
     profile: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """One run: live progress while it works; once done, what changed since the run before it."""
@@ -125,7 +125,7 @@ def run_page(
 
 
 @router.get("/{run_id:int}/progress")
-def progress(run_id: int, db: SessionDep, viewer: ViewerDep) -> Response:
+def progress(run_id: RunIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
     """The run as GET /jobs/{id} shows it, for the page's progress script (which holds the cookie, not a key)."""
     viewer.require_manager()
     return JSONResponse(jsonable_encoder(run_out(get_run(db, run_id))), headers={"Cache-Control": "no-store"})

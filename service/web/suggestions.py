@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from matching.scoring import Kind
 from service import store
-from service.api.deps import SessionDep
+from service.api.deps import ProfileIdPath, SessionDep
 from service.suggestions import exclude
 from service.engine import SuggestionRequest
 from service.errors import FieldProblem, validation_problems
@@ -53,7 +53,7 @@ class SuggestionFilters(BaseModel):
 
 
 @router.get("/suggestions")
-def suggestions_page(request: Request, profile_id: str, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def suggestions_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     viewer.principal.require_reader_of(profile_id)
     profile = store.profile_out(store.get_profile(db, profile_id))
     filters, raw, problems = SuggestionFilters.read(dict(request.query_params))
@@ -72,7 +72,7 @@ Back = Annotated[str, Form(max_length=2000)]
 
 
 @router.post("/suggestions/{other}/accept")
-def accept(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def accept(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
     accept_suggestion(db, viewer.principal, profile_id, other)
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
     viewer.flash(
@@ -84,14 +84,15 @@ def accept(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, l
 
 @router.post("/suggestions/{other}/reject")
 def reject(
-    profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep,
+    profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep,
     reason: Annotated[str, Form(max_length=2000)] = "", back: Back = "",
 ) -> Response:
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
     try:
         body = RejectBody.model_validate({"reason": reason.strip() or None})
-    except ValidationError:
-        viewer.flash("A reason can be at most 500 characters; nothing was changed.", kind="error")
+    except ValidationError as exc:
+        problem = validation_problems(exc.errors())[0]
+        viewer.flash(f"The reason is not valid ({problem.detail}); nothing was changed.", kind="error")
         return redirect(back)
     exclude(db, viewer.principal, profile_id, other, body.reason)
     why = f" (reason: {body.reason})" if body.reason else ""
@@ -103,7 +104,7 @@ def reject(
 
 
 @router.post("/partnerships/{other}/remove")
-def remove_partnership(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def remove_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
     """Undo an accepted partnership (as DELETE /profiles/{id}/partnerships/{other})."""
     viewer.principal.require_reader_of(profile_id)
     store.delete_partnership(db, profile_id, other)
@@ -113,7 +114,7 @@ def remove_partnership(profile_id: str, other: str, db: SessionDep, viewer: Form
 
 
 @router.post("/exclusions/{other}/remove")
-def remove_exclusion(profile_id: str, other: str, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def remove_exclusion(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
     """Undo an exclusion or a rejection (as DELETE /profiles/{id}/exclusions/{other})."""
     viewer.principal.require_reader_of(profile_id)
     store.delete_exclusion(db, profile_id, other)

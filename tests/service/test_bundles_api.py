@@ -103,3 +103,27 @@ def test_bad_csv_lists_rows_and_stores_nothing(client, keys):
     pointers = {e["pointer"] for e in r.json()["errors"]}
     assert pointers == {"/rows/4/country", "/rows/5/org_type"}
     assert client.get("/profiles", headers=keys.auth("manager")).json()["total"] == 0
+
+
+def test_json_nested_too_deeply_is_a_problem(client, keys):
+    deep = b'{"format": "twinning.bundle/1", "profiles": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = client.post("/bundles", content=deep, headers={**keys.auth("manager"), "content-type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"] == "Invalid bundle" and r.json()["errors"] == [{"pointer": "/", "detail": "nested too deeply"}]
+
+
+def test_a_csv_cell_over_the_csv_limit_is_a_problem_and_stores_nothing(client, keys):
+    huge = CSV + "seoul,city,Seoul,KR,KR,,," + "d" * (128 * 1024 + 1) + ",m-voting,\n"
+    r = client.post("/bundles", content=huge.encode(), headers={**keys.auth("manager"), "content-type": "text/csv"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    [problem] = r.json()["errors"]
+    assert problem["pointer"] == "/rows/4" and "field larger than field limit" in problem["detail"]
+    assert client.get("/profiles", headers=keys.auth("manager")).json()["total"] == 0
+
+
+def test_control_characters_in_csv_cells_are_listed(client, keys):
+    bad = CSV + "seoul,city,Se\x00oul,KR,KR,,,Capital.,m-\x00voting,\n"
+    r = client.post("/bundles", content=bad.encode(), headers={**keys.auth("manager"), "content-type": "text/csv"})
+    assert r.status_code == 422
+    assert {e["pointer"] for e in r.json()["errors"]} == {"/rows/4/name", "/rows/4/interests/0"}
+    assert client.get("/profiles", headers=keys.auth("manager")).json()["total"] == 0

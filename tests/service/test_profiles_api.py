@@ -1,5 +1,11 @@
 """Profiles through the HTTP API: validation, versions, filters, pagination, on both databases."""
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from service.models import Profile
 from tests.factories import city
 
 PROBLEM = "application/problem+json"
@@ -33,6 +39,56 @@ def test_put_with_stale_version_is_412_and_keeps_the_newer_write(client, keys):
     assert r2.status_code == 412
     assert r2.json()["current_version"] == 2
     assert client.get("/profiles/eindhoven", headers=keys.auth("member")).json()["interests"] == ["hydrogen buses"]
+
+
+@pytest.mark.parametrize(("method", "body"), [("PUT", city(interests=["hydrogen buses"])), ("PATCH", {"offers": ["start-up exchange"]}), ("DELETE", None)])
+def test_a_write_that_loses_the_race_for_the_same_version_is_412(app, client, keys, method, body):
+    """Two editors send the same If-Match at once: the one whose write lands second gets 412, not 500."""
+    client.post("/profiles", json=city(), headers=keys.auth("admin"))
+    rival_wrote = []
+
+    @event.listens_for(app.state.sessions, "before_flush")
+    def _rival_commits_first(session, flush_context, instances) -> None:
+        # after this request checked the version and before its UPDATE, another editor's write commits
+        if not rival_wrote:
+            rival_wrote.append(True)
+            with Session(app.state.engine) as rival:
+                rival.get(Profile, "eindhoven").name = "Eindhoven (rival)"
+                rival.commit()
+
+    r = client.request(method, "/profiles/eindhoven", json=body, headers={**keys.auth("member"), "If-Match": '"1"'})
+    assert rival_wrote and r.status_code == 412, r.text
+    assert r.headers["content-type"].startswith(PROBLEM) and r.json()["title"] == "Version conflict"
+    got = client.get("/profiles/eindhoven", headers=keys.auth("member"))
+    assert got.headers["ETag"] == '"2"'
+    assert {k: got.json()[k] for k in ("name", "interests", "offers")} == {
+        "name": "Eindhoven (rival)", "interests": city()["interests"], "offers": city()["offers"]
+    }
+
+
+def as_latin1_headers(app):
+    """The app as a server hands it header bytes sent as Latin-1, where "²" is the one byte 0xB2.
+
+    TestClient re-encodes header values as UTF-8, so "²" would arrive as the two characters "Â²".
+    """
+
+    async def asgi(scope, receive, send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(k, v.decode().encode("latin-1")) for k, v in scope["headers"]]}
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def test_if_match_is_ascii_digits(app, client, keys):
+    client.post("/profiles", json=city(), headers=keys.auth("admin"))
+    raw = TestClient(as_latin1_headers(app))
+    for value in ('"²"', '"1²"', '"¹"', '"-1"', '"1.0"', f'"{2**31}"', '"9' + "9" * 5000 + '"'):
+        r = raw.put("/profiles/eindhoven", json=city(), headers={**keys.auth("member"), "If-Match": value.encode("latin-1")})
+        assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), (value[:10], r.text)
+        assert r.json()["errors"] == [{"pointer": "/headers/If-Match", "detail": "not a version number"}]
+    r = raw.put("/profiles/eindhoven", json=city(name="Eindhoven NL"), headers={**keys.auth("member"), "If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["version"] == 2
 
 
 def test_write_without_if_match_is_428(client, keys):

@@ -426,3 +426,32 @@ def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
     assert demo.app.state.live.profile_text("newtown").name == "Newtown"
     r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("broken.json", b"{not json", "application/json")})
     assert r.status_code == 422 and "not valid JSON" in r.text
+
+
+def test_bad_ids_numbers_and_control_characters_are_422_pages_not_500s(demo, keys):
+    csrf = sign_in(demo, keys.manager)
+    for path in ("/app/profiles?q=lab%00", "/app/profiles/eind%00hoven", "/app/profiles/Bad%20Id/suggestions", "/app/cohorts/Bad%20Id",
+                 f"/app/runs/{2**31}", f"/app/runs/{2**63}/progress"):
+        r = demo.get(path)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+    assert demo.get(f"/app/runs/{2**31 - 1}").status_code == 404
+    deep = b'{"format": "twinning.bundle/1", "profiles": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("deep.json", deep, "application/json")})
+    assert r.status_code == 422 and "nested too deeply" in r.text
+    huge = "id,kind,name,country,bloc,description,interests\nx,city,X,NL,EU," + "d" * (128 * 1024 + 1) + ",parks\n"
+    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("huge.csv", huge.encode(), "text/csv")})
+    assert r.status_code == 422 and "field larger than field limit" in r.text
+    r = demo.post("/app/profiles/eindhoven/suggestions/seoul/reject", data={"csrf": csrf, "reason": "not\x00now"})
+    assert "must not contain control characters" in r.text and count(demo.app, Exclusion) == 0
+
+
+def test_an_edit_form_with_a_version_that_is_not_ascii_digits_is_refused(demo, keys):
+    csrf = sign_in(demo, keys.member)
+    current = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
+    data = {
+        "csrf": csrf, "version": "²", "kind": "city", "name": "Eindhoven", "country": "NL", "bloc": "EU", "org_type": "", "city": "",
+        "description": current["description"], "interests": "\n".join(current["interests"]), "offers": "\n".join(current["offers"]),
+    }
+    r = demo.post("/app/profiles/eindhoven/edit", data=data)
+    assert r.status_code == 422 and "lost the version" in r.text
+    assert demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()["version"] == current["version"]
