@@ -138,6 +138,7 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
     lexical = LexicalModel().fit({key: " ".join(index.vectors_of(key).texts) for key in index.keys()})
     recommender = live_recommender(index, lexical)
     gc.collect()
+    gc.freeze()  # as the service does once its index is loaded (service/app.py): no full collection walks it
     rss_gb = psutil.Process().memory_info().rss / 1e9  # what the service holds: index, TF-IDF, model
 
     rng = np.random.default_rng(seed + 1)
@@ -189,6 +190,7 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
         upsert_us, compact_s, load, http, final,
     )
     del index, recommender
+    gc.unfreeze()
     gc.collect()
     return row
 

@@ -508,6 +508,45 @@ class PhraseIndex:
             return self._best(slots, fwd, bwd, params, max(k, pool))
         return self._cascade(q, q_roles, slots, roles, params, k, pool)
 
+    def top_k_narrowed(
+        self,
+        query: ProfileVectors,
+        roles: DirectionRoles,
+        params: ScoringParams,
+        k: int,
+        filt: CandidateFilter,
+        narrower: Sequence[CandidateFilter],
+        exact: bool = False,
+        pool: int = 0,
+    ) -> list[list[Scored]]:
+        """`top_k` of `filt`, then of each narrower filter (what it allows that `filt` allows), from one pass.
+
+        The coded scores the cascade takes of every candidate `filt` allows shortlist each narrower
+        filter's candidates too, to the same depth, and each shortlist goes on through the reduced
+        and exact stages: a narrower filter's pool is the one the cascade would give it, without
+        a coded pass of its own (and, as in the cascade, a small narrower filter is rescored by
+        its reduced scores rather than scored exactly throughout). (A depth in proportion to the narrower filter's size, as if its
+        members were a random sample, missed: at 100k, 7 % of organisations' final top-10 lost a
+        city of their country.) Where the cascade would not take coded scores, each filter is
+        served as `top_k` would.
+        """
+        if k <= 0 or len(query) == 0:
+            return [[] for _ in range(1 + len(narrower))]
+        self._check(query)
+        slots = self.allowed(filt)
+        rescore = self.rescore_first(k)
+        shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
+        cascade = not exact and self.components_ is not None and int(self.length_[slots].sum()) >= self.exact_below_rows
+        if not cascade or len(slots) <= shortlist:
+            return [self.top_k(query, roles, params, k, f, exact, pool) for f in (filt, *narrower)]
+        q, q_roles = _query_rows(query, roles)
+        coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
+        out = [self._shortlisted(slots, coded, shortlist, q, q_roles, roles, params, k, pool)]
+        for f in narrower:
+            at = np.flatnonzero(self.allowed_mask(f)[slots])
+            out.append(self._shortlisted(slots[at], coded[at], shortlist, q, q_roles, roles, params, k, pool))
+        return out
+
     def top_k_among(
         self,
         query: ProfileVectors,
@@ -621,9 +660,28 @@ class PhraseIndex:
         """Coded late interaction → reduced late interaction → exact rescoring; up to max(k, pool) back."""
         rescore = self.rescore_first(k)
         shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
+        coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params)) if len(slots) > shortlist else None
+        return self._shortlisted(slots, coded, shortlist, q, q_roles, roles, params, k, pool)
+
+    def _shortlisted(
+        self,
+        slots: np.ndarray,
+        coded: np.ndarray | None,
+        shortlist: int,
+        q: np.ndarray,
+        q_roles: np.ndarray,
+        roles: DirectionRoles,
+        params: ScoringParams,
+        k: int,
+        pool: int,
+    ) -> list[Scored]:
+        """The cascade after its coded stage: the best `shortlist` of `slots` (ascending) by coded
+        score, by reduced score the candidates to rescore, and the best max(k, pool) exactly."""
+        if len(slots) == 0:
+            return []
+        rescore = self.rescore_first(k)
         keep = max(k, pool)
-        if len(slots) > shortlist:
-            coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params))
+        if coded is not None and len(slots) > shortlist:
             slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
         if len(slots) > rescore:
             # in pieces, so that each piece's temporaries stay in cache

@@ -130,21 +130,10 @@ class Recommender:
         exact: bool = False,
     ) -> list[Suggestion]:
         roles = direction_roles(query.kind, Kind(filt.kind))
-        size = self.pool_size(k)
-        pool = self.index.top_k(query.vectors, roles, self.params, k, filt, exact=exact, pool=size)
-        wider = [self._prior_pool(query.vectors, roles, k, f, exact, size) for f in self.prior_filters(query, filt)]
+        pool, *wider = self.index.top_k_narrowed(
+            query.vectors, roles, self.params, k, filt, self.prior_filters(query, filt), exact=exact, pool=self.pool_size(k)
+        )
         return self.rank(query, widened(pool, wider), k, diversity=diversity, explained=explained)
-
-    def _prior_pool(self, vectors: ProfileVectors, roles, k: int, filt: CandidateFilter, exact: bool, size: int) -> list[Scored]:
-        """A place prior's best `size` candidates. A prior narrows to a country or a few, often
-        under the cascade's threshold, where the index would score each candidate exactly: there
-        the cascade's last stage (reduced scores, exact for whatever could reach the pool) does,
-        as the batch does for the same pools."""
-        index = self.index
-        slots = index.allowed(filt) if not exact and index.components_ is not None else None
-        if slots is None or len(slots) > index.shortlist_size:
-            return index.top_k(vectors, roles, self.params, k, filt, exact=exact, pool=size)
-        return index.top_k_among(vectors, roles, self.params, k, slots, size, index.rescore_first(k))
 
     def prior_filters(self, query: Query, filt: CandidateFilter) -> list[CandidateFilter]:
         """Narrower filters whose best candidates join the dense pool: those the place priors favour.

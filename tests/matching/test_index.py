@@ -2,6 +2,8 @@
 
 import pickle
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -289,6 +291,27 @@ def test_cascade_top10_matches_exhaustive(large):
             agree += [s.key for s in fast] == [s.key for s in exact]
             total += 1
     assert agree >= 0.99 * total
+
+
+def test_narrowed_pools_are_the_narrower_filters_own_top_k(large):
+    """Pools of narrower filters shortlisted from the wider filter's coded scores: each is the
+    exhaustive top of its own filter, and a filter that allows nothing gets an empty pool."""
+    corpus, entries, index = large
+    rng = np.random.default_rng(11)
+    agree = total = 0
+    for i in rng.choice(len(entries), 30, replace=False):
+        key, vectors, meta = entries[i]
+        filt = CandidateFilter(kind="organisation", exclude_keys=frozenset({key}))
+        narrower = [replace(filt, country=meta.country), replace(filt, bloc=meta.bloc), replace(filt, country="Atlantis")]
+        pools = index.top_k_narrowed(vectors, CITY_ORG, PARAMS, 10, filt, narrower, pool=20)
+        assert len(pools) == 4 and pools[-1] == []
+        assert pools[0] == index.top_k(vectors, CITY_ORG, PARAMS, 10, filt, pool=20)
+        for f, got in zip(narrower, pools[1:]):
+            exact = index.top_k(vectors, CITY_ORG, PARAMS, 10, f, exact=True, pool=20)
+            assert {s.key for s in got} <= set(index.keys()) and all(_allowed(s.key, index.vectors_of(s.key), index.meta_of(s.key), f) for s in got)
+            agree += [s.key for s in got] == [s.key for s in exact]
+            total += 1
+    assert agree == total, f"{agree} of {total}"
 
 
 def test_cascade_scores_are_exact(large):
