@@ -11,7 +11,7 @@ from matching.index import PhraseIndex
 from matching.popularity import UsualScores
 from matching.scoring import ScoringParams
 from matching.themes import ThemeTagger
-from matching.vectors import ProfileVectors
+from matching.vectors import ProfileVectors, StackedPhrases
 
 __all__ = ["ProfileContext"]
 
@@ -59,7 +59,7 @@ class ProfileContext:
         candidates: Sequence[str], dense: np.ndarray, lexical: np.ndarray,
     ) -> np.ndarray:
         """(candidates × FEATURES[direction]) raw features of a query with stored candidates."""
-        profiles = [self.index.vectors_of(c) for c in candidates]
+        profiles = self.index.stacked_of(candidates)
         inputs = PairInputs(
             key=key,
             vectors=vectors,
@@ -74,8 +74,8 @@ class ProfileContext:
         )
         return pair_features(direction, inputs, self.places, self.params)
 
-    def _shared_theme_counts(self, vectors: ProfileVectors, candidates: Sequence[ProfileVectors]) -> np.ndarray:
+    def _shared_theme_counts(self, vectors: ProfileVectors, candidates: StackedPhrases) -> np.ndarray:
         if self.tagger is None:
             return np.zeros(len(candidates))
-        themes = self.tagger.theme_matrix([vectors.vectors, *(c.vectors for c in candidates)])
+        themes = self.tagger.theme_matrix([vectors.vectors, *(candidates.vectors_of(i) for i in range(len(candidates)))])
         return (themes[1:] & themes[0]).sum(axis=1).astype(np.float64)

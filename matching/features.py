@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from matching.scoring import Kind, ScoringParams, coverage_block, explanation_roles, need_maxima
-from matching.vectors import ProfileVectors, stacked
+from matching.vectors import ProfileVectors, StackedPhrases
 
 __all__ = [
     "Place",
@@ -85,7 +85,7 @@ class PairInputs:
     place: Place | None
     partners: frozenset[str]  # a city's partner cities; for an organisation, its home city's
     candidate_keys: Sequence[str]
-    candidates: Sequence[ProfileVectors]
+    candidates: StackedPhrases  # the candidates' phrases, in candidate order
     dense: np.ndarray  # (n,) the index's dense score of each candidate
     lexical: np.ndarray  # (n,) TF-IDF cosine
     usual: np.ndarray  # (n,) each candidate's usual dense score from askers of the query's kind
@@ -131,7 +131,7 @@ def pair_features(direction: Direction, inputs: PairInputs, places: Mapping[str,
 
 
 def _collaborator_coverage(
-    direction: Direction, query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams
+    direction: Direction, query: ProfileVectors, candidates: StackedPhrases, params: ScoringParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """(best_needs, reverse_fit) of each candidate, from one product of the query's phrases with all of theirs.
 
@@ -139,15 +139,16 @@ def _collaborator_coverage(
     `explanation_roles` quotes them (an organisation's offers, a city's interests).
     """
     best, reverse = np.zeros(len(candidates)), np.zeros(len(candidates))
-    keep = np.array([len(c) > 0 for c in candidates], dtype=bool)
+    keep = np.diff(candidates.offsets) > 0
     if not keep.any() or len(query) == 0:
         return best, reverse
-    vectors, roles, offsets = stacked([c for c in candidates if len(c)])
-    sims = query.vectors.astype(np.float64) @ vectors.T
+    # a candidate without phrases has no rows: the others' offsets, then the total
+    offsets = np.concatenate((candidates.offsets[:-1][keep], candidates.offsets[-1:]))
+    sims = query.vectors.astype(np.float64) @ candidates.vectors.astype(np.float64).T
     both_ways = replace(explanation_roles(*direction), reciprocal=True)
-    per_need = np.clip(need_maxima(sims, query.roles, roles, offsets[:-1], both_ways, params), 0.0, None)
+    per_need = np.clip(need_maxima(sims, query.roles, candidates.roles, offsets[:-1], both_ways, params), 0.0, None)
     best[keep] = -np.sort(-per_need, axis=0)[: _BEST_NEEDS].mean(axis=0)
-    reverse[keep] = coverage_block(sims, query.roles, roles, offsets, both_ways, params)[1]
+    reverse[keep] = coverage_block(sims, query.roles, candidates.roles, offsets, both_ways, params)[1]
     return best, reverse
 
 

@@ -5,7 +5,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide", "stacked"]
+__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide", "StackedPhrases", "stacked"]
 
 
 class PhraseRole(IntEnum):
@@ -59,6 +59,30 @@ class ProfileVectors:
 
     def __len__(self) -> int:
         return len(self.roles)
+
+
+@dataclass(frozen=True)
+class StackedPhrases:
+    """Several profiles' phrases one after another (float32 vectors and roles), and each profile's
+    first row followed by the total (offsets, as `coverage_block` takes them)."""
+
+    vectors: np.ndarray
+    roles: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, profiles: "list[ProfileVectors]") -> "StackedPhrases":
+        if not profiles:
+            return cls(np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int8), np.zeros(1, dtype=np.int64))
+        offsets = np.concatenate(([0], np.cumsum([len(p) for p in profiles]))).astype(np.int64)
+        return cls(np.concatenate([p.vectors for p in profiles]), np.concatenate([p.roles for p in profiles]), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def vectors_of(self, i: int) -> np.ndarray:
+        """The i-th profile's phrase vectors (a view)."""
+        return self.vectors[self.offsets[i] : self.offsets[i + 1]]
 
 
 def stacked(profiles: "list[ProfileVectors]") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

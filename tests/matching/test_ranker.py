@@ -10,7 +10,7 @@ from matching.index import PhraseIndex, ProfileMeta
 from matching.popularity import UsualScores
 from matching.ranker import LearnedRanker, TrainingQuery, fit_direction
 from matching.scoring import Kind, ScoringParams
-from matching.vectors import ProfileVectors
+from matching.vectors import ProfileVectors, StackedPhrases
 
 CITY, ORG = Kind.CITY, Kind.ORGANISATION
 
@@ -36,7 +36,7 @@ def test_place_features_say_where_an_organisation_is_based():
     candidates = [_profile([[1, 0.1, 0]], [1]) for _ in keys]
     inputs = PairInputs(
         key="eindhoven", vectors=query, place=Place("NL", frozenset({"nl"})), partners=frozenset({"seoul"}),
-        candidate_keys=keys, candidates=candidates, dense=np.full(4, 0.5), lexical=np.zeros(4), usual=np.zeros(4),
+        candidate_keys=keys, candidates=StackedPhrases.of(candidates), dense=np.full(4, 0.5), lexical=np.zeros(4), usual=np.zeros(4),
     )
     x = pair_features((CITY, ORG), inputs, places, ScoringParams())
     names = FEATURES[(CITY, ORG)]
@@ -51,7 +51,7 @@ def test_best_needs_rewards_a_specialist_over_a_generalist():
     generalist = _profile([[0.4, 0.4, 0.4, 0.72]], [1])  # covers every need at 0.4: a better mean, a worse best
     inputs = PairInputs(
         key="city", vectors=query, place=None, partners=frozenset(), candidate_keys=["s", "g"],
-        candidates=[specialist, generalist], dense=np.zeros(2), lexical=np.zeros(2), usual=np.zeros(2),
+        candidates=StackedPhrases.of([specialist, generalist]), dense=np.zeros(2), lexical=np.zeros(2), usual=np.zeros(2),
     )
     x = pair_features((CITY, ORG), inputs, {}, ScoringParams())
     best = x[:, FEATURES[(CITY, ORG)].index("best_needs")]
