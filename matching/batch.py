@@ -20,8 +20,8 @@ from matching.scoring import DirectionRoles, Kind, direction_roles
 
 __all__ = ["BlockItem", "BatchScorer", "SHORTLIST_SIZE", "suggest_block"]
 
-# candidates per query kept by presence: at 100k, organisations asking for organisations got the
-# exhaustive top-10 in 55 of 60 queries with 300 (and 200 rescored), in 59 of 60 with 600
+# candidates per query kept by presence: organisations asking for organisations, whose scores tie
+# most, need the most; `benchmarks/rerank.py` checks stored lists against exhaustive scoring
 SHORTLIST_SIZE = 600
 
 

@@ -149,11 +149,9 @@ class PhraseIndex:
     exact_below_rows : below this many allowed candidate phrases a request is scored
         exhaustively; the cascade's state is built once the index holds this many phrases.
     shortlist_size : profiles kept by the coded late interaction (at least 50·k). The rescored
-        pool must hold the exact top-50, not only the top-10: the whole pool is re-ranked with
-        TF-IDF. At 100k profiles (`benchmarks/suggestions.py`'s), the deepest member of the
-        exhaustive pool sat at coded rank 370 / 1,063 / 2,595 (p50 / p90 / p99) for
-        organisations asking for organisations, whose final top-10 matched exhaustive scoring
-        in 137 of 150 requests with 1,000 kept and in 141 with 2,000 (2 ms more per request).
+        pool must hold the exact top-50, not only the top-10: the whole pool is re-ranked by the
+        learned ranker, so the deepest member of the exhaustive pool sets the size, which
+        `benchmarks/suggestions.py` checks (final suggestions identical to exhaustive scoring).
     rescore_size : profiles kept by the reduced late interaction and rescored exactly, at least
         (at least 6·k); candidates beyond these whose reduced score could still reach the pool
         are rescored too, up to 8× as many (see `_rescored`): near ties are rescored deeper,
@@ -533,10 +531,11 @@ class PhraseIndex:
         filter's candidates too, to the same depth, and each shortlist goes on through the reduced
         and exact stages: a narrower filter's pool is the one the cascade would give it, without
         a coded pass of its own (and, as in the cascade, a small narrower filter is rescored by
-        its reduced scores rather than scored exactly throughout). (A depth in proportion to the narrower filter's size, as if its
-        members were a random sample, missed: at 100k, 7 % of organisations' final top-10 lost a
-        city of their country.) Where the cascade would not take coded scores, each filter is
-        served as `top_k` would.
+        its reduced scores rather than scored exactly throughout). A shallower depth, in
+        proportion to the narrower filter's size as if its members were a random sample, lost
+        agreement with exhaustive scoring: a country's members are not a random sample of the
+        query's candidates. Where the cascade would not take coded scores, each filter is served
+        as `top_k` would.
         """
         if k <= 0 or len(query) == 0:
             return [[] for _ in range(1 + len(narrower))]
@@ -726,11 +725,10 @@ class PhraseIndex:
         score falls short of the exact one: a mean and a spread. Every other candidate whose
         reduced score plus the largest shortfall expected among that many (mean + spread ·
         √(2 ln n), the expected maximum of n normal draws) reaches the `keep`-th exact score so
-        far is scored exactly too, the best first, up to `_RESCORE_REACH` × `first` in all.
-        Organisations asking for organisations at 100k profiles (`benchmarks/suggestions.py`'s,
-        150 requests, shortlist 2,000): final top-10 as exhaustive in 130 with a fixed 200
-        rescored, 141 with the largest shortfall seen among the first 100 as the margin (165
-        rescored on average), 147 with this one (244); 110–130 on average in the other directions.
+        far is scored exactly too, the best first, up to `_RESCORE_REACH` × `first` in all: near
+        ties are rescored deeper, clear leads no deeper. The largest shortfall seen among the
+        first is too small a margin for the many that remain (`benchmarks/suggestions.py`
+        measures the agreement this buys, organisations asking for organisations the hardest).
         """
         order = np.argsort(-reduced, kind="stable")
         head = np.sort(order[:first])

@@ -5,20 +5,13 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["PhraseRole", "ProfileVectors", "PhraseSide", "StackedPhrases", "stacked"]
+__all__ = ["PhraseRole", "ProfileVectors", "StackedPhrases", "stacked"]
 
 
 class PhraseRole(IntEnum):
     INTEREST = 0
     OFFER = 1
     DESCRIPTION = 2
-
-
-class PhraseSide(IntEnum):
-    """Which of a profile's phrases take part when it asks (needs) or is asked (serves)."""
-
-    NEEDS = 0
-    SERVES = 1
 
 
 @dataclass(frozen=True)
