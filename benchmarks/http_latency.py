@@ -28,12 +28,12 @@ from matching.recommend import Recommender
 from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Role, create_key
-from service.db import make_engine, make_sessionmaker, migrate, session_scope
-from service.engine import LiveEngine
-from service.places import official_languages
-from service.recommenders import load_ranker, load_tagger
-from service.models import Profile, utcnow
-from service.profiles_text import ProfileText
+from service.db.engine import make_engine, make_sessionmaker, migrate, session_scope
+from service.live.index import LiveIndex
+from service.live.places import official_languages
+from service.live.recommenders import load_ranker, load_tagger
+from service.db.models import Profile, utcnow
+from service.live.profiles_text import ProfileText
 from service.settings import REPO_DATA, Settings
 
 __all__ = ["live_recommender", "measure_http"]
@@ -92,7 +92,7 @@ def measure_http(recommender: Recommender, query_keys: list[str], *, target: str
         sessions = make_sessionmaker(engine)
         with session_scope(sessions) as session:
             secret, _ = create_key(session, role=Role.MANAGER)
-        live = LiveEngine(settings=settings, sessions=sessions)
+        live = LiveIndex(settings=settings, sessions=sessions)
         live.recommender, live.texts = recommender, texts
         app = create_app(settings, live=live)
         port = _free_port()

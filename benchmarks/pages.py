@@ -32,12 +32,12 @@ from embeddings import load_encoder  # noqa: E402
 from matching.vectors import PhraseRole  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.auth import Role, create_key  # noqa: E402
-from service.db import session_scope  # noqa: E402
-from service.jobs import RerankParams, rerank  # noqa: E402
-from service.models import Profile, Run  # noqa: E402
+from service.db.engine import session_scope  # noqa: E402
+from service.batch.jobs import RerankParams, rerank  # noqa: E402
+from service.db.models import Profile, Run  # noqa: E402
 from service.schemas import CohortIn  # noqa: E402
 from service.settings import REPO_DATA, Settings  # noqa: E402
-from service.store import upsert_cohort  # noqa: E402
+from service.db.store import upsert_cohort  # noqa: E402
 
 TARGET_MS = 300.0
 COHORT = "bench-20x20"

@@ -24,8 +24,8 @@ from matching.lexical import LexicalModel  # noqa: E402
 from matching.pairing import PairingOptions, optimal_pairing  # noqa: E402
 from matching.recommend import Recommender  # noqa: E402
 from matching.scoring import Kind, direction_roles  # noqa: E402
-from service.recommenders import load_tagger  # noqa: E402
-from service.pairing import cohort_scores  # noqa: E402
+from service.live.recommenders import load_tagger  # noqa: E402
+from service.domain.pairing import cohort_scores  # noqa: E402
 from service.settings import REPO_DATA  # noqa: E402
 
 

@@ -6,11 +6,11 @@
 
 Builds N synthetic profiles (phrases drawn from the benchmark vocabulary of real urban-cooperation
 phrases, benchmarks/synthetic.py) in a SQLite database with their vectors already cached, runs
-`service.jobs.rerank` as `twinning rerank` would, then changes 1 % of the profiles and runs again.
+`service.batch.jobs.rerank` as `twinning rerank` would, then changes 1 % of the profiles and runs again.
 Prints wall time per stage, peak memory (proportional set size of this process and its forked
 workers), and the scoring time over the floor: bare numpy/scipy products of the shapes the scoring
 multiplies (`floor_seconds`: code presence, the block sparse products, the reduced and exact
-rescoring of each shortlist), on one thread, divided by the workers. Then, for 40 sampled profiles
+rescoring of each shortlist), on one thread, divided by the workers. Then, for 100 sampled profiles
 per direction, whether the stored top-10 is the live engine's exhaustive one, key for key.
 Targets at N = 100k with vectors cached: whole run ≤ 10 min, scoring ≤ 2× the floor, peak memory
 ≤ 4 GB; a run after 1 % of profiles changed re-encodes only those.
@@ -40,14 +40,14 @@ from matching.index import RESCORE_SIZE  # noqa: E402
 from matching.recommend import Query  # noqa: E402
 from matching.scoring import Kind  # noqa: E402
 from matching.vectors import PhraseRole  # noqa: E402
-from service.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from service.jobs import RerankParams, rerank  # noqa: E402
-from service.engine import SuggestionRequest, candidate_filter  # noqa: E402
-from service.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow  # noqa: E402
-from service.profiles_text import all_profile_texts  # noqa: E402
-from service.places import place_of  # noqa: E402
-from service.recommenders import build_recommender, load_ranker, load_tagger  # noqa: E402
-from service.vector_cache import DatabaseVectorCache  # noqa: E402
+from service.db.engine import make_engine, make_sessionmaker, migrate  # noqa: E402
+from service.batch.jobs import RerankParams, rerank  # noqa: E402
+from service.live.index import SuggestionRequest, candidate_filter  # noqa: E402
+from service.db.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow  # noqa: E402
+from service.live.profiles_text import all_profile_texts  # noqa: E402
+from service.live.places import place_of  # noqa: E402
+from service.live.recommenders import build_recommender, load_ranker, load_tagger  # noqa: E402
+from service.db.vector_cache import DatabaseVectorCache  # noqa: E402
 from service.settings import REPO_DATA, Settings  # noqa: E402
 
 BLOCS = {"EU": ["DE", "FR", "ES", "IT", "NL", "PL", "SE", "FI"], "LA": ["BR", "MX", "CO", "AR", "CL"], "AS": ["JP", "KR", "CN", "IN"], "NA": ["US", "CA"]}
@@ -211,7 +211,7 @@ def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_0
     return total / workers
 
 
-def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 40, seed: int = 0) -> dict[str, float]:
+def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 100, seed: int = 0) -> dict[str, float]:
     """Per direction, the share of sampled stored top-10 lists identical (same keys, same order) to
     the live engine's exhaustive ranking: how often `source=batch` shows what scoring every
     candidate exactly would. The benchmark stores no exclusions, so each profile excludes itself;
@@ -278,7 +278,7 @@ def main() -> None:
         )
     print(f"(load average {os.getloadavg()[0]:.1f}; targets at 100k: total ≤ 600 s, scoring ≤ 2× floor, peak ≤ 4 GB)")
     print()
-    print("| N | stored top-10 identical to the exhaustive live ranking, per direction (40 sampled profiles each) |")
+    print("| N | stored top-10 identical to the exhaustive live ranking, per direction (100 sampled profiles each: one list in 100 is the resolution) |")
     print("|---|---|")
     for r in rows:
         print(f"| {r['n']:,} | " + ", ".join(f"{d} {share:.0%}" for d, share in r["agreement"].items()) + " |")

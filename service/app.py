@@ -8,16 +8,16 @@ from threadpoolctl import threadpool_limits
 
 from service import web
 from service.api import bundles, cohorts, exclusions, health, profiles, runs, suggestions
-from service.db import make_engine, make_sessionmaker, migrate
-from service.engine import LiveEngine
+from service.db.engine import make_engine, make_sessionmaker, migrate
+from service.live.index import LiveIndex
 from service.errors import install_error_handlers
-from service.limits import BodySizeLimit
+from service.api.limits import BodySizeLimit
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, live: LiveEngine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, live: LiveIndex | None = None) -> FastAPI:
     """Build the app; the schema is migrated at once so the first request finds it ready."""
     settings = settings or get_settings()
     # Process-wide and kept: a request's products are small, so a second BLAS thread saves little
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, live: LiveEngine | None = None)
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = make_sessionmaker(engine)
-    live = live or LiveEngine(settings=settings, sessions=sessions)
+    live = live or LiveIndex(settings=settings, sessions=sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import Forbidden, InvalidInput, NotAuthenticated
-from service.models import ApiKey
+from service.db.models import ApiKey
 
 __all__ = ["Role", "Principal", "create_key", "principal_for_secret", "hash_secret"]
 

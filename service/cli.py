@@ -15,7 +15,7 @@ app.add_typer(keys_app, name="keys")
 
 
 def _sessions():
-    from service.db import make_engine, make_sessionmaker, migrate
+    from service.db.engine import make_engine, make_sessionmaker, migrate
 
     engine = make_engine(get_settings().database_url)
     migrate(engine)
@@ -44,8 +44,8 @@ def serve(
 @app.command("import")
 def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle .json or a .csv sheet")]) -> None:
     """Import a bundle all-or-nothing: any invalid profile and nothing is stored."""
-    from service.bundles import import_validated, read_bundle_file
-    from service.db import session_scope
+    from service.domain.bundles import import_validated, read_bundle_file
+    from service.db.engine import session_scope
     from service.errors import TwinningError
 
     try:
@@ -60,8 +60,8 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
 @app.command()
 def export(output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write; default stdout")] = None) -> None:
     """Export everything stored as one bundle."""
-    from service.db import session_scope
-    from service.store import export_bundle
+    from service.db.engine import session_scope
+    from service.db.store import export_bundle
 
     with session_scope(_sessions()) as session:
         text = json.dumps(export_bundle(session), ensure_ascii=False, indent=2)
@@ -79,7 +79,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print its secret (shown once)."""
     from service.auth import Role, create_key
-    from service.db import session_scope
+    from service.db.engine import session_scope
     from service.errors import TwinningError
 
     try:
@@ -96,8 +96,8 @@ def demo(
 ) -> None:
     """Load the demo bundle and print a fresh manager key: what `make run` does before serving."""
     from service.auth import Role, create_key
-    from service.bundles import import_validated, read_bundle_file
-    from service.db import session_scope
+    from service.domain.bundles import import_validated, read_bundle_file
+    from service.db.engine import session_scope
 
     settings = get_settings()
     path = bundle or settings.demo_bundle_path
@@ -130,14 +130,14 @@ def suggest(
 ) -> None:
     """Print a profile's suggestions as a table, with the best matched phrase pair of each and its reasons."""
     from matching.scoring import Kind
-    from service.engine import LiveEngine, SuggestionRequest
+    from service.live.index import LiveIndex, SuggestionRequest
     from service.errors import TwinningError
-    from service.reasons import reasons
+    from service.domain.reasons import reasons
 
     if scope not in ("local", "national", "any"):
         _fail(ValueError(f"--scope must be local, national or any, not {scope!r}"))
     sessions = _sessions()
-    live = LiveEngine(settings=get_settings(), sessions=sessions)
+    live = LiveIndex(settings=get_settings(), sessions=sessions)
     try:
         live.start()
         with sessions() as session:
@@ -161,8 +161,8 @@ def suggest(
 
 def _evaluation_inputs(settings, encoder, tagger, bundle: Path | None = None):
     """The training bundles' queries (every candidate list scored), and the queries of `bundle`."""
-    from service.bundles import read_bundle_file
-    from service.training import bundle_queries, digest, training_bundles
+    from service.domain.bundles import read_bundle_file
+    from service.learning.training import bundle_queries, digest, training_bundles
 
     paths = training_bundles(settings.data_dir)
     sets = {p.name: bundle_queries(read_bundle_file(p), p.name, encoder, tagger) for p in paths}
@@ -183,9 +183,9 @@ def eval_(
     """Measure suggestion quality on a bundle's known partnerships: the learned engine (leave one
     cohort out where the shipped weights saw the bundle) beside the hand-set score, TF-IDF and dense."""
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
-    from service.evaluation import evaluate_bundle
-    from service.recommenders import load_ranker, load_tagger
-    from service.training import digest
+    from service.learning.evaluation import evaluate_bundle
+    from service.live.recommenders import load_ranker, load_tagger
+    from service.learning.training import digest
 
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
@@ -235,8 +235,8 @@ def train(
     leave-one-cohort-out figures on the evaluation bundles do not drop.
     """
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
-    from service.recommenders import load_tagger
-    from service.training import train_ranker
+    from service.live.recommenders import load_tagger
+    from service.learning.training import train_ranker
 
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
@@ -244,7 +244,7 @@ def train(
     paths, sets, _ = _evaluation_inputs(settings, encoder, tagger)
     extra = []
     if feedback:
-        from service.feedback import adopt_or_refuse, feedback_queries
+        from service.learning.feedback import adopt_or_refuse, feedback_queries
 
         held_out = {frozenset((p.a, p.b)) for bq in sets.values() for p in bq.bundle.partnerships}
         with _sessions()() as session:
@@ -287,7 +287,7 @@ def rerank(
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from service.errors import TwinningError
-    from service.jobs import RerankParams, rerank as run_rerank
+    from service.batch.jobs import RerankParams, rerank as run_rerank
 
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
@@ -326,7 +326,7 @@ def rerank(
 @runs_app.command("list")
 def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """The latest runs, newest first."""
-    from service.runs import list_runs
+    from service.batch.runs import list_runs
 
     with _sessions()() as session:
         rows = [
@@ -344,8 +344,8 @@ def runs_diff(
     profile: Annotated[Optional[str], typer.Option(help="only this profile")] = None,
 ) -> None:
     """What changed between two runs: new, dropped and moved suggestions per profile."""
-    from service.jobs import current_run
-    from service.runs import previous_run_id, run_diff
+    from service.batch.runs import current_run
+    from service.batch.runs import previous_run_id, run_diff
 
     with _sessions()() as session:
         run = run_id or (current_run(session).id if current_run(session) else None)
@@ -387,10 +387,10 @@ def pair(
     ignore_partnerships: Annotated[bool, typer.Option(help="pair from scratch, ignoring known partnerships")] = False,
 ) -> None:
     """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired."""
-    from service.engine import LiveEngine
+    from service.live.index import LiveIndex
     from service.errors import TwinningError
-    from service.pairing import propose
-    from service.store import get_cohort
+    from service.domain.pairing import propose
+    from service.db.store import get_cohort
 
     caps = {}
     for a, n in _pair_option(capacity, "--capacity"):
@@ -398,7 +398,7 @@ def pair(
             raise typer.BadParameter(f"--capacity takes ID=N, not {a}={n}")
         caps[a] = int(n)
     sessions = _sessions()
-    live = LiveEngine(settings=get_settings(), sessions=sessions)
+    live = LiveIndex(settings=get_settings(), sessions=sessions)
     try:
         live.start()
         with sessions() as session:

@@ -21,7 +21,6 @@ __all__ = [
     "AlreadyExists",
     "NotAuthenticated",
     "Forbidden",
-    "PayloadTooLarge",
     "Conflict",
     "problem_response",
     "validation_problems",
@@ -102,10 +101,6 @@ class NotAuthenticated(TwinningError):
 
 class Forbidden(TwinningError):
     status, title = 403, "Forbidden"
-
-
-class PayloadTooLarge(TwinningError):
-    status, title = 413, "Payload too large"
 
 
 def problem_response(

@@ -7,8 +7,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matching.batch import SHORTLIST_SIZE
-
 __all__ = ["Settings", "get_settings"]
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -30,7 +28,9 @@ class Settings(BaseSettings):
     lock_stale_seconds: float = 300.0
     rerank_block_size: int = 256
     rerank_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # local scoring processes
-    rerank_shortlist: int = Field(default=SHORTLIST_SIZE, ge=1)  # per query, by code presence: depth against run time
+    # per query, by code presence: depth against run time; default `matching.batch.SHORTLIST_SIZE`, read only by a
+    # run so that the CLI's start never loads the batch's numerical libraries
+    rerank_shortlist: int | None = Field(default=None, ge=1)
     dask_address: str | None = None
     blas_threads: int = Field(default=1, ge=1)  # per server process: its products are small (see create_app)
     ranker: Path | None = None  # the learned ranker's weights; default: data_dir / ranker.json

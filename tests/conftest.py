@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from service.app import create_app
 from service.auth import Role, create_key
-from service.db import make_engine, migrate, session_scope
+from service.db.engine import make_engine, migrate, session_scope
 from service.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -54,7 +54,7 @@ def database_url(request, tmp_path) -> str:
     url = request.getfixturevalue("postgres_server_url")
     engine = make_engine(url)
     migrate(engine)
-    from service.models import Base
+    from service.db.models import Base
 
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Request
 
-from service import store
+from service.db import store
 from service.api.deps import ManagerDep, SessionDep
-from service.bundles import import_validated, parse_upload
+from service.domain.bundles import import_validated, parse_upload
 from service.schemas import ImportSummary
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])

@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
-from service import store
+from service.db import store
 from service.api.deps import CohortIdPath, ManagerDep, PrincipalDep, SessionDep
 from service.errors import FieldProblem, InvalidInput
-from service.models import Cohort
-from service.pairing import accept_pairs, pairing_view
+from service.db.models import Cohort
+from service.domain.pairing import accept_pairs, pairing_view
 from service.schemas import AcceptOut, AcceptRequest, CohortBody, CohortIn, CohortOut, PairingOut, PairingRequest
 
 router = APIRouter(prefix="/cohorts", tags=["cohorts"])

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
-from service import store
+from service.db import store
 from service.auth import Principal, Role, principal_for_secret
 from service.errors import FieldProblem, InvalidInput, PreconditionRequired
 from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
@@ -43,12 +43,13 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_settings_dep(request: Request) -> Settings:
+def get_request_settings(request: Request) -> Settings:
+    """The settings the app was built with (tests build apps with settings of their own)."""
     return request.app.state.settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SettingsDep = Annotated[Settings, Depends(get_request_settings)]
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter, Response, status
 
-from service import store
+from service.db import store
 from service.api.deps import PrincipalDep, ProfileIdPath, SessionDep
-from service.models import Exclusion
+from service.db.models import Exclusion
 from service.schemas import ExclusionCreate, ExclusionOut, RejectBody
-from service.suggestions import exclude
+from service.domain.suggestions import exclude
 
 router = APIRouter(tags=["exclusions"])
 

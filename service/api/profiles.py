@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
-from service import store
+from service.db import store
 from service.api.deps import IfMatchDep, PrincipalDep, ProfileIdPath, ProfileWriterDep, SessionDep, SettingsDep
 from service.auth import Role
 from service.errors import FieldProblem, InvalidInput, validation_problems

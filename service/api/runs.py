@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from service.api.deps import ManagerDep, RunIdPath, SessionDep
 from service.errors import FieldProblem, InvalidInput, NotFound
-from service.jobs import start_background_rerank
-from service.runs import get_run, list_runs, previous_run_id, run_diff, run_out
+from service.batch.jobs import start_background_rerank
+from service.batch.runs import get_run, list_runs, previous_run_id, run_diff, run_out
 from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
 
 router = APIRouter(tags=["runs"])

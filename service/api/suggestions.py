@@ -5,12 +5,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from matching.scoring import Kind
-from service import store
+from service.db import store
 from service.api.deps import ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
-from service.engine import LiveEngine, SuggestionRequest
-from service.profiles_text import ProfileText
+from service.live.index import LiveIndex, SuggestionRequest
+from service.live.profiles_text import ProfileText
 from service.schemas import AcceptOut, AdhocQuery, SuggestionList
-from service.suggestions import accept_suggestion, adhoc_suggestions, suggestions_for
+from service.domain.suggestions import accept_suggestion, adhoc_suggestions, suggestions_for
 
 router = APIRouter(tags=["suggestions"])
 
@@ -45,7 +45,7 @@ def profile_suggestions(
 
 @router.post("/suggestions/query", response_model=SuggestionList)
 def query_suggestions(body: AdhocQuery, request: Request, principal: ManagerDep) -> SuggestionList:
-    live: LiveEngine = request.app.state.live
+    live: LiveIndex = request.app.state.live
     query = ProfileText(
         id="", kind=Kind(body.kind), name=body.name, bloc=body.bloc or "", country=body.country or "", org_type=None,
         description=body.description, interests=tuple(body.interests), offers=tuple(body.offers),

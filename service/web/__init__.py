@@ -1,7 +1,7 @@
 """The workspace: server-rendered pages under /app for programme managers and member cities.
 
-Pages call the same domain functions as the JSON API (`service.suggestions`, `service.pairing`,
-`service.store`, …) and obey the same role rules; they add only sign-in, forms and HTML.
+Pages call the same use cases as the JSON API (`service.domain`) and obey the same role rules;
+they add only sign-in, forms and HTML.
 """
 
 from pathlib import Path

@@ -8,12 +8,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import store
+from service.db import store
 from service.api.deps import CohortIdPath, SessionDep
-from service.engine import LiveEngine
+from service.live.index import LiveIndex
 from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
-from service.models import Cohort
-from service.pairing import accept_pairs, pairing_view
+from service.db.models import Cohort
+from service.domain.pairing import accept_pairs, pairing_view
 from service.schemas import PairingOut, PairingRequest
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, csv_response, local_path, profile_name, redirect, render
 
@@ -52,7 +52,7 @@ def pairing_options(request: Request) -> tuple[dict, PairingRequest | None, list
         return raw, None, validation_problems(exc.errors())
 
 
-def _proposal(db: Session, live: LiveEngine, cohort: Cohort, body: PairingRequest | None) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
+def _proposal(db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest | None) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
     if body is None:
         return None, None, []
     try:

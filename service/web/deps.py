@@ -20,11 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from service.api.deps import SessionDep
+from service.api.deps import SessionDep, SettingsDep
 from service.auth import Principal, Role, principal_for_secret
-from service.engine import LiveEngine
+from service.live.index import LiveIndex
 from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError
-from service.settings import Settings
 from service.web.highlight import mark_shared
 from service.web.sessions import SESSION_COOKIE, Flash, SessionStore, WebSession
 
@@ -158,16 +157,11 @@ async def get_form_viewer(request: Request, viewer: ViewerDep) -> Viewer:
 FormViewerDep = Annotated[Viewer, Depends(get_form_viewer)]
 
 
-def get_live(request: Request) -> LiveEngine:
+def get_live(request: Request) -> LiveIndex:
     return request.app.state.live
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-LiveDep = Annotated[LiveEngine, Depends(get_live)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+LiveDep = Annotated[LiveIndex, Depends(get_live)]
 
 
 def render(request: Request, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -197,7 +191,7 @@ def csv_response(text: str, filename: str) -> Response:
     )
 
 
-def profile_name(live: LiveEngine, profile_id: str) -> str:
+def profile_name(live: LiveIndex, profile_id: str) -> str:
     """A profile's display name from the live index (no query), or its id if it is gone."""
     text = live.profile_text(profile_id)
     return text.name if text else profile_id

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from service.api.deps import SessionDep
-from service.bundles import import_validated, parse_bundle, parse_json_bytes, parse_upload
+from service.domain.bundles import import_validated, parse_bundle, parse_json_bytes, parse_upload
 from service.errors import InvalidBundle
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, render
 

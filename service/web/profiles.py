@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from service import store
+from service.db import store
 from service.api.deps import ProfileIdPath, SessionDep
-from service.engine import LiveEngine
+from service.live.index import LiveIndex
 from service.errors import VersionConflict
-from service.models import Exclusion, Partnership
+from service.db.models import Exclusion, Partnership
 from service.schemas import ORG_TYPES, QueryText
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, Viewer, ViewerDep, profile_name, redirect, render
 from service.web.forms import ProfileForm
@@ -45,12 +45,12 @@ def directory(
     )
 
 
-def phrase_themes(live: LiveEngine, profile_id: str) -> dict[str, list[str]]:
+def phrase_themes(live: LiveIndex, profile_id: str) -> dict[str, list[str]]:
     """Each phrase of a profile with the labels of its themes, from the live index's tagger."""
     recommender = live.recommender_ready()
     if recommender.tagger is None:
         return {}
-    with live.lock:
+    with live.mutex:
         if profile_id not in recommender.index:
             return {}
         vectors = recommender.index.vectors_of(profile_id)

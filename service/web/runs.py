@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import RunIdPath, SessionDep
 from service.errors import Conflict, NotFound
-from service.jobs import current_run, start_background_rerank
-from service.runs import all_stored_suggestions, get_run, list_runs, previous_run_id, run_diff, run_out
+from service.batch.jobs import start_background_rerank
+from service.batch.runs import current_run
+from service.batch.runs import all_stored_suggestions, get_run, list_runs, previous_run_id, run_diff, run_out
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, ViewerDep, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/runs", route_class=PageRoute, include_in_schema=False)

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from matching.scoring import Kind
-from service import store
+from service.db import store
 from service.api.deps import ProfileIdPath, SessionDep
-from service.suggestions import exclude
-from service.engine import SuggestionRequest
+from service.domain.suggestions import exclude
+from service.live.index import SuggestionRequest
 from service.errors import FieldProblem, validation_problems
 from service.schemas import ORG_TYPES, Bloc, Country, OrgType, RejectBody, ScoreParts
-from service.suggestions import accept_suggestion, suggestions_for
+from service.domain.suggestions import accept_suggestion, suggestions_for
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, local_path, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, include_in_schema=False)

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.db import make_engine, make_sessionmaker
-from service.models import Run
+from service.db.engine import make_engine, make_sessionmaker
+from service.db.models import Run
 from service.settings import get_settings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -125,9 +125,9 @@ def test_a_runs_shortlist_depth_comes_from_the_settings_and_is_recorded(env, mon
 def test_feedback_queries_learn_from_partnerships_and_rejections_but_never_an_evaluation_pair(env, encoder):
     from embeddings import CachedEncoder, MemoryVectorCache
     from matching.scoring import Kind
-    from service.feedback import feedback_queries
+    from service.learning.feedback import feedback_queries
     from service.schemas import ExclusionIn
-    from service.store import upsert_exclusion
+    from service.db.store import upsert_exclusion
 
     runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
     sessions = make_sessionmaker(make_engine(get_settings().database_url))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from service.bundles import parse_bundle
+from service.domain.bundles import parse_bundle
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 BUNDLES = sorted([DATA / "world-cities-eu-korea.json", *(DATA / "eval").glob("*.json")])

@@ -19,10 +19,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.auth import Role, create_key
-from service.bundles import import_validated, parse_bundle
-from service.db import session_scope
-from service.jobs import rerank
-from service.models import Profile
+from service.domain.bundles import import_validated, parse_bundle
+from service.db.engine import session_scope
+from service.batch.jobs import rerank
+from service.db.models import Profile
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

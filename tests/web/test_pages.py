@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from service.auth import hash_secret
-from service.jobs import RerankParams, rerank
-from service.models import ApiKey, Exclusion, Partnership, Profile, utcnow
+from service.batch.jobs import RerankParams, rerank
+from service.db.models import ApiKey, Exclusion, Partnership, Profile, utcnow
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))

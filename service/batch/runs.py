@@ -1,0 +1,104 @@
+"""Reading batch runs: the stored ranking of a profile, and what changed between two runs."""
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound
+from service.db.models import Run, RunSuggestion
+
+__all__ = ["current_run", "get_run", "list_runs", "run_out", "stored_suggestions", "previous_run_id", "run_diff", "all_stored_suggestions"]
+
+
+def current_run(session: Session) -> Run | None:
+    """The newest succeeded run: what is served as `source=batch`."""
+    return session.scalar(select(Run).where(Run.state == "succeeded").order_by(Run.id.desc()).limit(1))
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return run
+
+
+def list_runs(session: Session, limit: int = 50) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+
+def run_out(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "state": run.state,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "model_id": run.model_id,
+        "params": run.params,
+        "counts": run.counts,
+        "progress": run.progress,
+        "error": run.error,
+    }
+
+
+def stored_suggestions(session: Session, run_id: int, profile_id: str, target: str) -> list[RunSuggestion]:
+    return list(
+        session.scalars(
+            select(RunSuggestion)
+            .where(RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target)
+            .order_by(RunSuggestion.rank)
+        )
+    )
+
+
+def previous_run_id(session: Session, run_id: int) -> int | None:
+    return session.scalar(
+        select(Run.id).where(Run.id < run_id, Run.state == "succeeded").order_by(Run.id.desc()).limit(1)
+    )
+
+
+def _rankings(session: Session, run_id: int, profile_id: str | None) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+    out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
+    query = select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score).where(
+        RunSuggestion.run_id == run_id
+    )
+    if profile_id:
+        query = query.where(RunSuggestion.profile_id == profile_id)
+    rows = session.execute(query)
+    for profile_id, target, other, rank, score in rows:
+        out[(profile_id, target)][other] = (rank, score)
+    return out
+
+
+def run_diff(session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
+    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved.
+
+    The diff against the previous run is stored when a run finishes; others are computed here.
+    """
+    stored = session.scalar(select(Run.diff).where(Run.id == run_id))
+    if stored and stored.get("against") == against:
+        return [c for c in stored["changes"] if profile_id is None or c["profile"] == profile_id]
+    new_run, old_run = _rankings(session, run_id, profile_id), _rankings(session, against, profile_id)
+    changes = []
+    for key in sorted(set(new_run) | set(old_run)):
+        now, before = new_run.get(key, {}), old_run.get(key, {})
+        added = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"])
+        dropped = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"])
+        moved = sorted(
+            ({"id": o, "from": before[o][0], "to": r, "score": s} for o, (r, s) in now.items() if o in before and before[o][0] != r),
+            key=lambda x: x["to"],
+        )
+        if added or dropped or moved:
+            changes.append({"profile": key[0], "target": key[1], "new": added, "dropped": dropped, "moved": moved})
+    return changes
+
+
+def all_stored_suggestions(session: Session, run_id: int):
+    """Every stored suggestion of a run, streamed in (profile, target, rank) order: for CSV export."""
+    query = (
+        select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank, RunSuggestion.other_id, RunSuggestion.score)
+        .where(RunSuggestion.run_id == run_id)
+        .order_by(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank)
+    )
+    return session.execute(query.execution_options(yield_per=5000))

@@ -1,0 +1,354 @@
+"""Queries and writes on profiles, partnerships, cohorts and exclusions, each within the caller's transaction."""
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
+from service.db.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, utcnow
+from service.schemas import (
+    Bundle,
+    CohortIn,
+    ExclusionIn,
+    ImportSummary,
+    PartnershipIn,
+    ProfileCreate,
+    ProfileFields,
+    ProfileOut,
+)
+
+__all__ = [
+    "get_profile",
+    "list_profiles",
+    "create_profile",
+    "replace_profile",
+    "delete_profile",
+    "profile_out",
+    "import_bundle",
+    "export_bundle",
+    "reference_problems",
+    "partner_ids",
+    "excluded_ids",
+    "cohort_id",
+    "upsert_partnership",
+    "upsert_exclusion",
+    "upsert_cohort",
+    "list_exclusions",
+    "delete_exclusion",
+    "get_cohort",
+    "profiles_by_ids",
+    "partner_pairs",
+    "delete_partnership",
+    "list_partnerships",
+]
+
+SCALAR_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description")
+PHRASE_ROLES = ("interest", "offer")
+
+
+def get_profile(session: Session, profile_id: str) -> Profile:
+    profile = session.get(Profile, profile_id)
+    if profile is None:
+        raise ProfileNotFound(f"no profile with id {profile_id!r}")
+    return profile
+
+
+def profile_out(profile: Profile) -> ProfileOut:
+    return ProfileOut.model_construct(
+        id=profile.id,
+        **{f: getattr(profile, f) for f in SCALAR_FIELDS},
+        interests=profile.phrase_texts("interest"),
+        offers=profile.phrase_texts("offer"),
+        version=profile.version,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
+def list_profiles(
+    session: Session,
+    *,
+    kind: str | None = None,
+    bloc: str | None = None,
+    country: str | None = None,
+    org_type: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Profile], str | None, int]:
+    """Return one page ordered by id, the cursor of the next page, and the number of matches."""
+    query = select(Profile)
+    if kind:
+        query = query.where(Profile.kind == kind)
+    if bloc:
+        query = query.where(Profile.bloc == bloc)
+    if country:
+        query = query.where(Profile.country == country.upper())
+    if org_type:
+        query = query.where(Profile.org_type == org_type)
+    if q:
+        needle = q.strip().lower()
+        in_phrases = select(Phrase.profile_id).where(func.lower(Phrase.text).contains(needle, autoescape=True))
+        query = query.where(
+            or_(
+                func.lower(Profile.name).contains(needle, autoescape=True),
+                func.lower(Profile.description).contains(needle, autoescape=True),
+                Profile.id.in_(in_phrases),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if cursor:
+        query = query.where(Profile.id > cursor)
+    rows = list(session.scalars(query.order_by(Profile.id).limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor, total
+
+
+def _set_phrases(profile: Profile, interests: Sequence[str], offers: Sequence[str]) -> None:
+    profile.phrases = [
+        Phrase(role=role, position=i, text=text)
+        for role, texts in (("interest", interests), ("offer", offers))
+        for i, text in enumerate(texts)
+    ]
+
+
+def _differs(profile: Profile, data: ProfileFields) -> bool:
+    return any(getattr(profile, f) != getattr(data, f) for f in SCALAR_FIELDS) or (
+        profile.phrase_texts("interest") != data.interests or profile.phrase_texts("offer") != data.offers
+    )
+
+
+def _apply(profile: Profile, data: ProfileFields) -> None:
+    for f in SCALAR_FIELDS:
+        setattr(profile, f, getattr(data, f))
+    _set_phrases(profile, data.interests, data.offers)
+    # phrase rows live in another table; touching the profile row makes the version move too
+    profile.updated_at = utcnow()
+
+
+def create_profile(session: Session, data: ProfileCreate) -> Profile:
+    if session.get(Profile, data.id) is not None:
+        raise AlreadyExists(f"a profile with id {data.id!r} exists", [FieldProblem("/id", "already taken")])
+    profile = Profile(id=data.id, version=1)
+    _apply(profile, data)
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+def _check_version(profile: Profile, expected: int) -> None:
+    if profile.version != expected:
+        raise VersionConflict(
+            f"profile {profile.id!r} is at version {profile.version}, not {expected}: "
+            "someone changed it since you read it; fetch it again and re-apply your change",
+            extra={"current_version": profile.version, "current": profile_out(profile).model_dump(mode="json")},
+        )
+
+
+def replace_profile(session: Session, profile_id: str, data: ProfileFields, expected_version: int) -> Profile:
+    profile = get_profile(session, profile_id)
+    _check_version(profile, expected_version)
+    if _differs(profile, data):
+        _apply(profile, data)
+        session.flush()
+    return profile
+
+
+def delete_profile(session: Session, profile_id: str, expected_version: int) -> None:
+    profile = get_profile(session, profile_id)
+    _check_version(profile, expected_version)
+    session.delete(profile)
+    session.flush()
+
+
+def ordered_pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+def partner_ids(session: Session, profile_id: str) -> set[str]:
+    rows = session.execute(select(Partnership.a, Partnership.b).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)))
+    return {b if a == profile_id else a for a, b in rows}
+
+
+def excluded_ids(session: Session, profile_id: str) -> set[str]:
+    rows = session.execute(select(Exclusion.a, Exclusion.b).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)))
+    return {b if a == profile_id else a for a, b in rows}
+
+
+def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | None = None) -> Partnership:
+    a, b = ordered_pair(p.a, p.b)
+    row = session.scalar(select(Partnership).where(Partnership.a == a, Partnership.b == b))
+    if row is None:
+        row = Partnership(a=a, b=b, programme=p.programme, themes=list(p.themes), accepted_by=accepted_by, accepted_at=utcnow() if accepted_by else None)
+        session.add(row)
+    else:
+        row.programme = p.programme if p.programme is not None else row.programme
+        row.themes = list(p.themes) or row.themes
+    return row
+
+
+def upsert_exclusion(session: Session, e: ExclusionIn, created_by: str | None = None) -> Exclusion:
+    a, b = ordered_pair(e.profile, e.excluded)
+    row = session.scalar(select(Exclusion).where(Exclusion.a == a, Exclusion.b == b))
+    if row is None:
+        row = Exclusion(a=a, b=b, reason=e.reason, created_by=created_by)
+        session.add(row)
+    elif e.reason:
+        row.reason = e.reason
+    return row
+
+
+def cohort_id(cohort: CohortIn) -> str:
+    """A cohort's id: the one given, else its name in lower case with runs of other characters as `-`."""
+    if cohort.id:
+        return cohort.id
+    return re.sub(r"[^a-z0-9._-]+", "-", cohort.name.lower()).strip("-")[:64] or "cohort"
+
+
+def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
+    cid = cohort_id(cohort)
+    row = session.get(Cohort, cid)
+    if row is None:
+        row = Cohort(id=cid, name=cohort.name)
+        session.add(row)
+    elif row.sides() == cohort.sides:
+        row.name = cohort.name
+        return row
+    else:
+        # the old members must be gone before new rows with the same (cohort, profile) arrive
+        row.members.clear()
+        session.flush()
+    row.name = cohort.name
+    row.members = [
+        CohortMember(side=side, position=i, profile_id=member)
+        for side, members in cohort.sides.items()
+        for i, member in enumerate(members)
+    ]
+    return row
+
+
+def reference_problems(session: Session, bundle: Bundle) -> list[FieldProblem]:
+    """Every reference in the bundle that names neither a profile in it nor one already stored."""
+    in_bundle = {p.id for p in bundle.profiles}
+    problems: list[FieldProblem] = []
+    seen: dict[str, int] = {}
+    for i, p in enumerate(bundle.profiles):
+        if p.id in seen:
+            problems.append(FieldProblem(f"/profiles/{i}/id", f"{p.id!r} repeats /profiles/{seen[p.id]}/id"))
+        seen.setdefault(p.id, i)
+
+    wanted: list[tuple[str, str]] = []
+    for i, p in enumerate(bundle.profiles):
+        if p.city:
+            wanted.append((f"/profiles/{i}/city", p.city))
+    for i, ps in enumerate(bundle.partnerships):
+        wanted += [(f"/partnerships/{i}/a", ps.a), (f"/partnerships/{i}/b", ps.b)]
+    for i, c in enumerate(bundle.cohorts):
+        for side, members in c.sides.items():
+            wanted += [(f"/cohorts/{i}/sides/{side}/{j}", m) for j, m in enumerate(members)]
+    for i, e in enumerate(bundle.exclusions):
+        wanted += [(f"/exclusions/{i}/profile", e.profile), (f"/exclusions/{i}/excluded", e.excluded)]
+        if e.profile == e.excluded:
+            problems.append(FieldProblem(f"/exclusions/{i}/excluded", "a profile cannot exclude itself"))
+
+    outside = {ref for _, ref in wanted if ref not in in_bundle}
+    stored = set(session.scalars(select(Profile.id).where(Profile.id.in_(outside)))) if outside else set()
+    problems += [FieldProblem(ptr, f"no profile {ref!r} in the bundle or stored") for ptr, ref in wanted if ref not in in_bundle and ref not in stored]
+    return problems
+
+
+def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = None) -> tuple[ImportSummary, list[str]]:
+    """Upsert everything in a validated bundle; returns the summary and the ids whose text changed."""
+    created = updated = unchanged = 0
+    changed: list[str] = []
+    existing = {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_([p.id for p in bundle.profiles])))}
+    for data in bundle.profiles:
+        profile = existing.get(data.id)
+        if profile is None:
+            profile = Profile(id=data.id, version=1)
+            _apply(profile, data)
+            session.add(profile)
+            created += 1
+            changed.append(data.id)
+        elif _differs(profile, data):
+            _apply(profile, data)
+            updated += 1
+            changed.append(data.id)
+        else:
+            unchanged += 1
+    session.flush()
+    for p in bundle.partnerships:
+        upsert_partnership(session, p, accepted_by)
+    for c in bundle.cohorts:
+        upsert_cohort(session, c)
+    for e in bundle.exclusions:
+        upsert_exclusion(session, e, accepted_by)
+    session.flush()
+    summary = ImportSummary(
+        profiles_created=created,
+        profiles_updated=updated,
+        profiles_unchanged=unchanged,
+        partnerships=len(bundle.partnerships),
+        cohorts=len(bundle.cohorts),
+        exclusions=len(bundle.exclusions),
+    )
+    return summary, changed
+
+
+def export_bundle(session: Session) -> dict[str, Any]:
+    """Everything stored, as a `twinning.bundle/1` document that imports back unchanged."""
+    profiles = [
+        {"id": p.id} | profile_out(p).model_dump(mode="json", exclude={"id", "version", "created_at", "updated_at"})
+        for p in session.scalars(select(Profile).order_by(Profile.id))
+    ]
+    partnerships = [
+        {"a": p.a, "b": p.b, "programme": p.programme, "themes": p.themes or []}
+        for p in session.scalars(select(Partnership).order_by(Partnership.a, Partnership.b))
+    ]
+    cohorts = [{"id": c.id, "name": c.name, "sides": c.sides()} for c in session.scalars(select(Cohort).order_by(Cohort.id))]
+    exclusions = [
+        {"profile": e.a, "excluded": e.b, "reason": e.reason}
+        for e in session.scalars(select(Exclusion).order_by(Exclusion.a, Exclusion.b))
+    ]
+    return {"format": "twinning.bundle/1", "profiles": profiles, "partnerships": partnerships, "cohorts": cohorts, "exclusions": exclusions}
+
+
+def profiles_by_ids(session: Session, ids: Iterable[str]) -> list[Profile]:
+    ids = list(ids)
+    return list(session.scalars(select(Profile).where(Profile.id.in_(ids)))) if ids else []
+
+
+def list_exclusions(session: Session, profile_id: str) -> list[Exclusion]:
+    return list(
+        session.scalars(select(Exclusion).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)).order_by(Exclusion.created_at, Exclusion.id))
+    )
+
+
+def delete_exclusion(session: Session, profile_id: str, other: str) -> None:
+    a, b = ordered_pair(profile_id, other)
+    if session.execute(delete(Exclusion).where(Exclusion.a == a, Exclusion.b == b)).rowcount == 0:
+        raise NotFound(f"{profile_id!r} has no exclusion of {other!r}")
+
+
+def get_cohort(session: Session, cid: str) -> Cohort:
+    cohort = session.get(Cohort, cid)
+    if cohort is None:
+        raise NotFound(f"no cohort with id {cid!r}")
+    return cohort
+
+
+def partner_pairs(session: Session) -> set[frozenset[str]]:
+    return {frozenset(row) for row in session.execute(select(Partnership.a, Partnership.b))}
+
+
+def delete_partnership(session: Session, profile_id: str, other: str) -> None:
+    a, b = ordered_pair(profile_id, other)
+    if session.execute(delete(Partnership).where(Partnership.a == a, Partnership.b == b)).rowcount == 0:
+        raise NotFound(f"{profile_id!r} has no partnership with {other!r}")
+
+
+def list_partnerships(session: Session, profile_id: str) -> list[Partnership]:
+    return list(session.scalars(select(Partnership).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)).order_by(Partnership.id)))

@@ -1,0 +1,103 @@
+"""Reading bundles (JSON or CSV) into validated `Bundle`s, listing every problem with its path."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from service.errors import FieldProblem, InvalidBundle, validation_problems
+from service.schemas import Bundle, ImportSummary, ProfileCreate
+from service.db.store import import_bundle, reference_problems
+
+__all__ = ["parse_bundle", "parse_csv", "parse_json_bytes", "parse_upload", "read_bundle_file", "import_validated", "CSV_COLUMNS"]
+
+CSV_COLUMNS = ("id", "kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
+
+
+def parse_bundle(raw: Any) -> Bundle:
+    if not isinstance(raw, dict):
+        raise InvalidBundle("a bundle is a JSON object", [FieldProblem("/", "expected an object")])
+    try:
+        return Bundle.model_validate(raw)
+    except ValidationError as exc:
+        problems = validation_problems(exc.errors())
+        raise InvalidBundle(f"the bundle has {len(problems)} problem(s); nothing was stored", problems) from None
+
+
+def parse_json_bytes(body: bytes) -> Bundle:
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidBundle(f"not valid JSON: {exc}", [FieldProblem("/", "not valid JSON")]) from None
+    except RecursionError:
+        raise InvalidBundle("the JSON is nested too deeply to read", [FieldProblem("/", "nested too deeply")]) from None
+    return parse_bundle(raw)
+
+
+def _phrases(cell: str | None) -> list[str]:
+    return [p.strip() for p in (cell or "").split(";") if p.strip()]
+
+
+def parse_csv(text: str) -> Bundle:
+    """One row per profile, phrases `;`-separated; problems point at `/rows/<line>/<column>`.
+
+    Lines are numbered as a spreadsheet shows them, the header being line 1.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = reader.fieldnames or []
+        records = list(reader)
+    except csv.Error as exc:  # a cell over the csv module's limit (128 KiB), say: nothing after it can be read
+        line = reader.line_num + 1  # the line after the last record read is where the bad one starts
+        at = "/header" if line == 1 else f"/rows/{line}"
+        raise InvalidBundle("the CSV cannot be read; nothing was stored", [FieldProblem(at, f"not readable as CSV: {exc}")]) from None
+    problems = [FieldProblem("/header", f"missing column {c!r}") for c in CSV_COLUMNS if c not in header and c not in ("org_type", "city", "offers")]
+    problems += [FieldProblem("/header", f"unknown column {c!r}") for c in header if c not in CSV_COLUMNS]
+    if problems:
+        raise InvalidBundle("the CSV header is not the profile columns; nothing was stored", problems)
+    profiles = []
+    for line, row in enumerate(records, start=2):
+        if None in row:
+            problems.append(FieldProblem(f"/rows/{line}", "more cells than columns"))
+            continue
+        fields: dict[str, Any] = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+        fields["interests"] = _phrases(row.get("interests"))
+        fields["offers"] = _phrases(row.get("offers"))
+        for optional in ("org_type", "city"):
+            fields[optional] = fields.get(optional) or None
+        try:
+            profiles.append(ProfileCreate.model_validate(fields))
+        except ValidationError as exc:
+            problems += validation_problems(exc.errors(), prefix=("rows", line))
+    if problems:
+        raise InvalidBundle(f"the CSV has {len(problems)} problem(s); nothing was stored", problems)
+    return Bundle(format="twinning.bundle/1", profiles=profiles)
+
+
+def parse_upload(body: bytes, csv_sheet: bool) -> Bundle:
+    """A bundle from an uploaded body: a UTF-8 CSV sheet, or JSON."""
+    if not csv_sheet:
+        return parse_json_bytes(body)
+    try:
+        return parse_csv(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InvalidBundle("the CSV is not UTF-8", [FieldProblem("/", "not UTF-8")]) from None
+
+
+def read_bundle_file(path: Path) -> Bundle:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".csv":
+        return parse_csv(data.decode("utf-8-sig"))
+    return parse_json_bytes(data)
+
+
+def import_validated(session: Session, bundle: Bundle, accepted_by: str | None = None) -> tuple[ImportSummary, list[str]]:
+    """Check references, then import; the caller's transaction makes it all-or-nothing."""
+    problems = reference_problems(session, bundle)
+    if problems:
+        raise InvalidBundle(f"the bundle has {len(problems)} problem(s); nothing was stored", problems)
+    return import_bundle(session, bundle, accepted_by)

@@ -1,0 +1,164 @@
+"""Cohort pairing in the service: the live recommender's scores for a stored cohort, constraints from the database."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matching.explain import explain
+from matching.pairing import CohortScores, InvalidPairing, Pairing, PairingOptions, optimal_pairing
+from matching.recommend import Recommender
+from matching.scoring import Kind, direction_roles
+from service.live.index import LiveIndex
+from service.errors import FieldProblem, InvalidInput
+from service.db.models import Cohort, Exclusion, Partnership
+from service.schemas import (
+    AcceptOut,
+    CandidateOut,
+    PairingOut,
+    PairingRequest,
+    PairOut,
+    PartnershipIn,
+    PhraseMatchOut,
+    RegretOut,
+    UnpairedOut,
+)
+from service.db.store import partner_pairs, upsert_partnership
+from service.domain.suggestions import theme_list
+
+__all__ = ["cohort_scores", "stored_constraints", "propose", "Proposal", "pairing_view", "accept_pairs"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    cohort: Cohort
+    pairing: Pairing
+    explanations: dict[tuple[str, str], object]
+
+
+def cohort_scores(recommender: Recommender, sides: dict[str, list[str]]) -> CohortScores:
+    names = list(sides)
+    blocks = {}
+    for i, sa in enumerate(names):
+        for sb in names[i + 1 :]:
+            blocks[(sa, sb)] = recommender.pair_scores(list(sides[sa]), list(sides[sb]))
+    return CohortScores(sides=sides, blocks=blocks, logistic=recommender.learns((Kind.CITY, Kind.CITY)))
+
+
+def _exclusions_only(session: Session, cohort: Cohort) -> list[tuple[str, str]]:
+    members = {m.profile_id for m in cohort.members}
+    rows = session.execute(select(Exclusion.a, Exclusion.b).where(Exclusion.a.in_(members), Exclusion.b.in_(members)))
+    return [(a, b) for a, b in rows]
+
+
+def stored_constraints(session: Session, cohort: Cohort) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Pairs accepted for this cohort are kept (locked); exclusions and other, past partnerships are forbidden."""
+    members = {m.profile_id for m in cohort.members}
+    locked, forbidden = [], _exclusions_only(session, cohort)
+    for p in session.scalars(select(Partnership).where(Partnership.a.in_(members), Partnership.b.in_(members))):
+        (locked if p.programme == cohort.name else forbidden).append((p.a, p.b))
+    return locked, forbidden
+
+
+def propose(
+    session: Session,
+    recommender: Recommender,
+    cohort: Cohort,
+    *,
+    capacity: dict[str, int],
+    lock: list[tuple[str, str]],
+    forbid: list[tuple[str, str]],
+    min_score: float,
+    use_partnerships: bool = True,
+) -> Proposal:
+    """The optimal pairing of a stored cohort, every pair explained as a suggestion is."""
+    sides = cohort.sides()
+    members = {m for ms in sides.values() for m in ms}
+    missing = sorted(m for m in members if m not in recommender.index)
+    if missing:
+        raise InvalidInput(f"cohort members not in the index: {', '.join(missing)}")
+    for name, pairs in (("lock", lock), ("forbid", forbid)):
+        for i, (a, b) in enumerate(pairs):
+            for j, city in enumerate((a, b)):
+                if city not in members:
+                    raise InvalidInput(f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/{name}/{i}/{j}", "not a member")])
+    for city in capacity:
+        if city not in members:
+            raise InvalidInput(f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/capacity/{city}", "not a member")])
+    stored_locked, stored_forbidden = stored_constraints(session, cohort)
+    if not use_partnerships:
+        stored_locked, stored_forbidden = [], _exclusions_only(session, cohort)
+    options = PairingOptions(capacity=capacity, locked=_unique(stored_locked + lock), forbidden=stored_forbidden + forbid, min_score=min_score)
+    try:
+        pairing = optimal_pairing(cohort_scores(recommender, sides), options)
+    except InvalidPairing as exc:
+        raise InvalidInput(str(exc)) from None
+    roles = direction_roles(Kind.CITY, Kind.CITY)
+    explanations = {
+        (p.a, p.b): explain(recommender.index.vectors_of(p.a), recommender.index.vectors_of(p.b), roles, recommender.params, recommender.tagger)
+        for p in pairing.pairs
+    }
+    return Proposal(cohort=cohort, pairing=pairing, explanations=explanations)
+
+
+def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for a, b in pairs:
+        if frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            out.append((a, b))
+    return out
+
+
+def pairing_view(session: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest) -> PairingOut:
+    """The proposal as the API and the workspace show it."""
+    recommender = live.recommender_ready()
+    with live.mutex:
+        proposal = propose(
+            session,
+            recommender,
+            cohort,
+            capacity=dict(body.capacity),
+            lock=[tuple(p) for p in body.lock],
+            forbid=[tuple(p) for p in body.forbid],
+            min_score=body.min_score,
+            use_partnerships=body.partnerships == "auto",
+        )
+    name = lambda key: live.profile_text(key).name  # noqa: E731
+    pairs = []
+    for p in proposal.pairing.pairs:
+        why = proposal.explanations[(p.a, p.b)]
+        pairs.append(
+            PairOut(
+                a=p.a, b=p.b, a_name=name(p.a), b_name=name(p.b), score=p.score, locked=p.locked,
+                matches=[PhraseMatchOut(**m.__dict__) for m in why.matches], shared_themes=theme_list(live, why.shared_themes),
+            )
+        )
+    unpaired = [
+        UnpairedOut(id=c, best_options=[CandidateOut(id=o, score=s) for o, s in proposal.pairing.options.get(c, [])])
+        for c in proposal.pairing.unpaired
+    ]
+    regrets = [RegretOut(**r.__dict__) for r in proposal.pairing.regrets]
+    return PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
+
+
+def accept_pairs(session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
+    """Store chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
+    side = {m.profile_id: m.side for m in cohort.members}
+    problems = []
+    for i, (a, b) in enumerate(pairs):
+        for j, city in enumerate((a, b)):
+            if city not in side:
+                problems.append(FieldProblem(f"/pairs/{i}/{j}", f"{city!r} is not in the cohort"))
+        if a in side and b in side and side[a] == side[b]:
+            problems.append(FieldProblem(f"/pairs/{i}", f"both on side {side[a]!r}; pairs cross sides"))
+    if problems:
+        raise InvalidInput("some pairs are not pairs of this cohort; nothing was stored", problems)
+    existing = partner_pairs(session)
+    created = 0
+    for a, b in pairs:
+        if frozenset((a, b)) not in existing:
+            created += 1
+        upsert_partnership(session, PartnershipIn(a=a, b=b, programme=cohort.name), accepted_by=accepted_by)
+    session.commit()
+    return AcceptOut(cohort=cohort.id, accepted=len(pairs), created=created, accepted_by=accepted_by)

@@ -1,0 +1,135 @@
+"""Suggestions as the API and the workspace serve them: live from the index or from the current run."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from matching.explain import PhraseMatch
+from matching.recommend import Suggestion
+from matching.scoring import Kind
+from service.auth import Principal
+from service.live.index import LiveIndex, SuggestionRequest
+from service.errors import FieldProblem, InvalidInput, NotFound
+from service.batch.runs import current_run
+from service.db.models import Run
+from service.live.profiles_text import ProfileText
+from service.domain.reasons import reasons
+from service.batch.runs import stored_suggestions
+from service.schemas import (
+    AcceptOut,
+    ExclusionIn,
+    ExclusionOut,
+    PartnershipIn,
+    PhraseMatchOut,
+    ScoreParts,
+    SuggestionList,
+    SuggestionOut,
+    ThemeOut,
+)
+from service.db.store import excluded_ids, get_profile, partner_ids, upsert_exclusion, upsert_partnership
+
+__all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions", "accept_suggestion", "exclude"]
+
+
+def theme_list(live: LiveIndex, ids: list[str]) -> list[ThemeOut]:
+    return [ThemeOut(id=t, label=live.theme_label(t)) for t in ids]
+
+
+def suggestion_out(live: LiveIndex, rank: int, s: Suggestion, asking: ProfileText | None = None) -> SuggestionOut:
+    text = live.profile_text(s.key)
+    return SuggestionOut(
+        rank=rank,
+        id=s.key,
+        name=text.name,
+        kind=text.kind.value,
+        bloc=text.bloc,
+        country=text.country,
+        org_type=text.org_type,
+        score=s.score,
+        parts=ScoreParts(
+            dense=s.dense, lexical=s.lexical, forward=s.forward, backward=s.backward, handset=s.handset, features=s.features, contributions=s.contributions
+        ),
+        reasons=reasons(live, asking, s),
+        matches=[PhraseMatchOut(**m.__dict__) for m in s.matches],
+        shared_themes=theme_list(live, s.shared_themes),
+        shared_terms=s.shared_terms,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def suggestions_for(
+    session: Session, live: LiveIndex, principal: Principal, profile_id: str, ask: SuggestionRequest, source: str | None = None
+) -> SuggestionList:
+    """A stored profile's suggestions: from the current run when asked, or by default when that run is
+    newer than the profile and no filter is set; otherwise scored live."""
+    principal.require_reader_of(profile_id)
+    profile = get_profile(session, profile_id)
+    plain = ask == SuggestionRequest(target=ask.target, k=ask.k)
+    if source != "live":
+        run = current_run(session)
+        if source == "batch":
+            if run is None:
+                raise NotFound("no re-ranking run has finished yet; ask with source=live")
+            if not plain:
+                raise InvalidInput(
+                    "a batch run stores the default ranking only; filters and diversity need source=live",
+                    [FieldProblem("/query/source", "batch cannot be combined with bloc, country, org_type, diversity or include_partners")],
+                )
+        if run is not None and plain and (source == "batch" or _utc(run.started_at) >= _utc(profile.updated_at)):
+            return _batch_list(session, live, run, profile_id, ask.target, ask.k)
+    found = live.suggest_for(session, profile_id, ask)
+    asking = live.profile_text(profile_id)
+    return SuggestionList(profile=profile_id, target=ask.target, items=[suggestion_out(live, i + 1, s, asking) for i, s in enumerate(found)])
+
+
+def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:
+    """The stored ranking, less anyone excluded or partnered since the run and anyone deleted."""
+    gone = excluded_ids(session, profile_id) | partner_ids(session, profile_id)
+    items = []
+    for row in stored_suggestions(session, run.id, profile_id, target.value):
+        if row.other_id in gone or live.profile_text(row.other_id) is None:
+            continue
+        d = row.detail
+        stored = Suggestion(
+            key=row.other_id, score=row.score, dense=d["parts"]["dense"], lexical=d["parts"]["lexical"],
+            forward=d["parts"]["forward"], backward=d["parts"]["backward"], matches=[PhraseMatch(**m) for m in d["matches"]],
+            shared_themes=d["shared_themes"], shared_terms=d["shared_terms"], handset=d["parts"].get("handset"),
+            features=d.get("features", {}), contributions=d.get("contributions", {}),
+        )
+        items.append(suggestion_out(live, len(items) + 1, stored, live.profile_text(profile_id)))
+        if len(items) == k:
+            break
+    return SuggestionList(profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items)
+
+
+def adhoc_suggestions(live: LiveIndex, query: ProfileText, ask: SuggestionRequest, excluded: set[str]) -> SuggestionList:
+    found = live.suggest_adhoc(query, ask, excluded=excluded)
+    return SuggestionList(profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s, query) for i, s in enumerate(found)])
+
+
+def accept_suggestion(session: Session, principal: Principal, profile_id: str, other: str, programme: str | None = None) -> AcceptOut:
+    """Accepting a suggestion records a partnership (undo: delete the partnership)."""
+    principal.require_reader_of(profile_id)
+    get_profile(session, profile_id)
+    get_profile(session, other)
+    if other == profile_id:
+        raise InvalidInput("a profile cannot partner itself", [FieldProblem("/other", "same as the profile")])
+    created = other not in partner_ids(session, profile_id)
+    upsert_partnership(session, PartnershipIn(a=profile_id, b=other, programme=programme), accepted_by=principal.label)
+    session.commit()
+    return AcceptOut(cohort="", accepted=1, created=int(created), accepted_by=principal.label)
+
+
+def exclude(session: Session, principal: Principal, profile_id: str, other: str, reason: str | None) -> ExclusionOut:
+    """Never suggest `other` to this profile or it to `other`: an exclusion, also what a rejection records."""
+    principal.require_reader_of(profile_id)
+    get_profile(session, profile_id)
+    if other == profile_id:
+        raise InvalidInput("a profile cannot exclude itself", [FieldProblem("/excluded", "same as the profile")])
+    get_profile(session, other)
+    row = upsert_exclusion(session, ExclusionIn(profile=profile_id, excluded=other, reason=reason), principal.label)
+    session.commit()
+    return ExclusionOut(profile=profile_id, excluded=other, reason=row.reason, created_by=row.created_by, created_at=row.created_at)

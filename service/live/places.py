@@ -1,0 +1,50 @@
+"""Where a profile is, as the learned ranker's place features read it: country, official languages
+(CLDR data through `babel`, never a hand-written table) and an organisation's home city."""
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from babel import Locale
+from babel.languages import get_official_languages
+
+from matching.features import Place
+from matching.scoring import Kind
+from service.live.profiles_text import ProfileText
+
+__all__ = ["official_languages", "language_name", "country_name", "place_of", "home_city", "partner_cities"]
+
+
+@lru_cache(maxsize=None)
+def official_languages(country: str) -> frozenset[str]:
+    """The country's official languages, de jure and de facto (English in the United States),
+    national only: regional ones (Catalan in Spain) would make most neighbours share one."""
+    return frozenset(get_official_languages(country.upper(), regional=False, de_facto=True))
+
+
+@lru_cache(maxsize=None)
+def language_name(code: str) -> str:
+    """A language's English name ("Portuguese" for "pt"); the code itself when CLDR has none."""
+    try:
+        return Locale.parse(code).get_display_name("en") or code
+    except (ValueError, LookupError):
+        return code
+
+
+@lru_cache(maxsize=None)
+def country_name(code: str) -> str:
+    """A country's English name from CLDR ("Netherlands" for "NL")."""
+    return Locale("en").territories.get(code.upper(), code)
+
+
+def place_of(text: ProfileText) -> Place:
+    return Place(country=text.country, languages=official_languages(text.country), city=text.city)
+
+
+def home_city(text: ProfileText) -> str | None:
+    """The city whose partnerships a profile's `partner_city` feature reads: a city's own, an organisation's home city."""
+    return text.id if text.kind == Kind.CITY else text.city
+
+
+def partner_cities(partners: Iterable[str], texts: Mapping[str, ProfileText]) -> frozenset[str]:
+    """The cities among a home city's partners (its partner organisations are not places)."""
+    return frozenset(p for p in partners if (t := texts.get(p)) is not None and t.kind == Kind.CITY)

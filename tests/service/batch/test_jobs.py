@@ -1,0 +1,243 @@
+"""Batch re-ranking: runs, incremental encoding, failures and kills leave the current run served, locks, diffs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from service.batch import block_scoring
+from service.db.engine import session_scope
+from service.errors import Conflict
+from service.batch.jobs import RerankParams, rerank
+from service.batch.run_lock import take_lock
+from service.batch.runs import current_run
+from service.db.models import JobLock, Run, RunSuggestion
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def demo(app, client, keys):
+    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
+    return client
+
+
+def _run(app, **params) -> Run:
+    return rerank(app.state.settings, app.state.sessions, RerankParams(**params))
+
+
+def test_a_run_stores_top_k_for_both_targets_and_becomes_current(app, demo):
+    run = _run(app, k=5)
+    assert run.state == "succeeded" and run.counts["profiles"] == len(DEMO["profiles"])
+    with app.state.sessions() as s:
+        assert current_run(s).id == run.id
+        rows = s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run.id, RunSuggestion.profile_id == "eindhoven")).all()
+    by_target = {t: [r for r in rows if r.target == t] for t in ("city", "organisation")}
+    assert [r.rank for r in by_target["organisation"]] == [1, 2, 3, 4, 5]
+    assert by_target["city"] and "seoul" not in {r.other_id for r in by_target["city"]}  # a known partner
+    assert by_target["organisation"][0].detail["matches"]
+
+
+def test_a_run_encodes_only_text_that_changed_since_the_last(app, demo):
+    """Profiles changed by another process (here: straight in the database) are encoded by the run."""
+    from service.db import store
+    from service.schemas import ProfileFields
+
+    _run(app)
+    assert _run(app).counts["encoded"] == 0
+    with session_scope(app.state.sessions) as s:
+        seoul = store.profile_out(store.get_profile(s, "seoul")).model_dump(exclude={"id", "version", "created_at", "updated_at"})
+        seoul["interests"] = seoul["interests"] + ["night-time economy", "river restoration"]
+        store.replace_profile(s, "seoul", ProfileFields.model_validate(seoul), expected_version=1)
+    assert _run(app).counts["encoded"] == 2
+
+
+def test_batch_serving_and_fallback_to_live(app, demo, keys):
+    h = keys.auth("manager")
+    assert demo.get("/profiles/eindhoven/suggestions?source=batch", headers=h).status_code == 404
+    run = _run(app)
+    r = demo.get("/profiles/eindhoven/suggestions?target=organisation", headers=h).json()
+    assert r["source"] == "batch" and r["run_id"] == run.id and r["computed_at"]
+    live = demo.get("/profiles/eindhoven/suggestions?target=organisation&source=live", headers=h).json()
+    assert [i["id"] for i in r["items"]] == [i["id"] for i in live["items"]]
+    assert r["items"][0]["matches"] == live["items"][0]["matches"]
+    # filters need live scoring
+    assert demo.get("/profiles/eindhoven/suggestions?source=batch&country=KR", headers=h).status_code == 422
+    assert demo.get("/profiles/eindhoven/suggestions?country=KR", headers=h).json()["source"] == "live"
+    # a profile changed after the run is served live by default
+    e = demo.get("/profiles/eindhoven", headers=h).json()
+    body = {k: e[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")}
+    body["offers"] = e["offers"] + ["design academy exchange"]
+    demo.put("/profiles/eindhoven", json=body, headers={**keys.auth("admin"), "If-Match": f'"{e["version"]}"'})
+    assert demo.get("/profiles/eindhoven/suggestions", headers=h).json()["source"] == "live"
+    assert demo.get("/profiles/eindhoven/suggestions?source=batch", headers=h).json()["source"] == "batch"
+
+
+def test_a_failed_run_leaves_the_previous_current_run(app, demo, monkeypatch):
+    good = _run(app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scoring blew up")
+
+    monkeypatch.setattr(block_scoring, "suggest_block", broken)
+    with pytest.raises(RuntimeError):
+        _run(app)
+    with app.state.sessions() as s:
+        assert current_run(s).id == good.id
+        failed = s.scalars(select(Run).where(Run.state == "failed")).one()
+        assert "scoring blew up" in failed.error
+        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == failed.id)).first() is None
+        assert s.get(JobLock, "rerank").holder is None
+    monkeypatch.undo()
+    assert _run(app).state == "succeeded"
+
+
+def test_runs_never_overlap(app, demo):
+    take_lock(app.state.sessions, "elsewhere:1:abc", stale_after=300)
+    with pytest.raises(Conflict):
+        _run(app)
+    with app.state.sessions() as s:
+        s.execute(update(JobLock).values(holder=None))
+        s.commit()
+    assert _run(app).state == "succeeded"
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(app, demo):
+    # a pid that cannot exist on this host
+    import socket
+
+    take_lock(app.state.sessions, f"{socket.gethostname()}:99999999:dead", stale_after=300)
+    assert _run(app).state == "succeeded"
+
+
+def test_old_runs_are_pruned(app, demo):
+    app.state.settings.keep_runs = 2
+    ids = [_run(app).id for _ in range(4)]
+    with app.state.sessions() as s:
+        assert [r for r in s.scalars(select(Run.id).order_by(Run.id))] == ids[-2:]
+        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == ids[0])).first() is None
+
+
+def test_jobs_api_runs_in_the_background_and_reports_progress(app, demo, keys):
+    h = keys.auth("manager")
+    assert demo.post("/jobs/rerank", headers=keys.auth("member")).status_code == 403
+    r = demo.post("/jobs/rerank", headers=h)
+    assert r.status_code == 202
+    job = r.headers["Location"]
+    for _ in range(300):
+        state = demo.get(job, headers=h).json()
+        if state["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert state["state"] == "succeeded", state
+    assert state["progress"]["stage"] == "storing" and state["counts"]["profiles"] == len(DEMO["profiles"])
+    runs = demo.get("/runs", headers=h).json()["items"]
+    assert runs[0]["id"] == state["id"]
+
+
+def test_diff_lists_new_dropped_and_moved(app, demo, keys):
+    h = keys.auth("manager")
+    first = _run(app)
+    assert demo.get(f"/runs/{first.id}/diff", headers=h).status_code == 404  # nothing earlier
+    # Gwangju now wants what Eindhoven offers: it should enter Eindhoven's city suggestions at the top
+    g = demo.get("/profiles/gwangju", headers=h).json()
+    body = {k: g[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "offers")}
+    body["interests"] = ["intelligent public lighting", "living labs and innovation parks", "m-voting and e-governance"]
+    demo.put("/profiles/gwangju", json=body, headers={**keys.auth("admin"), "If-Match": f'"{g["version"]}"'})
+    second = _run(app)
+    d = demo.get(f"/runs/{second.id}/diff?against=PREVIOUS", headers=h).json()
+    assert d["against"] == first.id and d["profiles_changed"] >= 1
+    eind = next(c for c in d["changes"] if c["profile"] == "eindhoven" and c["target"] == "city")
+    assert any(m["id"] == "gwangju" and m["to"] == 1 for m in eind["moved"])
+    only = demo.get(f"/runs/{second.id}/diff?against={first.id}&profile=eindhoven", headers=h).json()
+    assert {c["profile"] for c in only["changes"]} == {"eindhoven"}
+    assert demo.get(f"/runs/{second.id}/diff?against=yesterday", headers=h).status_code == 422
+    assert demo.get("/runs/999/diff", headers=h).status_code == 404
+
+
+def _stored(app, run_id: int) -> list[tuple]:
+    with app.state.sessions() as s:
+        return sorted(
+            (r.profile_id, r.target, r.rank, r.other_id, r.score, json.dumps(r.detail, sort_keys=True))
+            for r in s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run_id))
+        )
+
+
+def test_dask_local_cluster_gives_exactly_the_local_results(app, demo):
+    from distributed import LocalCluster
+
+    local = _run(app, block_size=8)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = _run(app, block_size=8, dask_address=cluster.scheduler_address)
+    assert remote.params["dask_address"] == cluster.scheduler_address
+    assert _stored(app, local.id) == _stored(app, remote.id) and _stored(app, local.id)
+
+
+def test_forked_workers_give_exactly_the_in_process_results(app, demo):
+    alone = _run(app, block_size=4)
+    forked = _run(app, block_size=4, workers=2)
+    assert forked.params["workers"] == 2
+    assert _stored(app, alone.id) == _stored(app, forked.id) and _stored(app, alone.id)
+
+
+def _synthetic_bundle(n: int) -> dict:
+    """n cities built from a small phrase vocabulary, so encoding is quick but scoring takes a while."""
+    import random
+
+    rng = random.Random(7)
+    themes = ["public lighting", "hydrogen buses", "circular economy", "open data", "bike sharing", "waste-to-energy",
+              "living labs", "e-governance", "solar energy", "urban regeneration", "smart grid", "civic participation",
+              "air quality", "flood resilience", "start-up exchange", "cultural festivals", "port logistics", "social housing"]
+    verbs = ["pilots of", "policy for", "know-how in", "funding for"]
+    profiles = []
+    for i in range(n):
+        picks = rng.sample(themes, 5)
+        profiles.append({
+            "id": f"city-{i:05d}", "kind": "city", "name": f"City {i}", "country": "DE" if i % 2 else "JP",
+            "bloc": "EU" if i % 2 else "JP", "description": f"A city working on {picks[0]} and {picks[1]}.",
+            "interests": [f"{rng.choice(verbs)} {t}" for t in picks[:3]], "offers": [f"{rng.choice(verbs)} {t}" for t in picks[3:]],
+        })
+    return {"format": "twinning.bundle/1", "profiles": profiles}
+
+
+def test_killing_a_run_midway_keeps_the_previous_run_served_and_the_next_starts_cleanly(app, client, keys, settings):
+    assert client.post("/bundles", json=_synthetic_bundle(400), headers=keys.auth("admin")).status_code == 200
+    good = _run(app)
+    env = {**os.environ, "TWINNING_DATABASE_URL": settings.database_url, "TWINNING_DATA_DIR": str(DATA), "TWINNING_RERANK_BLOCK_SIZE": "8"}
+    twinning = Path(sys.executable).with_name("twinning")
+    proc = subprocess.Popen([str(twinning), "rerank", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        killed_run = None
+        for _ in range(600):
+            with app.state.sessions() as s:
+                running = s.scalars(select(Run).where(Run.state == "running")).first()
+                if running and running.progress.get("stage") == "scoring" and running.progress.get("done", 0) >= 16:
+                    killed_run = running.id
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        assert killed_run is not None, "the run never reached the scoring stage"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with app.state.sessions() as s:
+        assert current_run(s).id == good.id
+        assert s.get(Run, killed_run).state == "running"  # nobody has noticed yet
+        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == killed_run)).first() is not None
+    r = client.get("/profiles/city-00001/suggestions?source=batch", headers=keys.auth("manager")).json()
+    assert r["run_id"] == good.id and len(r["items"]) == 10
+    after = _run(app)  # the dead holder's lock is taken over at once
+    with app.state.sessions() as s:
+        dead = s.get(Run, killed_run)
+        assert dead.state == "failed" and "abandoned" in dead.error
+        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == killed_run)).first() is None
+        assert current_run(s).id == after.id
