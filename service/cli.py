@@ -44,14 +44,14 @@ def serve(
 @app.command("import")
 def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle .json or a .csv sheet")]) -> None:
     """Import a bundle all-or-nothing: any invalid profile and nothing is stored."""
-    from service.domain.bundles import import_validated, read_bundle_file
     from service.db.engine import session_scope
+    from service.domain.bundles import import_bundle, read_bundle_file
     from service.errors import TwinningError
 
     try:
         bundle = read_bundle_file(file)
         with session_scope(_sessions()) as session:
-            summary, _ = import_validated(session, bundle, accepted_by="cli")
+            summary = import_bundle(session=session, live=None, bundle=bundle, accepted_by="cli")
     except TwinningError as exc:
         _fail(exc)
     typer.echo(json.dumps(summary.model_dump()))
@@ -61,10 +61,10 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
 def export(output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write; default stdout")] = None) -> None:
     """Export everything stored as one bundle."""
     from service.db.engine import session_scope
-    from service.db.store import export_bundle
+    from service.domain.bundles import export_bundle
 
     with session_scope(_sessions()) as session:
-        text = json.dumps(export_bundle(session), ensure_ascii=False, indent=2)
+        text = json.dumps(export_bundle(session=session), ensure_ascii=False, indent=2)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
     else:
@@ -96,13 +96,13 @@ def demo(
 ) -> None:
     """Load the demo bundle and print a fresh manager key: what `make run` does before serving."""
     from service.auth import Role, create_key
-    from service.domain.bundles import import_validated, read_bundle_file
     from service.db.engine import session_scope
+    from service.domain.bundles import import_bundle, read_bundle_file
 
     settings = get_settings()
     path = bundle or settings.demo_bundle_path
     with session_scope(_sessions()) as session:
-        summary, _ = import_validated(session, read_bundle_file(path), accepted_by="demo")
+        summary = import_bundle(session=session, live=None, bundle=read_bundle_file(path), accepted_by="demo")
         secret, _ = create_key(session, role=Role.MANAGER, name="demo manager")
     typer.echo(f"Loaded {path.name}: {summary.profiles_created} new, {summary.profiles_updated} updated, {summary.profiles_unchanged} unchanged profiles.")
     typer.echo(f"Manager API key: {secret}")
@@ -112,7 +112,10 @@ def demo(
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
@@ -287,7 +290,7 @@ def rerank(
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from service.errors import TwinningError
-    from service.batch.jobs import RerankParams, rerank as run_rerank
+    from service.batch.jobs import ProgressReport, RerankParams, rerank as run_rerank
 
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
@@ -298,7 +301,7 @@ def rerank(
         with Progress(*columns, disable=quiet, transient=False, console=None) as bar:
             tasks: dict[str, int] = {}
 
-            def show(p) -> None:  # noqa: ANN001
+            def show(p: ProgressReport) -> None:
                 if p.stage not in tasks:
                     tasks[p.stage] = bar.add_task(p.stage, total=p.total)
                 bar.update(tasks[p.stage], completed=p.done, total=p.total)
@@ -310,7 +313,7 @@ def rerank(
                     _fail(exc)
                 typer.echo(f"error: {exc}", err=True)
                 run = None
-            except Exception as exc:  # noqa: BLE001 — the run row records it; a periodic loop goes on
+            except Exception as exc:  # the run row records it; a periodic loop goes on
                 if interval is None:
                     raise
                 typer.echo(f"run failed: {exc}", err=True)
@@ -326,13 +329,13 @@ def rerank(
 @runs_app.command("list")
 def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """The latest runs, newest first."""
-    from service.batch.runs import list_runs
+    from service.domain.runs import list_runs
 
     with _sessions()() as session:
         rows = [
             [str(r.id), r.state, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.finished_at.strftime("%H:%M:%S") if r.finished_at else "",
              str(r.counts.get("profiles", "")), str(r.counts.get("encoded", "")), str(r.counts.get("suggestions", "")), (r.error or "")[:60]]
-            for r in list_runs(session, limit)
+            for r in list_runs(session=session, limit=limit)
         ]
     typer.echo(_table(["run", "state", "started", "finished", "profiles", "encoded", "suggestions", "error"], rows))
 
@@ -344,17 +347,17 @@ def runs_diff(
     profile: Annotated[Optional[str], typer.Option(help="only this profile")] = None,
 ) -> None:
     """What changed between two runs: new, dropped and moved suggestions per profile."""
-    from service.batch.runs import current_run
-    from service.batch.runs import previous_run_id, run_diff
+    from service.domain.runs import current_run, previous_run_id, run_diff
 
     with _sessions()() as session:
-        run = run_id or (current_run(session).id if current_run(session) else None)
+        current = current_run(session=session)
+        run = run_id or (current.id if current else None)
         if run is None:
             _fail(ValueError("no succeeded run yet"))
-        other = previous_run_id(session, run) if against.upper() == "PREVIOUS" else int(against)
+        other = previous_run_id(session=session, run_id=run) if against.upper() == "PREVIOUS" else int(against)
         if other is None:
             _fail(ValueError(f"run {run} has no earlier succeeded run"))
-        changes = run_diff(session, run, other, profile)
+        changes = run_diff(session=session, run_id=run, against=other, profile_id=profile)
     typer.echo(f"run {run} against run {other}: {len({c['profile'] for c in changes})} profiles changed")
     for c in changes:
         typer.echo(f"\n{c['profile']} → {c['target']}")
@@ -380,20 +383,20 @@ def _pair_option(values: list[str], what: str) -> list[tuple[str, str]]:
 @app.command()
 def pair(
     cohort: Annotated[str, typer.Argument(help="cohort id (see GET /cohorts)")],
-    capacity: Annotated[list[str], typer.Option(help="ID=N: a city may take N partners (default 1)")] = [],  # noqa: B006
-    lock: Annotated[list[str], typer.Option(help="A=B: an agreed pair to keep")] = [],  # noqa: B006
-    forbid: Annotated[list[str], typer.Option(help="A=B: a pair never to propose")] = [],  # noqa: B006
+    capacity: Annotated[Optional[list[str]], typer.Option(help="ID=N: a city may take N partners (default 1)")] = None,
+    lock: Annotated[Optional[list[str]], typer.Option(help="A=B: an agreed pair to keep")] = None,
+    forbid: Annotated[Optional[list[str]], typer.Option(help="A=B: a pair never to propose")] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="leave a city unpaired rather than below this")] = 0.0,
     ignore_partnerships: Annotated[bool, typer.Option(help="pair from scratch, ignoring known partnerships")] = False,
 ) -> None:
     """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired."""
     from service.live.index import LiveIndex
     from service.errors import TwinningError
+    from service.domain.cohorts import get_cohort
     from service.domain.pairing import propose
-    from service.db.store import get_cohort
 
     caps = {}
-    for a, n in _pair_option(capacity, "--capacity"):
+    for a, n in _pair_option(capacity or [], "--capacity"):
         if not n.isdigit():
             raise typer.BadParameter(f"--capacity takes ID=N, not {a}={n}")
         caps[a] = int(n)
@@ -403,8 +406,8 @@ def pair(
         live.start()
         with sessions() as session:
             proposal = propose(
-                session, live.recommender_ready(), get_cohort(session, cohort), capacity=caps,
-                lock=_pair_option(lock, "--lock"), forbid=_pair_option(forbid, "--forbid"), min_score=min_score,
+                session, live.recommender_ready(), get_cohort(session=session, cohort_id=cohort), capacity=caps,
+                lock=_pair_option(lock or [], "--lock"), forbid=_pair_option(forbid or [], "--forbid"), min_score=min_score,
                 use_partnerships=not ignore_partnerships,
             )
     except TwinningError as exc:

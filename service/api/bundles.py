@@ -2,9 +2,8 @@
 
 from fastapi import APIRouter, Request
 
-from service.db import store
-from service.api.deps import ManagerDep, SessionDep
-from service.domain.bundles import import_validated, parse_upload
+from service.api.deps import LiveDep, ManagerDep, SessionDep
+from service.domain import bundles
 from service.schemas import ImportSummary
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])
@@ -23,16 +22,13 @@ router = APIRouter(prefix="/bundles", tags=["bundles"])
         }
     },
 )
-async def import_bundle(request: Request, session: SessionDep, principal: ManagerDep) -> ImportSummary:
+async def import_bundle(request: Request, session: SessionDep, live: LiveDep, principal: ManagerDep) -> ImportSummary:
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    bundle = parse_upload(body, csv_sheet=content_type in ("text/csv", "application/csv"))
-    summary, changed = import_validated(session, bundle, accepted_by=principal.label)
-    session.commit()
-    request.app.state.live.profiles_changed(changed)
-    return summary
+    bundle = bundles.parse_upload(body, csv_sheet=content_type in ("text/csv", "application/csv"))
+    return bundles.import_bundle(session=session, live=live, bundle=bundle, accepted_by=principal.label)
 
 
 @router.get("")
 def export_bundle(session: SessionDep, principal: ManagerDep) -> dict:
-    return store.export_bundle(session)
+    return bundles.export_bundle(session=session)

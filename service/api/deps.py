@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
-from service.db import store
 from service.auth import Principal, Role, principal_for_secret
+from service.domain.profiles import get_profile
 from service.errors import FieldProblem, InvalidInput, PreconditionRequired
+from service.live.index import LiveIndex
 from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
 from service.settings import Settings
 
@@ -16,6 +17,7 @@ __all__ = [
     "AdminDep",
     "CohortIdPath",
     "IfMatchDep",
+    "LiveDep",
     "ManagerDep",
     "PrincipalDep",
     "ProfileIdPath",
@@ -48,8 +50,13 @@ def get_request_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_live(request: Request) -> LiveIndex:
+    return request.app.state.live
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_request_settings)]
+LiveDep = Annotated[LiveIndex, Depends(get_live)]
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
@@ -103,7 +110,7 @@ def get_if_match(
     answer 428.
     """
     if if_match is None:
-        store.get_profile(session, profile_id)
+        get_profile(session=session, profile_id=profile_id)
         raise PreconditionRequired("send `If-Match` with the version you read (the ETag of GET /profiles/{id})")
     version = row_number(if_match.strip().removeprefix("W/").strip('"'))
     if version is None:

@@ -1,13 +1,12 @@
 """Liveness and readiness, open to all."""
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
+
+from service.domain.health import health_status
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
 def health(request: Request) -> dict:
-    with request.app.state.sessions() as session:
-        session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": request.app.state.engine.dialect.name, "index": request.app.state.live.status()}
+    return health_status(engine=request.app.state.engine, sessions=request.app.state.sessions, live=request.app.state.live)

@@ -2,15 +2,13 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from matching.scoring import Kind
-from service.db import store
-from service.api.deps import ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
-from service.live.index import LiveIndex, SuggestionRequest
-from service.live.profiles_text import ProfileText
+from service.api.deps import LiveDep, ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
+from service.domain import partnerships, suggestions
+from service.live.index import SuggestionRequest
 from service.schemas import AcceptOut, AdhocQuery, SuggestionList
-from service.domain.suggestions import accept_suggestion, adhoc_suggestions, suggestions_for
 
 router = APIRouter(tags=["suggestions"])
 
@@ -18,8 +16,8 @@ router = APIRouter(tags=["suggestions"])
 @router.get("/profiles/{profile_id}/suggestions", response_model=SuggestionList)
 def profile_suggestions(
     profile_id: ProfileIdPath,
-    request: Request,
     session: SessionDep,
+    live: LiveDep,
     principal: PrincipalDep,
     target: Kind = Kind.CITY,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -40,32 +38,22 @@ def profile_suggestions(
     ask = SuggestionRequest(
         target=target, k=k, bloc=bloc, country=country, org_type=org_type, diversity=diversity, include_partners=include_partners, scope=scope
     )
-    return suggestions_for(session, request.app.state.live, principal, profile_id, ask, source)
+    return suggestions.suggestions_for(session=session, live=live, principal=principal, profile_id=profile_id, ask=ask, source=source)
 
 
 @router.post("/suggestions/query", response_model=SuggestionList)
-def query_suggestions(body: AdhocQuery, request: Request, principal: ManagerDep) -> SuggestionList:
-    live: LiveIndex = request.app.state.live
-    query = ProfileText(
-        id="", kind=Kind(body.kind), name=body.name, bloc=body.bloc or "", country=body.country or "", org_type=None,
-        description=body.description, interests=tuple(body.interests), offers=tuple(body.offers),
-    )
-    ask = SuggestionRequest(
-        target=Kind(body.target), k=body.k, bloc=body.target_bloc, country=body.target_country, org_type=body.org_type, diversity=body.diversity
-    )
-    return adhoc_suggestions(live, query, ask, excluded=set(body.exclude))
+def query_suggestions(body: AdhocQuery, live: LiveDep, principal: ManagerDep) -> SuggestionList:
+    return suggestions.adhoc_suggestions(live=live, body=body)
 
 
 @router.post("/profiles/{profile_id}/suggestions/{other}/accept", response_model=AcceptOut)
 def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
     """Accept a suggestion: it becomes a partnership, and is no longer suggested."""
-    return accept_suggestion(session, principal, profile_id, other)
+    return partnerships.accept_suggestion(session=session, principal=principal, profile_id=profile_id, other=other)
 
 
 @router.delete("/profiles/{profile_id}/partnerships/{other}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> Response:
     """Undo an accepted partnership."""
-    principal.require_reader_of(profile_id)
-    store.delete_partnership(session, profile_id, other)
-    session.commit()
+    partnerships.delete_partnership(session=session, principal=principal, profile_id=profile_id, other=other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,7 +5,6 @@ into blocks of `BlockItem`s and yields each block's suggestions as rows ready to
 """
 
 import gc
-import json
 import mmap
 import multiprocessing
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ from itertools import groupby
 import numpy as np
 
 from matching.batch import SHORTLIST_SIZE, BatchScorer, BlockItem, suggest_block
-from matching.recommend import Suggestion
 from matching.scoring import Kind
+from service.batch.runs import suggestion_detail
 from service.live.index import SuggestionRequest, candidate_filter
 from service.live.places import home_city, partner_cities
 from service.live.profiles_text import ProfileText
@@ -44,18 +43,6 @@ class RerankParams:
         } | overrides)
 
 
-def _detail(s: Suggestion) -> str:
-    """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
-    return json.dumps({
-        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward, "handset": s.handset},
-        "features": s.features,
-        "contributions": s.contributions,
-        "matches": [m.__dict__ for m in s.matches],
-        "shared_themes": s.shared_themes,
-        "shared_terms": s.shared_terms,
-    })
-
-
 ROW_COLUMNS = ("run_id", "profile_id", "target", "rank", "other_id", "score", "detail")
 Row = tuple[int, str, str, int, str, float, str]  # a stored suggestion, by `ROW_COLUMNS`
 
@@ -64,7 +51,7 @@ def block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int)
     """A block's suggestions as rows to store, built where the block is scored, `detail` already JSON:
     tuples of plain values cross a process boundary, and reach the driver, with the least work."""
     return [
-        (run_id, item.key, item.filt.kind, rank, s.key, s.score, _detail(s))
+        (run_id, item.key, item.filt.kind, rank, s.key, s.score, suggestion_detail(s))
         for item, found in zip(block, suggest_block(scorer, block, k))
         for rank, s in enumerate(found, start=1)
     ]

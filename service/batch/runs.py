@@ -1,15 +1,53 @@
-"""Reading batch runs: the stored ranking of a profile, and what changed between two runs."""
+"""Batch runs in the database: the current run, a profile's stored ranking (each suggestion's detail written
+and read back here), and what changed between two runs."""
 
+import json
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import NotFound
+from matching.explain import PhraseMatch
+from matching.recommend import Suggestion
 from service.db.models import Run, RunSuggestion
+from service.errors import NotFound
 
-__all__ = ["current_run", "get_run", "list_runs", "run_out", "stored_suggestions", "previous_run_id", "run_diff", "all_stored_suggestions"]
+__all__ = [
+    "suggestion_detail",
+    "stored_suggestion",
+    "current_run",
+    "get_run",
+    "list_runs",
+    "run_out",
+    "stored_suggestions",
+    "previous_run_id",
+    "run_diff",
+    "all_stored_suggestions",
+]
+
+
+def suggestion_detail(s: Suggestion) -> str:
+    """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
+    return json.dumps({
+        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward, "handset": s.handset},
+        "features": s.features,
+        "contributions": s.contributions,
+        "matches": [m.__dict__ for m in s.matches],
+        "shared_themes": s.shared_themes,
+        "shared_terms": s.shared_terms,
+    })
+
+
+def stored_suggestion(row: RunSuggestion) -> Suggestion:
+    """A stored suggestion as the recommender gave it, from its row and the detail `suggestion_detail` wrote."""
+    d = row.detail
+    return Suggestion(
+        key=row.other_id, score=row.score, dense=d["parts"]["dense"], lexical=d["parts"]["lexical"],
+        forward=d["parts"]["forward"], backward=d["parts"]["backward"], matches=[PhraseMatch(**m) for m in d["matches"]],
+        shared_themes=d["shared_themes"], shared_terms=d["shared_terms"], handset=d["parts"].get("handset"),
+        features=d.get("features", {}), contributions=d.get("contributions", {}),
+    )
 
 
 def current_run(session: Session) -> Run | None:

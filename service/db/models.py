@@ -18,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "Base",
+    "SortedPair",
+    "other_side",
     "Profile",
     "Phrase",
     "Partnership",
@@ -82,7 +84,19 @@ class Phrase(Base):
     profile: Mapped[Profile] = relationship(back_populates="phrases")
 
 
-class Partnership(Base):
+def other_side(a: str, b: str, profile_id: str) -> str:
+    """The other profile of a stored pair (partnership or exclusion), whose ids are kept sorted."""
+    return b if a == profile_id else a
+
+
+class SortedPair:
+    """A row holding a pair of profiles as `a` and `b`, `a` sorting first, so each pair is stored once."""
+
+    def other_than(self, profile_id: str) -> str:
+        return other_side(self.a, self.b, profile_id)
+
+
+class Partnership(SortedPair, Base):
     """A known pairing; `a` sorts before `b` so each pair is stored once."""
 
     __tablename__ = "partnerships"
@@ -98,7 +112,7 @@ class Partnership(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Exclusion(Base):
+class Exclusion(SortedPair, Base):
     """A pairing that must never be suggested, in either direction; `a` sorts before `b`."""
 
     __tablename__ = "exclusions"

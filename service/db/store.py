@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
-from service.db.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, utcnow
+from service.db.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, other_side, utcnow
 from service.schemas import (
     Bundle,
     CohortIn,
@@ -38,6 +38,7 @@ __all__ = [
     "upsert_cohort",
     "list_exclusions",
     "delete_exclusion",
+    "list_cohorts",
     "get_cohort",
     "profiles_by_ids",
     "partner_pairs",
@@ -170,12 +171,12 @@ def ordered_pair(a: str, b: str) -> tuple[str, str]:
 
 def partner_ids(session: Session, profile_id: str) -> set[str]:
     rows = session.execute(select(Partnership.a, Partnership.b).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)))
-    return {b if a == profile_id else a for a, b in rows}
+    return {other_side(a, b, profile_id) for a, b in rows}
 
 
 def excluded_ids(session: Session, profile_id: str) -> set[str]:
     rows = session.execute(select(Exclusion.a, Exclusion.b).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)))
-    return {b if a == profile_id else a for a, b in rows}
+    return {other_side(a, b, profile_id) for a, b in rows}
 
 
 def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | None = None) -> Partnership:
@@ -331,6 +332,10 @@ def delete_exclusion(session: Session, profile_id: str, other: str) -> None:
     a, b = ordered_pair(profile_id, other)
     if session.execute(delete(Exclusion).where(Exclusion.a == a, Exclusion.b == b)).rowcount == 0:
         raise NotFound(f"{profile_id!r} has no exclusion of {other!r}")
+
+
+def list_cohorts(session: Session) -> list[Cohort]:
+    return list(session.scalars(select(Cohort).order_by(Cohort.id)))
 
 
 def get_cohort(session: Session, cid: str) -> Cohort:

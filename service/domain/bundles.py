@@ -1,4 +1,5 @@
-"""Reading bundles (JSON or CSV) into validated `Bundle`s, listing every problem with its path."""
+"""Bundles in and out: reading JSON or CSV into a validated `Bundle` (every problem listed with its path),
+importing one all-or-nothing, and exporting everything stored."""
 
 import csv
 import io
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from service.errors import FieldProblem, InvalidBundle, validation_problems
 from service.schemas import Bundle, ImportSummary, ProfileCreate
-from service.db.store import import_bundle, reference_problems
+from service.db import store
+from service.live.index import LiveIndex
 
-__all__ = ["parse_bundle", "parse_csv", "parse_json_bytes", "parse_upload", "read_bundle_file", "import_validated", "CSV_COLUMNS"]
+__all__ = ["parse_bundle", "parse_csv", "parse_json_bytes", "parse_upload", "read_bundle_file", "import_bundle", "export_bundle", "CSV_COLUMNS"]
 
 CSV_COLUMNS = ("id", "kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
 
@@ -95,9 +97,22 @@ def read_bundle_file(path: Path) -> Bundle:
     return parse_json_bytes(data)
 
 
-def import_validated(session: Session, bundle: Bundle, accepted_by: str | None = None) -> tuple[ImportSummary, list[str]]:
-    """Check references, then import; the caller's transaction makes it all-or-nothing."""
-    problems = reference_problems(session, bundle)
+def import_bundle(*, session: Session, live: LiveIndex | None, bundle: Bundle, accepted_by: str | None) -> ImportSummary:
+    """Check every reference, upsert everything in one transaction, then re-index the profiles whose text changed.
+
+    If any reference names a profile neither in the bundle nor stored, nothing is stored. The CLI
+    passes no `live`: it holds no index (a server builds its own at start).
+    """
+    problems = store.reference_problems(session, bundle)
     if problems:
         raise InvalidBundle(f"the bundle has {len(problems)} problem(s); nothing was stored", problems)
-    return import_bundle(session, bundle, accepted_by)
+    summary, changed = store.import_bundle(session, bundle, accepted_by)
+    session.commit()
+    if live is not None:
+        live.profiles_changed(changed)
+    return summary
+
+
+def export_bundle(*, session: Session) -> dict[str, Any]:
+    """Everything stored, as a `twinning.bundle/1` document that imports back unchanged."""
+    return store.export_bundle(session)

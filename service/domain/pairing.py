@@ -110,7 +110,7 @@ def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def pairing_view(session: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest) -> PairingOut:
+def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> PairingOut:
     """The proposal as the API and the workspace show it."""
     recommender = live.recommender_ready()
     with live.mutex:
@@ -118,13 +118,16 @@ def pairing_view(session: Session, live: LiveIndex, cohort: Cohort, body: Pairin
             session,
             recommender,
             cohort,
-            capacity=dict(body.capacity),
-            lock=[tuple(p) for p in body.lock],
-            forbid=[tuple(p) for p in body.forbid],
-            min_score=body.min_score,
-            use_partnerships=body.partnerships == "auto",
+            capacity=dict(options.capacity),
+            lock=[tuple(p) for p in options.lock],
+            forbid=[tuple(p) for p in options.forbid],
+            min_score=options.min_score,
+            use_partnerships=options.partnerships == "auto",
         )
-    name = lambda key: live.profile_text(key).name  # noqa: E731
+
+    def name(key: str) -> str:
+        return live.profile_text(key).name
+
     pairs = []
     for p in proposal.pairing.pairs:
         why = proposal.explanations[(p.a, p.b)]
@@ -142,7 +145,7 @@ def pairing_view(session: Session, live: LiveIndex, cohort: Cohort, body: Pairin
     return PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
 
 
-def accept_pairs(session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
+def accept_pairs(*, session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
     """Store chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
     side = {m.profile_id: m.side for m in cohort.members}
     problems = []

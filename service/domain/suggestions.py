@@ -4,31 +4,26 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
-from matching.explain import PhraseMatch
 from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.auth import Principal
-from service.live.index import LiveIndex, SuggestionRequest
-from service.errors import FieldProblem, InvalidInput, NotFound
-from service.batch.runs import current_run
+from service.batch.runs import current_run, stored_suggestion, stored_suggestions
 from service.db.models import Run
-from service.live.profiles_text import ProfileText
 from service.domain.reasons import reasons
-from service.batch.runs import stored_suggestions
+from service.errors import FieldProblem, InvalidInput, NotFound
+from service.live.index import LiveIndex, SuggestionRequest
+from service.live.profiles_text import ProfileText
 from service.schemas import (
-    AcceptOut,
-    ExclusionIn,
-    ExclusionOut,
-    PartnershipIn,
+    AdhocQuery,
     PhraseMatchOut,
     ScoreParts,
     SuggestionList,
     SuggestionOut,
     ThemeOut,
 )
-from service.db.store import excluded_ids, get_profile, partner_ids, upsert_exclusion, upsert_partnership
+from service.db.store import excluded_ids, get_profile, partner_ids
 
-__all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions", "accept_suggestion", "exclude"]
+__all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions"]
 
 
 def theme_list(live: LiveIndex, ids: list[str]) -> list[ThemeOut]:
@@ -61,7 +56,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def suggestions_for(
-    session: Session, live: LiveIndex, principal: Principal, profile_id: str, ask: SuggestionRequest, source: str | None = None
+    *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, ask: SuggestionRequest, source: str | None = None
 ) -> SuggestionList:
     """A stored profile's suggestions: from the current run when asked, or by default when that run is
     newer than the profile and no filter is set; otherwise scored live."""
@@ -92,44 +87,20 @@ def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, ta
     for row in stored_suggestions(session, run.id, profile_id, target.value):
         if row.other_id in gone or live.profile_text(row.other_id) is None:
             continue
-        d = row.detail
-        stored = Suggestion(
-            key=row.other_id, score=row.score, dense=d["parts"]["dense"], lexical=d["parts"]["lexical"],
-            forward=d["parts"]["forward"], backward=d["parts"]["backward"], matches=[PhraseMatch(**m) for m in d["matches"]],
-            shared_themes=d["shared_themes"], shared_terms=d["shared_terms"], handset=d["parts"].get("handset"),
-            features=d.get("features", {}), contributions=d.get("contributions", {}),
-        )
-        items.append(suggestion_out(live, len(items) + 1, stored, live.profile_text(profile_id)))
+        items.append(suggestion_out(live, len(items) + 1, stored_suggestion(row), live.profile_text(profile_id)))
         if len(items) == k:
             break
     return SuggestionList(profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items)
 
 
-def adhoc_suggestions(live: LiveIndex, query: ProfileText, ask: SuggestionRequest, excluded: set[str]) -> SuggestionList:
-    found = live.suggest_adhoc(query, ask, excluded=excluded)
+def adhoc_suggestions(*, live: LiveIndex, body: AdhocQuery) -> SuggestionList:
+    """Suggestions for a profile not stored (a city thinking of joining), never any of `body.exclude`."""
+    query = ProfileText(
+        id="", kind=Kind(body.kind), name=body.name, bloc=body.bloc or "", country=body.country or "", org_type=None,
+        description=body.description, interests=tuple(body.interests), offers=tuple(body.offers),
+    )
+    ask = SuggestionRequest(
+        target=Kind(body.target), k=body.k, bloc=body.target_bloc, country=body.target_country, org_type=body.org_type, diversity=body.diversity
+    )
+    found = live.suggest_adhoc(query, ask, excluded=set(body.exclude))
     return SuggestionList(profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s, query) for i, s in enumerate(found)])
-
-
-def accept_suggestion(session: Session, principal: Principal, profile_id: str, other: str, programme: str | None = None) -> AcceptOut:
-    """Accepting a suggestion records a partnership (undo: delete the partnership)."""
-    principal.require_reader_of(profile_id)
-    get_profile(session, profile_id)
-    get_profile(session, other)
-    if other == profile_id:
-        raise InvalidInput("a profile cannot partner itself", [FieldProblem("/other", "same as the profile")])
-    created = other not in partner_ids(session, profile_id)
-    upsert_partnership(session, PartnershipIn(a=profile_id, b=other, programme=programme), accepted_by=principal.label)
-    session.commit()
-    return AcceptOut(cohort="", accepted=1, created=int(created), accepted_by=principal.label)
-
-
-def exclude(session: Session, principal: Principal, profile_id: str, other: str, reason: str | None) -> ExclusionOut:
-    """Never suggest `other` to this profile or it to `other`: an exclusion, also what a rejection records."""
-    principal.require_reader_of(profile_id)
-    get_profile(session, profile_id)
-    if other == profile_id:
-        raise InvalidInput("a profile cannot exclude itself", [FieldProblem("/excluded", "same as the profile")])
-    get_profile(session, other)
-    row = upsert_exclusion(session, ExclusionIn(profile=profile_id, excluded=other, reason=reason), principal.label)
-    session.commit()
-    return ExclusionOut(profile=profile_id, excluded=other, reason=row.reason, created_by=row.created_by, created_at=row.created_at)

@@ -171,6 +171,18 @@ class LiveIndex:
         with self.mutex:
             return recommender.suggest(Query(vectors, query.whole_text, query.kind, place=place_of(query)), filt, request.k, diversity=request.diversity)
 
+    def phrase_themes(self, profile_id: str) -> dict[str, list[str]]:
+        """Each phrase of an indexed profile with the labels of its themes, from the index's tagger."""
+        recommender = self._ready()
+        if recommender.tagger is None:
+            return {}
+        with self.mutex:
+            if profile_id not in recommender.index:
+                return {}
+            vectors = recommender.index.vectors_of(profile_id)
+        tags = recommender.tagger.tag(vectors.vectors)
+        return {text: [recommender.tagger.label(t) for t, _ in found] for text, found in zip(vectors.texts, tags)}
+
     def profile_text(self, profile_id: str) -> ProfileText | None:
         return self.texts.get(profile_id)
 

@@ -5,15 +5,14 @@ import io
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.db import store
 from service.api.deps import CohortIdPath, SessionDep
-from service.live.index import LiveIndex
-from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.db.models import Cohort
+from service.domain import cohorts
 from service.domain.pairing import accept_pairs, pairing_view
+from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
+from service.live.index import LiveIndex
 from service.schemas import PairingOut, PairingRequest
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, csv_response, local_path, profile_name, redirect, render
 
@@ -22,8 +21,7 @@ router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_sche
 
 @router.get("")
 def cohort_list(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
-    cohorts = list(db.scalars(select(Cohort).order_by(Cohort.id)))
-    return render(request, "cohorts.html", viewer, nav="cohorts", cohorts=cohorts)
+    return render(request, "cohorts.html", viewer, nav="cohorts", cohorts=cohorts.list_cohorts(session=db))
 
 
 def _pair(value: str) -> list[str]:
@@ -56,14 +54,14 @@ def _proposal(db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest
     if body is None:
         return None, None, []
     try:
-        return pairing_view(db, live, cohort, body), None, []
+        return pairing_view(session=db, live=live, cohort=cohort, options=body), None, []
     except TwinningError as exc:  # an impossible lock, a pair outside the cohort: shown on the board
         return None, exc.detail, exc.errors
 
 
 @router.get("/{cohort_id}")
 def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
-    cohort = store.get_cohort(db, cohort_id)
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
     sides = cohort.sides()
     names = {m: profile_name(live, m) for members in sides.values() for m in members}
     raw, body, problems = pairing_options(request)
@@ -85,14 +83,14 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
 async def accept(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: FormViewerDep) -> Response:
     """Store the shown pairs as partnerships of the cohort's programme (as POST /cohorts/{id}/pairing/accept)."""
     viewer.require_manager()
-    cohort = store.get_cohort(db, cohort_id)
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
     form = await request.form()
     pairs = [tuple(_pair(v)) for v in form.getlist("pair") if isinstance(v, str)]
     back = local_path(form.get("back") if isinstance(form.get("back"), str) else None, f"/app/cohorts/{cohort_id}")
     if not pairs:
         viewer.flash("There was no pair to accept.", kind="error")
         return redirect(back)
-    done = accept_pairs(db, cohort, pairs, viewer.principal.label)
+    done = accept_pairs(session=db, cohort=cohort, pairs=pairs, accepted_by=viewer.principal.label)
     viewer.flash(
         f"Accepted {done.accepted} pairs as partnerships of “{cohort.name}” ({done.created} new). "
         "Accepted pairs stay locked when the cohort is paired again."
@@ -104,11 +102,11 @@ async def accept(request: Request, cohort_id: CohortIdPath, db: SessionDep, view
 def pairing_csv(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     """The proposed pairing with the board's options, for spreadsheets: a, b, score, locked."""
     viewer.require_manager()
-    cohort = store.get_cohort(db, cohort_id)
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
     _, body, problems = pairing_options(request)
     if body is None:
         raise InvalidInput("the pairing options are not valid", problems)
-    proposal = pairing_view(db, live, cohort, body)
+    proposal = pairing_view(session=db, live=live, cohort=cohort, options=body)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["a", "b", "score", "locked"])

@@ -7,7 +7,8 @@ the API: the viewer's `Principal` is the one an API key would give, and routes c
 
 import hmac
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from itertools import chain
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,14 +17,14 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import LiveDep, SessionDep, SettingsDep
 from service.auth import Principal, Role, principal_for_secret
 from service.live.index import LiveIndex
-from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError
+from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError, validation_problems
 from service.web.highlight import mark_shared
 from service.web.sessions import SESSION_COOKIE, Flash, SessionStore, WebSession
 
@@ -43,6 +44,7 @@ __all__ = [
     "templates",
 ]
 
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -157,13 +159,6 @@ async def get_form_viewer(request: Request, viewer: ViewerDep) -> Viewer:
 FormViewerDep = Annotated[Viewer, Depends(get_form_viewer)]
 
 
-def get_live(request: Request) -> LiveIndex:
-    return request.app.state.live
-
-
-LiveDep = Annotated[LiveIndex, Depends(get_live)]
-
-
 def render(request: Request, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any) -> HTMLResponse:
     """A whole page; one-time messages waiting in the session are shown on it and dropped."""
     flashes: list[Flash] = []
@@ -183,12 +178,12 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def csv_response(text: str, filename: str) -> Response:
-    """A CSV download; the byte-order mark makes spreadsheet programs read it as UTF-8."""
-    return Response(
-        "\ufeff" + text, media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
+def csv_response(content: str | Iterator[str], filename: str) -> Response:
+    """A CSV download, whole or streamed in chunks; the byte-order mark makes spreadsheet programs read it as UTF-8."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+    if isinstance(content, str):
+        return Response("\ufeff" + content, media_type=CSV_MEDIA_TYPE, headers=headers)
+    return StreamingResponse(chain(["\ufeff"], content), media_type=CSV_MEDIA_TYPE, headers=headers)
 
 
 def profile_name(live: LiveIndex, profile_id: str) -> str:
@@ -210,7 +205,7 @@ def local_path(value: str | None, default: str) -> str:
 class PageRoute(APIRoute):
     """A route whose domain errors become pages: sign-in for 401, a readable page for the rest."""
 
-    def get_route_handler(self):  # noqa: ANN201
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def page(request: Request) -> Response:
@@ -228,7 +223,7 @@ class PageRoute(APIRoute):
             except TwinningError as exc:
                 return _error_page(request, exc.status, exc.title, exc.detail, exc.errors)
             except RequestValidationError as exc:
-                problems = [FieldProblem("/" + "/".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+                problems = validation_problems(list(exc.errors()))
                 return _error_page(request, 422, "Invalid input", "some values in the address are not valid", problems)
 
         return page

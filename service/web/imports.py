@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from service.api.deps import SessionDep
-from service.domain.bundles import import_validated, parse_bundle, parse_json_bytes, parse_upload
+from service.domain.bundles import import_bundle, parse_bundle, parse_json_bytes, parse_upload
 from service.errors import InvalidBundle
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, render
 
@@ -69,7 +69,7 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
             except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 raw = None
             bundle = parse_bundle(raw) if raw is not None else parse_json_bytes(body)
-        summary, changed = import_validated(db, bundle, accepted_by=viewer.principal.label)
+        summary = import_bundle(session=db, live=live, bundle=bundle, accepted_by=viewer.principal.label)
     except InvalidBundle as exc:
         # the request's session is rolled back when it closes: nothing of the file is stored
         problems = [{"where": where(p.pointer, raw), "pointer": p.pointer, "detail": p.detail} for p in exc.errors]
@@ -77,6 +77,4 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
             request, "import.html", viewer, nav="import", status=exc.status, detail=exc.detail, filename=sheet.filename,
             problems=problems[:SHOWN], more=max(0, len(problems) - SHOWN),
         )
-    db.commit()
-    live.profiles_changed(changed)
     return render(request, "import.html", viewer, nav="import", summary=summary, filename=sheet.filename)

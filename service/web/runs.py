@@ -9,15 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service.api.deps import RunIdPath, SessionDep
+from service.domain import runs
 from service.errors import Conflict, NotFound
-from service.batch.jobs import start_background_rerank
-from service.batch.runs import current_run
-from service.batch.runs import all_stored_suggestions, get_run, list_runs, previous_run_id, run_diff, run_out
-from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, ViewerDep, profile_name, redirect, render
+from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, ViewerDep, csv_response, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/runs", route_class=PageRoute, include_in_schema=False)
 
@@ -40,7 +38,7 @@ def changes_between(request: Request, db: Session, run_id: int, previous: int) -
         if key in kept:
             kept.move_to_end(key)
             return kept[key]
-    changes = run_diff(db, run_id, previous)
+    changes = runs.run_diff(session=db, run_id=run_id, against=previous)
     with _diffs_lock:
         kept[key] = changes
         while len(kept) > DIFFS_KEPT:
@@ -51,9 +49,9 @@ def changes_between(request: Request, db: Session, run_id: int, previous: int) -
 @router.get("")
 def runs_page(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
     viewer.require_manager()
-    runs = list_runs(db, 50)
-    current = current_run(db)
-    return render(request, "runs.html", viewer, nav="runs", runs=runs, current=current)
+    latest = runs.list_runs(session=db, limit=50)
+    current = runs.current_run(session=db)
+    return render(request, "runs.html", viewer, nav="runs", runs=latest, current=current)
 
 
 @router.post("")
@@ -61,7 +59,7 @@ def start(request: Request, db: SessionDep, viewer: FormViewerDep, settings: Set
     """Start a re-rank in the background (as POST /jobs/rerank) and follow it on its page."""
     viewer.require_manager()
     try:
-        run = start_background_rerank(db, settings, request.app.state.sessions, viewer.principal.label)
+        run = runs.start_rerank(session=db, settings=settings, sessions=request.app.state.sessions, principal=viewer.principal)
     except Conflict as exc:
         viewer.flash(f"Not started: {exc.detail}.", kind="error")
         return redirect("/app/runs")
@@ -73,7 +71,7 @@ def start(request: Request, db: SessionDep, viewer: FormViewerDep, settings: Set
 def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
     """The current run's stored ranking, one row per suggestion: profile, target, rank, other, score."""
     viewer.require_manager()
-    run = current_run(db)
+    run = runs.current_run(session=db)
     if run is None:
         raise NotFound("no re-ranking run has finished yet; start one on the Runs page")
     sessions = request.app.state.sessions
@@ -84,7 +82,7 @@ def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep)
         writer.writerow(["profile", "target", "rank", "other", "score"])
         # its own session: the response streams after the request's session has closed
         with sessions() as session:
-            for profile, target, rank, other, score in all_stored_suggestions(session, run.id):
+            for profile, target, rank, other, score in runs.all_stored_suggestions(session=session, run_id=run.id):
                 writer.writerow([profile, target, rank, other, f"{score:.4f}"])
                 if out.tell() > 64_000:
                     yield out.getvalue()
@@ -92,14 +90,7 @@ def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep)
                     out.truncate()
         yield out.getvalue()
 
-    def with_bom() -> Iterator[str]:
-        yield "\ufeff"
-        yield from rows()
-
-    return StreamingResponse(
-        with_bom(), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="suggestions-run-{run.id}.csv"', "Cache-Control": "no-store"},
-    )
+    return csv_response(rows(), f"suggestions-run-{run.id}.csv")
 
 
 @router.get("/{run_id:int}")
@@ -109,8 +100,8 @@ def run_page(
 ) -> Response:
     """One run: live progress while it works; once done, what changed since the run before it."""
     viewer.require_manager()
-    run = get_run(db, run_id)
-    previous = previous_run_id(db, run.id) if run.state == "succeeded" else None
+    run = runs.get_run(session=db, run_id=run_id)
+    previous = runs.previous_run_id(session=db, run_id=run.id) if run.state == "succeeded" else None
     changes = changes_between(request, db, run.id, previous) if previous is not None else []
     if profile.strip():
         changes = [c for c in changes if c["profile"] == profile.strip()]
@@ -119,7 +110,7 @@ def run_page(
         for kind in ("new", "dropped", "moved"):
             names.update({x["id"]: profile_name(live, x["id"]) for x in c[kind]})
     return render(
-        request, "run.html", viewer, nav="runs", run=run, info=run_out(run), previous=previous, changes=changes[:DIFF_SHOWN],
+        request, "run.html", viewer, nav="runs", run=run, info=runs.run_out(run), previous=previous, changes=changes[:DIFF_SHOWN],
         changed_profiles=len({c["profile"] for c in changes}), hidden=max(0, len(changes) - DIFF_SHOWN), names=names,
         profile_filter=profile.strip(),
     )
@@ -129,4 +120,4 @@ def run_page(
 def progress(run_id: RunIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
     """The run as GET /jobs/{id} shows it, for the page's progress script (which holds the cookie, not a key)."""
     viewer.require_manager()
-    return JSONResponse(jsonable_encoder(run_out(get_run(db, run_id))), headers={"Cache-Control": "no-store"})
+    return JSONResponse(jsonable_encoder(runs.run_out(runs.get_run(session=db, run_id=run_id))), headers={"Cache-Control": "no-store"})

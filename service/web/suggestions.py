@@ -6,13 +6,12 @@ from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from matching.scoring import Kind
-from service.db import store
 from service.api.deps import ProfileIdPath, SessionDep
-from service.domain.suggestions import exclude
-from service.live.index import SuggestionRequest
+from service.domain import exclusions, partnerships, profiles
+from service.domain.suggestions import suggestions_for
 from service.errors import FieldProblem, validation_problems
+from service.live.index import SuggestionRequest
 from service.schemas import ORG_TYPES, Bloc, Country, OrgType, RejectBody, ScoreParts
-from service.domain.suggestions import accept_suggestion, suggestions_for
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, local_path, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, include_in_schema=False)
@@ -55,10 +54,10 @@ class SuggestionFilters(BaseModel):
 @router.get("/suggestions")
 def suggestions_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     viewer.principal.require_reader_of(profile_id)
-    profile = store.profile_out(store.get_profile(db, profile_id))
+    profile = profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))
     filters, raw, problems = SuggestionFilters.read(dict(request.query_params))
-    found = None if problems else suggestions_for(db, live, viewer.principal, profile_id, filters.request())
-    partners = store.partner_ids(db, profile_id) if filters.include_partners else set()
+    found = None if problems else suggestions_for(session=db, live=live, principal=viewer.principal, profile_id=profile_id, ask=filters.request())
+    partners = partnerships.partner_ids(session=db, principal=viewer.principal, profile_id=profile_id) if filters.include_partners else set()
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(
         request, "suggestions.html", viewer, nav="profiles", profile=profile, filters=filters, raw=raw,
@@ -73,7 +72,7 @@ Back = Annotated[str, Form(max_length=2000)]
 
 @router.post("/suggestions/{other}/accept")
 def accept(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
-    accept_suggestion(db, viewer.principal, profile_id, other)
+    partnerships.accept_suggestion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
     viewer.flash(
         f"{profile_name(live, other)} is now a partner of {profile_name(live, profile_id)}; it will not be suggested again.",
@@ -94,7 +93,7 @@ def reject(
         problem = validation_problems(exc.errors())[0]
         viewer.flash(f"The reason is not valid ({problem.detail}); nothing was changed.", kind="error")
         return redirect(back)
-    exclude(db, viewer.principal, profile_id, other, body.reason)
+    exclusions.exclude(session=db, principal=viewer.principal, profile_id=profile_id, other=other, reason=body.reason)
     why = f" (reason: {body.reason})" if body.reason else ""
     viewer.flash(
         f"{profile_name(live, other)} will not be suggested to {profile_name(live, profile_id)} again{why}.",
@@ -106,9 +105,7 @@ def reject(
 @router.post("/partnerships/{other}/remove")
 def remove_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
     """Undo an accepted partnership (as DELETE /profiles/{id}/partnerships/{other})."""
-    viewer.principal.require_reader_of(profile_id)
-    store.delete_partnership(db, profile_id, other)
-    db.commit()
+    partnerships.delete_partnership(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
     viewer.flash(f"The partnership of {profile_name(live, profile_id)} with {profile_name(live, other)} was removed.", kind="info")
     return redirect(local_path(back, f"/app/profiles/{profile_id}"))
 
@@ -116,8 +113,6 @@ def remove_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, db: Sess
 @router.post("/exclusions/{other}/remove")
 def remove_exclusion(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
     """Undo an exclusion or a rejection (as DELETE /profiles/{id}/exclusions/{other})."""
-    viewer.principal.require_reader_of(profile_id)
-    store.delete_exclusion(db, profile_id, other)
-    db.commit()
+    exclusions.delete_exclusion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
     viewer.flash(f"{profile_name(live, other)} may be suggested to {profile_name(live, profile_id)} again.", kind="info")
     return redirect(local_path(back, f"/app/profiles/{profile_id}"))

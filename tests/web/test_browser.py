@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.auth import Role, create_key
-from service.domain.bundles import import_validated, parse_bundle
+from service.domain.bundles import import_bundle, parse_bundle
 from service.db.engine import session_scope
 from service.batch.jobs import rerank
 from service.db.models import Profile
@@ -59,7 +59,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
     settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'twinning.db'}", data_dir=DATA)
     app = create_app(settings)
     with session_scope(app.state.sessions) as session:
-        import_validated(session, parse_bundle(_demo_without_philips_partnership()), accepted_by="demo")
+        import_bundle(session=session, live=None, bundle=parse_bundle(_demo_without_philips_partnership()), accepted_by="demo")
         manager = create_key(session, role=Role.MANAGER, name="Ana (programme manager)")[0]
         member = create_key(session, role=Role.MEMBER, profile_id="eindhoven", name="Eindhoven")[0]
     rerank(settings, app.state.sessions)  # a run to compare the one started in the browser with

@@ -1,0 +1,42 @@
+"""Cohorts: list, read, store and delete them; pairing a whole cohort is `service.domain.pairing`."""
+
+from sqlalchemy.orm import Session
+
+from service.db import store
+from service.db.models import Cohort
+from service.errors import FieldProblem, InvalidInput
+from service.schemas import CohortBody, CohortIn, CohortOut
+
+__all__ = ["cohort_out", "list_cohorts", "get_cohort", "save_cohort", "delete_cohort"]
+
+
+def cohort_out(cohort: Cohort) -> CohortOut:
+    return CohortOut(id=cohort.id, name=cohort.name, sides=cohort.sides())
+
+
+def list_cohorts(*, session: Session) -> list[Cohort]:
+    """Every cohort, ordered by id; every key may read them."""
+    return store.list_cohorts(session)
+
+
+def get_cohort(*, session: Session, cohort_id: str) -> Cohort:
+    """The stored cohort; `NotFound` without one."""
+    return store.get_cohort(session, cohort_id)
+
+
+def save_cohort(*, session: Session, cohort_id: str, body: CohortBody) -> Cohort:
+    """Create or replace a cohort; every member must be a stored profile, or nothing is stored."""
+    members = [(side, i, m) for side, ms in body.sides.items() for i, m in enumerate(ms)]
+    known = {p.id for p in store.profiles_by_ids(session, [m for _, _, m in members])}
+    problems = [FieldProblem(f"/sides/{side}/{i}", f"no profile {m!r}") for side, i, m in members if m not in known]
+    if problems:
+        raise InvalidInput("the cohort names profiles that do not exist; nothing was stored", problems)
+    cohort = store.upsert_cohort(session, CohortIn(id=cohort_id, name=body.name, sides=body.sides))
+    session.commit()
+    return cohort
+
+
+def delete_cohort(*, session: Session, cohort_id: str) -> None:
+    """Delete a cohort (its partnerships stay); `NotFound` without one."""
+    session.delete(store.get_cohort(session, cohort_id))
+    session.commit()

@@ -1,0 +1,80 @@
+"""Profiles: list, read, create, replace, patch and delete; every write commits and keeps the live index in step."""
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from service.auth import Principal, Role
+from service.db import store
+from service.db.models import Profile
+from service.errors import InvalidInput, validation_problems
+from service.live.index import LiveIndex
+from service.schemas import ProfileCreate, ProfileFields, ProfileOut, ProfilePatch
+
+__all__ = ["profile_out", "get_profile", "list_profiles", "create_profile", "replace_profile", "patch_profile", "delete_profile"]
+
+
+def profile_out(profile: Profile) -> ProfileOut:
+    """A stored profile as the API returns it."""
+    return store.profile_out(profile)
+
+
+def get_profile(*, session: Session, profile_id: str) -> Profile:
+    """The stored profile; `ProfileNotFound` without one. Reading a profile is open to every key."""
+    return store.get_profile(session, profile_id)
+
+
+def list_profiles(
+    *,
+    session: Session,
+    kind: str | None = None,
+    bloc: str | None = None,
+    country: str | None = None,
+    org_type: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int,
+) -> tuple[list[Profile], str | None, int]:
+    """One page of profiles ordered by id, the cursor of the next page, and the number of matches."""
+    return store.list_profiles(session, kind=kind, bloc=bloc, country=country, org_type=org_type, q=q, cursor=cursor, limit=limit)
+
+
+def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:
+    """Store a new profile and index it; an admin may create any, others only the profile they speak for."""
+    if principal.role != Role.ADMIN:
+        principal.require_writer_of(data.id)
+    profile = store.create_profile(session, data)
+    session.commit()
+    live.profiles_changed([profile.id])
+    return profile
+
+
+def replace_profile(
+    *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, data: ProfileFields, version: int
+) -> Profile:
+    """Replace every field of a profile still at `version` (else `VersionConflict`), and re-index it."""
+    principal.require_writer_of(profile_id)
+    profile = store.replace_profile(session, profile_id, data, version)
+    session.commit()
+    live.profiles_changed([profile_id])
+    return profile
+
+
+def patch_profile(
+    *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, body: ProfilePatch, version: int
+) -> Profile:
+    """Change the fields given; the merged profile must satisfy every rule a whole one does (a city keeps an interest, …)."""
+    principal.require_writer_of(profile_id)
+    current = store.profile_out(store.get_profile(session, profile_id)).model_dump(exclude={"id", "version", "created_at", "updated_at"})
+    try:
+        data = ProfileFields.model_validate(current | body.model_dump(exclude_unset=True))
+    except ValidationError as exc:
+        raise InvalidInput("the patched profile breaks a rule; nothing was changed", validation_problems(exc.errors())) from None
+    return replace_profile(session=session, live=live, principal=principal, profile_id=profile_id, data=data, version=version)
+
+
+def delete_profile(*, session: Session, live: LiveIndex, principal: Principal, profile_id: str, version: int) -> None:
+    """Delete a profile still at `version` (with its phrases, pairs and memberships) and drop it from the index."""
+    principal.require_writer_of(profile_id)
+    store.delete_profile(session, profile_id, version)
+    session.commit()
+    live.profiles_removed([profile_id])
