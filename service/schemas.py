@@ -2,16 +2,23 @@
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "ID_PATTERN",
     "MAX_ROW_ID",
     "row_number",
     "ProfileId",
+    "Kind",
+    "OrgType",
+    "ORG_TYPES",
+    "Scope",
+    "Country",
+    "CountryFilter",
+    "Bloc",
     "QueryText",
     "ProfileFields",
     "ProfileCreate",
@@ -49,7 +56,6 @@ ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
 MAX_DESCRIPTION = 5000
 MAX_PHRASES = 50
 MAX_PHRASE = 200
-ORG_TYPES = ("company", "university", "research_centre", "public_agency", "ngo", "network", "other")
 # the largest row id or version every database holds: an Integer column is 32 bits on PostgreSQL
 MAX_ROW_ID = 2**31 - 1
 # control characters (C0, DEL, C1): PostgreSQL cannot store NUL, and none belongs in a name or phrase
@@ -60,6 +66,9 @@ FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 ProfileId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Kind = Literal["city", "organisation"]
 OrgType = Literal["company", "university", "research_centre", "public_agency", "ngo", "network", "other"]
+ORG_TYPES: tuple[str, ...] = get_args(OrgType)
+# who an organisation suggestion may be: the asking city's own, its country's, or any
+Scope = Literal["local", "national", "any"]
 
 
 def _iso_country(code: str) -> str:
@@ -103,6 +112,14 @@ def _clean_phrases(phrases: list[str]) -> list[str]:
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
 Bloc = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# a country asked for in a filter, in either case: the API's query and the page's form read it alike
+CountryFilter = Annotated[Country, BeforeValidator(_upper)]
 # control characters are looked for after stripping, so surrounding white space never counts
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE), AfterValidator(_one_line)]
 Phrases = Annotated[list[Phrase], Field(max_length=MAX_PHRASES), AfterValidator(_clean_phrases)]

@@ -8,7 +8,7 @@ from matching.scoring import Kind
 from service.api.deps import LiveDep, ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
 from service.domain import partnerships, suggestions
 from service.live.index import SuggestionRequest
-from service.schemas import AcceptOut, AdhocQuery, SuggestionList
+from service.schemas import AcceptOut, AdhocQuery, Bloc, CountryFilter, OrgType, Scope, SuggestionList
 
 router = APIRouter(tags=["suggestions"])
 
@@ -21,13 +21,13 @@ def profile_suggestions(
     principal: PrincipalDep,
     target: Kind = Kind.CITY,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    bloc: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="only this bloc (default for cities: any other bloc)")] = None,
-    country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
-    org_type: Annotated[str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")] = None,
+    bloc: Annotated[Bloc | None, Query(description="only this bloc (default for cities: any other bloc)")] = None,
+    country: Annotated[CountryFilter | None, Query(description="only this country (ISO 3166-1 alpha-2, either case)")] = None,
+    org_type: Annotated[OrgType | None, Query()] = None,
     diversity: Annotated[float, Query(ge=0, le=1, description="0 = pure score order; higher spreads suggestions across themes")] = 0.0,
     include_partners: bool = False,
     scope: Annotated[
-        Literal["local", "national", "any"],
+        Scope,
         Query(description="organisations: the asking city's own, its country's, or any (the learned locality prior weighs in)"),
     ] = "any",
     source: Annotated[

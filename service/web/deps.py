@@ -8,9 +8,9 @@ the API: the viewer's `Principal` is the one an API key would give, and routes c
 import hmac
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from itertools import chain
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit

@@ -1,6 +1,6 @@
 """A profile's suggestions with their reasons; accepting, rejecting and undoing either."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,7 +11,7 @@ from service.domain import exclusions, partnerships, profiles
 from service.domain.suggestions import suggestions_for
 from service.errors import FieldProblem, validation_problems
 from service.live.index import SuggestionRequest
-from service.schemas import ORG_TYPES, Bloc, Country, OrgType, RejectBody, ScoreParts
+from service.schemas import ORG_TYPES, Bloc, CountryFilter, OrgType, RejectBody, Scope, ScoreParts
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, local_path, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, include_in_schema=False)
@@ -27,17 +27,17 @@ class SuggestionFilters(BaseModel):
 
     target: Kind = Kind.CITY
     bloc: Bloc | None = None
-    country: Country | None = None
+    country: CountryFilter | None = None
     org_type: OrgType | None = None
     diversity: Annotated[float, Field(ge=0, le=1)] = 0.0
     include_partners: bool = False
-    scope: Literal["local", "national", "any"] = "any"
+    scope: Scope = "any"
     k: Annotated[int, Field(ge=1, le=100)] = 10
 
     @classmethod
     def read(cls, params: dict[str, str]) -> tuple["SuggestionFilters", dict[str, str], list[FieldProblem]]:
         raw = {k: v.strip() for k, v in params.items() if isinstance(v, str) and v.strip()}
-        if "country" in raw:
+        if "country" in raw:  # shown back in the form as it is read
             raw["country"] = raw["country"].upper()
         try:
             return cls.model_validate(raw), raw, []

@@ -79,6 +79,15 @@ def test_bad_parameters_are_problems(demo, keys):
     assert demo.get("/profiles/nobody/suggestions", headers=h).status_code == 404
 
 
+def test_the_api_checks_suggestion_filters_as_the_page_does(demo, keys):
+    h = keys.auth("manager")
+    r = demo.get("/profiles/eindhoven/suggestions?target=organisation&country=ZZ", headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/query/country"
+    lower = demo.get("/profiles/eindhoven/suggestions?target=organisation&country=kr", headers=h)
+    assert lower.status_code == 200
+    assert _ids(lower) == _ids(demo.get("/profiles/eindhoven/suggestions?target=organisation&country=KR", headers=h))
+
+
 def test_members_read_only_their_own_suggestions(demo, keys):
     assert demo.get("/profiles/eindhoven/suggestions", headers=keys.auth("member")).status_code == 200
     assert demo.get("/profiles/seoul/suggestions", headers=keys.auth("member")).status_code == 403
