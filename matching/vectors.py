@@ -79,7 +79,6 @@ class StackedPhrases:
 
 
 def stacked(profiles: "list[ProfileVectors]") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Profiles' phrases one after another, in float64 (for exact cosines): vectors, roles, and
-    each profile's first row followed by the total (offsets, as `coverage_block` takes them)."""
-    offsets = np.concatenate(([0], np.cumsum([len(p) for p in profiles]))).astype(np.int64)
-    return np.concatenate([p.vectors for p in profiles]).astype(np.float64), np.concatenate([p.roles for p in profiles]), offsets
+    """`StackedPhrases.of` in float64 (for exact cosines): vectors, roles, offsets."""
+    phrases = StackedPhrases.of(profiles)
+    return phrases.vectors.astype(np.float64), phrases.roles, phrases.offsets

@@ -81,6 +81,7 @@ class _Learned:
         self.training = list(training)
         self.trained_on_this = trained_on_this
         self._cache: dict[tuple[str, str], Models] = {}
+        self._priors: dict[tuple[str, tuple[Kind, Kind]], TunedPriors | None] = {}
 
     def models(self, fold: str, ablate: str = "") -> Models:
         """The models ranking `fold`, without the feature group `ablate`: retrained without the fold
@@ -98,10 +99,10 @@ class _Learned:
     def priors(self, fold: str, direction: tuple[Kind, Kind]) -> TunedPriors | None:
         """Hand-set priors tuned on the same queries as the models ranking `fold`."""
         held_out = fold if self.trained_on_this else ""
-        key = (held_out, f"priors:{direction}")
-        if key not in self._cache:
-            self._cache[key] = tuned_priors([q for q in self.training if q.fold != held_out and q.direction == direction])
-        return self._cache[key]
+        key = (held_out, direction)
+        if key not in self._priors:
+            self._priors[key] = tuned_priors([q for q in self.training if q.fold != held_out and q.direction == direction])
+        return self._priors[key]
 
     def with_priors(self, q: TrainingQuery) -> list[str]:
         priors = self.priors(q.fold, q.direction)
