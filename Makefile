@@ -6,7 +6,7 @@ STAMP := $(VENV)/.twinning-installed
 # elsewhere than this machine, point this at PyTorch's CPU wheel index so no CUDA build is pulled
 TORCH_INDEX ?=
 
-.PHONY: install run test bench browser
+.PHONY: install run test lint bench browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ browser:
 	    echo "The browser tests need Chromium: install it (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; \
 	  fi; }
 
-test: $(STAMP) browser
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)

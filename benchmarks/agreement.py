@@ -12,7 +12,9 @@ __all__ = ["identical_by_direction"]
 Lists = Callable[[str, Kind, Kind], tuple[list[str], list[str]]]
 
 
-def identical_by_direction(keys_by_kind: dict[Kind, list[str]], lists: Lists, per_kind: int, rng: np.random.Generator) -> dict[str, float]:
+def identical_by_direction(
+    keys_by_kind: dict[Kind, list[str]], lists: Lists, per_kind: int, rng: np.random.Generator
+) -> dict[str, float]:
     """Per direction ("city→organisation", …), the share of sampled profiles whose two lists are equal key for key.
 
     The same profiles of a kind are asked for both targets.

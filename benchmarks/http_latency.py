@@ -29,11 +29,11 @@ from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Role, create_key
 from service.db.engine import make_engine, make_sessionmaker, migrate, session_scope
+from service.db.models import Profile, utcnow
 from service.live.index import LiveIndex
 from service.live.places import official_languages
-from service.live.recommenders import load_ranker, load_tagger
-from service.db.models import Profile, utcnow
 from service.live.profiles_text import ProfileText
+from service.live.recommenders import load_ranker, load_tagger
 from service.settings import REPO_DATA, Settings
 
 __all__ = ["live_recommender", "measure_http"]
@@ -53,7 +53,13 @@ def live_recommender(index: PhraseIndex, lexical: LexicalModel) -> Recommender:
     for key in index.keys():
         meta = index.meta_of(key)
         places[key] = Place(meta.country, official_languages(meta.country), meta.city)
-    return Recommender(index, lexical, load_tagger(REPO_DATA / "themes.json", encoder), ranker=load_ranker(REPO_DATA / "ranker.json"), places=places)
+    return Recommender(
+        index,
+        lexical,
+        load_tagger(REPO_DATA / "themes.json", encoder),
+        ranker=load_ranker(REPO_DATA / "ranker.json"),
+        places=places,
+    )
 
 
 def _client_times(base_url: str, secret: str, query_keys: list[str], target: str, k: int) -> list[float]:
@@ -69,7 +75,9 @@ def _client_times(base_url: str, secret: str, query_keys: list[str], target: str
     return times
 
 
-def measure_http(recommender: Recommender, query_keys: list[str], *, target: str = "city", k: int = 10, warmup: int = 20) -> dict[str, float]:
+def measure_http(
+    recommender: Recommender, query_keys: list[str], *, target: str = "city", k: int = 10, warmup: int = 20
+) -> dict[str, float]:
     """p50 and p99 milliseconds of `GET /profiles/{id}/suggestions?source=live` over a socket."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'http.db'}"
@@ -83,8 +91,19 @@ def measure_http(recommender: Recommender, query_keys: list[str], *, target: str
             texts[key] = ProfileText(key, Kind(meta.kind), key, meta.bloc, meta.country, meta.org_type, "", (), ())
         now = utcnow()
         rows = [
-            {"id": key, "kind": texts[key].kind.value, "name": key, "country": "DE", "bloc": texts[key].bloc, "org_type": texts[key].org_type,
-             "city": None, "description": "benchmark profile", "version": 1, "created_at": now, "updated_at": now}
+            {
+                "id": key,
+                "kind": texts[key].kind.value,
+                "name": key,
+                "country": "DE",
+                "bloc": texts[key].bloc,
+                "org_type": texts[key].org_type,
+                "city": None,
+                "description": "benchmark profile",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
             for key in query_keys
         ]
         with engine.begin() as conn:
@@ -105,10 +124,16 @@ def measure_http(recommender: Recommender, query_keys: list[str], *, target: str
             # the client is a process of its own, as a real one is: in this process its thread
             # would contend for the GIL with the server's, which no deployed client does
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
-                times = client.submit(_client_times, f"http://127.0.0.1:{port}", secret, query_keys, target, k).result()[warmup:]
+                times = client.submit(
+                    _client_times, f"http://127.0.0.1:{port}", secret, query_keys, target, k
+                ).result()[warmup:]
         finally:
             server.should_exit = True
             thread.join(timeout=10)
             engine.dispose()
     times.sort()
-    return {"p50": statistics.median(times), "p99": times[min(len(times) - 1, int(0.99 * len(times)))], "requests": len(times)}
+    return {
+        "p50": statistics.median(times),
+        "p99": times[min(len(times) - 1, int(0.99 * len(times)))],
+        "requests": len(times),
+    }

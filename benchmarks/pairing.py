@@ -16,17 +16,17 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.synthetic import generate_profiles, load_vocabulary  # noqa: E402
-from embeddings import CachedEncoder, MemoryVectorCache, load_encoder  # noqa: E402
-from matching.explain import explain  # noqa: E402
-from matching.index import PhraseIndex  # noqa: E402
-from matching.lexical import LexicalModel  # noqa: E402
-from matching.pairing import PairingOptions, optimal_pairing  # noqa: E402
-from matching.recommend import Recommender  # noqa: E402
-from matching.scoring import Kind, direction_roles  # noqa: E402
-from service.live.recommenders import load_tagger  # noqa: E402
-from service.domain.pairing import cohort_scores  # noqa: E402
-from service.settings import REPO_DATA  # noqa: E402
+from benchmarks.synthetic import generate_profiles, load_vocabulary
+from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
+from matching.explain import explain
+from matching.index import PhraseIndex
+from matching.lexical import LexicalModel
+from matching.pairing import PairingOptions, optimal_pairing
+from matching.recommend import Recommender
+from matching.scoring import Kind, direction_roles
+from service.domain.pairing import cohort_scores
+from service.live.recommenders import load_tagger
+from service.settings import REPO_DATA
 
 
 def measure(n: int, vocab, tagger, capacity: int = 1) -> dict:
@@ -68,7 +68,10 @@ def main() -> None:
     encoder = CachedEncoder(load_encoder(), MemoryVectorCache())
     tagger = load_tagger(REPO_DATA / "themes.json", encoder)
     rows = [measure(n, vocab, tagger, args.capacity) for n in (args.n or [500, 5000])]
-    header = f"{'cohort':<26}{'scores s':>10}{'assign s':>10}{'explain s':>11}{'total s':>10}{'target s':>10}{'pairs':>8}{'regrets':>9}  ok"
+    header = (
+        f"{'cohort':<26}{'scores s':>10}{'assign s':>10}{'explain s':>11}"
+        f"{'total s':>10}{'target s':>10}{'pairs':>8}{'regrets':>9}  ok"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -27,37 +27,44 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-from scipy import sparse  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
+import numpy as np
+import psutil
+from scipy import sparse
+from sqlalchemy import insert, select
 
-from benchmarks.agreement import identical_by_direction  # noqa: E402
-from benchmarks.synthetic import THEMES, home_city, load_vocabulary  # noqa: E402
-from embeddings import CachedEncoder, load_encoder, split_description, text_key  # noqa: E402
-from matching.batch import SHORTLIST_SIZE  # noqa: E402
-from matching.index import RESCORE_SIZE  # noqa: E402
-from matching.recommend import Query  # noqa: E402
-from matching.scoring import Kind  # noqa: E402
-from matching.vectors import PhraseRole  # noqa: E402
-from service.db.engine import make_engine, make_sessionmaker, migrate  # noqa: E402
-from service.batch.jobs import RerankParams, rerank  # noqa: E402
-from service.live.index import SuggestionRequest, candidate_filter  # noqa: E402
-from service.db.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow  # noqa: E402
-from service.live.profiles_text import all_profile_texts  # noqa: E402
-from service.live.places import place_of  # noqa: E402
-from service.live.recommenders import build_recommender, load_ranker, load_tagger  # noqa: E402
-from service.db.vector_cache import DatabaseVectorCache  # noqa: E402
-from service.settings import REPO_DATA, Settings  # noqa: E402
+from benchmarks.agreement import identical_by_direction
+from benchmarks.synthetic import THEMES, home_city, load_vocabulary
+from embeddings import CachedEncoder, load_encoder, split_description, text_key
+from matching.batch import SHORTLIST_SIZE
+from matching.index import RESCORE_SIZE
+from matching.recommend import Query
+from matching.scoring import Kind
+from matching.vectors import PhraseRole
+from service.batch.jobs import RerankParams, rerank
+from service.db.engine import make_engine, make_sessionmaker, migrate
+from service.db.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow
+from service.db.vector_cache import DatabaseVectorCache
+from service.live.index import SuggestionRequest, candidate_filter
+from service.live.places import place_of
+from service.live.profiles_text import all_profile_texts
+from service.live.recommenders import build_recommender, load_ranker, load_tagger
+from service.settings import REPO_DATA, Settings
 
-BLOCS = {"EU": ["DE", "FR", "ES", "IT", "NL", "PL", "SE", "FI"], "LA": ["BR", "MX", "CO", "AR", "CL"], "AS": ["JP", "KR", "CN", "IN"], "NA": ["US", "CA"]}
+BLOCS = {
+    "EU": ["DE", "FR", "ES", "IT", "NL", "PL", "SE", "FI"],
+    "LA": ["BR", "MX", "CO", "AR", "CL"],
+    "AS": ["JP", "KR", "CN", "IN"],
+    "NA": ["US", "CA"],
+}
 ORG_TYPES = ["company", "university", "research_centre", "public_agency", "ngo", "network"]
 
 
 def synthetic_rows(vocab, n: int, seed: int) -> tuple[list[dict], list[dict]]:
     """Profile and phrase rows: each profile about one main theme and up to two more."""
     rng = np.random.default_rng(seed)
-    pools = {(t, r): np.flatnonzero((vocab.theme == t) & (vocab.role == r)) for t in range(len(THEMES)) for r in PhraseRole}
+    pools = {
+        (t, r): np.flatnonzero((vocab.theme == t) & (vocab.role == r)) for t in range(len(THEMES)) for r in PhraseRole
+    }
     blocs = list(BLOCS)
     profiles, phrases = [], []
     now = utcnow()
@@ -65,19 +72,39 @@ def synthetic_rows(vocab, n: int, seed: int) -> tuple[list[dict], list[dict]]:
     for i in range(n):
         is_city = rng.random() < 0.6
         themes = rng.choice(len(THEMES), size=1 + rng.choice(3, p=[0.3, 0.5, 0.2]), replace=False)
-        pick = lambda role, count: [vocab.texts[pools[(int(t), role)][rng.integers(len(pools[(int(t), role)]))]] for t in rng.choice(themes, size=count)]  # noqa: E731
-        interests = list(dict.fromkeys(pick(PhraseRole.INTEREST, int(rng.integers(3, 6)) if is_city else int(rng.integers(0, 3)))))
-        offers = list(dict.fromkeys(pick(PhraseRole.OFFER, int(rng.integers(2, 5)) if is_city else int(rng.integers(3, 6)))))
+
+        def pick(role: PhraseRole, count: int, themes: np.ndarray = themes) -> list[str]:
+            return [
+                vocab.texts[pools[(int(t), role)][rng.integers(len(pools[(int(t), role)]))]]
+                for t in rng.choice(themes, size=count)
+            ]
+
+        interests = list(
+            dict.fromkeys(pick(PhraseRole.INTEREST, int(rng.integers(3, 6)) if is_city else int(rng.integers(0, 3))))
+        )
+        offers = list(
+            dict.fromkeys(pick(PhraseRole.OFFER, int(rng.integers(2, 5)) if is_city else int(rng.integers(3, 6))))
+        )
         description = " ".join(pick(PhraseRole.DESCRIPTION, int(rng.integers(2, 5))))
         bloc = blocs[int(rng.integers(len(blocs)))]
         pid = f"p{i:06d}"
         country = BLOCS[bloc][int(rng.integers(len(BLOCS[bloc])))]
         org_type = None if is_city else ORG_TYPES[int(rng.integers(len(ORG_TYPES)))]
-        profiles.append({
-            "id": pid, "kind": "city" if is_city else "organisation", "name": f"Profile {i}", "bloc": bloc, "country": country, "org_type": org_type,
-            "city": None if is_city else home_city(homes, cities_in.get(country, [])), "description": description,
-            "version": 1, "created_at": now, "updated_at": now,
-        })
+        profiles.append(
+            {
+                "id": pid,
+                "kind": "city" if is_city else "organisation",
+                "name": f"Profile {i}",
+                "bloc": bloc,
+                "country": country,
+                "org_type": org_type,
+                "city": None if is_city else home_city(homes, cities_in.get(country, [])),
+                "description": description,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         if is_city:
             cities_in.setdefault(country, []).append(pid)
         phrases += [{"profile_id": pid, "role": "interest", "position": j, "text": t} for j, t in enumerate(interests)]
@@ -100,7 +127,10 @@ def populate(url: str, vocab, n: int) -> tuple[list[dict], list[dict]]:
             conn.execute(insert(Profile), profiles[start : start + 20_000])
         for start in range(0, len(phrases), 100_000):
             conn.execute(insert(Phrase), phrases[start : start + 100_000])
-        rows = [{"model_id": model_id, "text_hash": k, "vector": np.asarray(v, np.float32).tobytes()} for k, v in known.items()]
+        rows = [
+            {"model_id": model_id, "text_hash": k, "vector": np.asarray(v, np.float32).tobytes()}
+            for k, v in known.items()
+        ]
         conn.execute(insert(CachedVector), rows)
     engine.dispose()
     return profiles, phrases
@@ -113,7 +143,15 @@ def change_share(url: str, share: float, seed: int) -> int:
     with engine.begin() as conn:
         ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM profiles")]
         chosen = rng.choice(len(ids), size=max(1, int(len(ids) * share)), replace=False)
-        rows = [{"profile_id": ids[i], "role": "interest", "position": 99, "text": f"a fresh interest number {i} in tidal energy"} for i in chosen]
+        rows = [
+            {
+                "profile_id": ids[i],
+                "role": "interest",
+                "position": 99,
+                "text": f"a fresh interest number {i} in tidal energy",
+            }
+            for i in chosen
+        ]
         conn.execute(insert(Phrase), rows)
         conn.exec_driver_sql("UPDATE profiles SET version = version + 1")
     engine.dispose()
@@ -163,8 +201,17 @@ def _timed(fn, repeat: int = 3) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_048, dim: int = 384, block: int = 256,
-                  shortlist: int = SHORTLIST_SIZE, rescore: int = RESCORE_SIZE, workers: int = 1) -> float:
+def floor_seconds(
+    profiles: list[dict],
+    phrases: list[dict],
+    *,
+    codes: int = 2_048,
+    dim: int = 384,
+    block: int = 256,
+    shortlist: int = SHORTLIST_SIZE,
+    rescore: int = RESCORE_SIZE,
+    workers: int = 1,
+) -> float:
     """Bare products of the shapes one run's scoring multiplies, on one thread, divided by the workers.
 
     Per target: the candidates' presence (rows × dim @ dim × codes); per block, the forward sparse
@@ -197,11 +244,14 @@ def floor_seconds(profiles: list[dict], phrases: list[dict], *, codes: int = 2_0
             c = count[target]
             presence_t = rng.random((codes, c), dtype=np.float32)
             needs = sparse.random(block, codes, density=4 / codes, format="csr", dtype=np.float32, random_state=1)
-            total += _timed(lambda: needs @ presence_t, 1) * n / block
+            total += _timed(lambda needs=needs, presence_t=presence_t: needs @ presence_t, 1) * n / block
             if target == "city":
-                candidate_needs = sparse.random(c, codes, density=4 / codes, format="csr", dtype=np.float32, random_state=2)
+                candidate_needs = sparse.random(
+                    c, codes, density=4 / codes, format="csr", dtype=np.float32, random_state=2
+                )
                 queries = rng.random((codes, block), dtype=np.float32)
-                total += _timed(lambda: candidate_needs @ queries, 1) * count["city"] / block
+                product = lambda a=candidate_needs, b=queries: a @ b  # noqa: E731
+                total += _timed(product, 1) * count["city"] / block
         reduced = rng.integers(-127, 127, (int(shortlist * mean_len), 128), dtype=np.int8)
         reduced_query = rng.standard_normal((128, 16)).astype(np.float32)
         exact = rng.standard_normal((int(rescore * mean_len), dim)).astype(np.float32)
@@ -220,12 +270,20 @@ def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 100, se
     with sessions() as session:
         texts = all_profile_texts(session)
         stored: dict[tuple[str, str], list[str]] = {}
-        rows = session.execute(select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id)
-                               .where(RunSuggestion.run_id == run_id).order_by(RunSuggestion.rank))
+        rows = session.execute(
+            select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id)
+            .where(RunSuggestion.run_id == run_id)
+            .order_by(RunSuggestion.rank)
+        )
         for profile_id, target, other in rows:
             stored.setdefault((profile_id, target), []).append(other)
     encoder = CachedEncoder(load_encoder(settings.model), DatabaseVectorCache(sessions))  # every vector is cached
-    recommender = build_recommender(list(texts.values()), encoder, load_tagger(settings.themes_path, encoder), ranker=load_ranker(settings.ranker_path))
+    recommender = build_recommender(
+        list(texts.values()),
+        encoder,
+        load_tagger(settings.themes_path, encoder),
+        ranker=load_ranker(settings.ranker_path),
+    )
 
     def lists(key: str, kind: Kind, target: Kind) -> tuple[list[str], list[str]]:
         text = texts[key]
@@ -234,7 +292,9 @@ def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 100, se
         live = [s.key for s in recommender.suggest(query, filt, 10, exact=True, explained=False)]
         return stored.get((key, target.value), []), live
 
-    keys_by_kind = {kind: sorted(k for k, t in texts.items() if t.kind == kind) for kind in (Kind.CITY, Kind.ORGANISATION)}
+    keys_by_kind = {
+        kind: sorted(k for k, t in texts.items() if t.kind == kind) for kind in (Kind.CITY, Kind.ORGANISATION)
+    }
     return identical_by_direction(keys_by_kind, lists, per_kind, np.random.default_rng(seed))
 
 
@@ -248,37 +308,60 @@ def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
     params = RerankParams.of(settings, workers=workers or settings.rerank_workers)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
-    print(f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)
+    print(
+        f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB",
+        file=sys.stderr,
+        flush=True,
+    )
     agree = agreement(settings, sessions, first.id)
     changed = change_share(url, 0.01, seed=n)
     second = rerank(settings, sessions, params)
-    floor = floor_seconds(profiles, phrases, block=params.block_size, shortlist=params.shortlist, workers=params.workers)
-    return {"n": n, "setup": setup, "first": first.counts, "second": second.counts, "changed": changed, "peak": memory.peak,
-            "floor": floor, "workers": params.workers, "agreement": agree}
+    floor = floor_seconds(
+        profiles, phrases, block=params.block_size, shortlist=params.shortlist, workers=params.workers
+    )
+    return {
+        "n": n,
+        "setup": setup,
+        "first": first.counts,
+        "second": second.counts,
+        "changed": changed,
+        "peak": memory.peak,
+        "floor": floor,
+        "workers": params.workers,
+        "agreement": agree,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="profiles (repeatable)")
-    parser.add_argument("--workers", type=int, help="scoring processes (default: TWINNING_RERANK_WORKERS, else the CPU count)")
+    parser.add_argument(
+        "--workers", type=int, help="scoring processes (default: TWINNING_RERANK_WORKERS, else the CPU count)"
+    )
     args = parser.parse_args()
     vocab = load_vocabulary()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(n, vocab, Path(tmp), args.workers) for n in (args.n or [10_000, 100_000])]
-    header = ("| N | workers | encoding s | scoring s | storing s | total s | floor s | scoring / floor | peak GB (PSS) "
-              "| stored | 1 % run: changed | encoded | total s |")
+    header = (
+        "| N | workers | encoding s | scoring s | storing s | total s | floor s | scoring / floor | peak GB (PSS) "
+        "| stored | 1 % run: changed | encoded | total s |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in rows:
         s, s2 = r["first"]["seconds"], r["second"]["seconds"]
         print(
-            f"| {r['n']:,} | {r['workers']} | {s['encoding']:.1f} | {s['scoring']:.1f} | {s['storing']:.1f} | {s['total']:.1f} "
-            f"| {r['floor']:.1f} | {s['scoring'] / r['floor']:.1f}× | {r['peak'] / 2**30:.2f} | {r['first']['suggestions']:,} "
+            f"| {r['n']:,} | {r['workers']} | {s['encoding']:.1f} | {s['scoring']:.1f} | {s['storing']:.1f} "
+            f"| {s['total']:.1f} | {r['floor']:.1f} | {s['scoring'] / r['floor']:.1f}× | {r['peak'] / 2**30:.2f} "
+            f"| {r['first']['suggestions']:,} "
             f"| {r['changed']:,} | {r['second']['encoded']:,} | {s2['total']:.1f} |"
         )
     print(f"(load average {os.getloadavg()[0]:.1f}; targets at 100k: total ≤ 600 s, scoring ≤ 2× floor, peak ≤ 4 GB)")
     print()
-    print("| N | stored top-10 identical to the exhaustive live ranking, per direction (100 sampled profiles each: one list in 100 is the resolution) |")
+    print(
+        "| N | stored top-10 identical to the exhaustive live ranking, per direction "
+        "(100 sampled profiles each: one list in 100 is the resolution) |"
+    )
     print("|---|---|")
     for r in rows:
         print(f"| {r['n']:,} | " + ", ".join(f"{d} {share:.0%}" for d, share in r["agreement"].items()) + " |")

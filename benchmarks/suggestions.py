@@ -36,12 +36,11 @@ sys.path.insert(0, str(_HERE.parent))
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
-
-from benchmarks.synthetic import Vocabulary, generate_profiles, load_vocabulary  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from benchmarks.agreement import identical_by_direction  # noqa: E402
 from benchmarks.http_latency import live_recommender, measure_http  # noqa: E402
+from benchmarks.synthetic import Vocabulary, generate_profiles, load_vocabulary  # noqa: E402
 from matching.index import CandidateFilter, PhraseIndex  # noqa: E402
 from matching.lexical import LexicalModel  # noqa: E402
 from matching.recommend import Query  # noqa: E402
@@ -101,12 +100,17 @@ def final_agreement(recommender, rng: np.random.Generator, n_queries: int, k: in
         vectors = index.vectors_of(key)
         query = Query(vectors, " ".join(vectors.texts), kind, key=key, place=recommender.places.get(key))
         crossing = kind == Kind.CITY and target == Kind.CITY  # city pairs cross blocs, as the API's default
-        filt = CandidateFilter(kind=target.value, exclude_bloc=index.meta_of(key).bloc if crossing else None, exclude_keys=frozenset({key}))
+        filt = CandidateFilter(
+            kind=target.value, exclude_bloc=index.meta_of(key).bloc if crossing else None, exclude_keys=frozenset({key})
+        )
         fast = recommender.suggest(query, filt, k, explained=False)
         exact = recommender.suggest(query, filt, k, explained=False, exact=True)
         return [s.key for s in fast], [s.key for s in exact]
 
-    keys_by_kind = {kind: [key for key in index.keys() if index.meta_of(key).kind == kind.value] for kind in (Kind.CITY, Kind.ORGANISATION)}
+    keys_by_kind = {
+        kind: [key for key in index.keys() if index.meta_of(key).kind == kind.value]
+        for kind in (Kind.CITY, Kind.ORGANISATION)
+    }
     return identical_by_direction(keys_by_kind, lists, n_queries, rng)
 
 
@@ -147,7 +151,13 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
     requests = {
         target.value: [
             (
-                Query(index.vectors_of(key), " ".join(index.vectors_of(key).texts), Kind.CITY, key=key, place=recommender.places.get(key)),
+                Query(
+                    index.vectors_of(key),
+                    " ".join(index.vectors_of(key).texts),
+                    Kind.CITY,
+                    key=key,
+                    place=recommender.places.get(key),
+                ),
                 CandidateFilter(
                     kind=target.value,
                     exclude_bloc=index.meta_of(key).bloc if target == Kind.CITY else None,  # pairs cross blocs
@@ -186,8 +196,18 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
     http = measure_http(recommender, queries, target="city", k=k, warmup=WARMUP)
     upsert_us, compact_s = measure_writes(index, vocab, seed)
     row = Row(
-        n, n_vectors, build_s, rss_gb, index_bytes(index) / 1e9, by_target, float(np.median(exhaustive)),
-        upsert_us, compact_s, load, http, final,
+        n,
+        n_vectors,
+        build_s,
+        rss_gb,
+        index_bytes(index) / 1e9,
+        by_target,
+        float(np.median(exhaustive)),
+        upsert_us,
+        compact_s,
+        load,
+        http,
+        final,
     )
     del index, recommender
     gc.unfreeze()
@@ -195,7 +215,9 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
     return row
 
 
-def measure_writes(index: PhraseIndex, vocab: Vocabulary, seed: int, n_writes: int = 1_000) -> tuple[tuple[float, float], float]:
+def measure_writes(
+    index: PhraseIndex, vocab: Vocabulary, seed: int, n_writes: int = 1_000
+) -> tuple[tuple[float, float], float]:
     """Upsert latency (µs, p50 and p99) replacing existing profiles, and one full compaction (s)."""
     fresh = next(generate_profiles(vocab, n_writes, seed=seed + 2))
     keys = list(index.keys())
@@ -212,10 +234,15 @@ def measure_writes(index: PhraseIndex, vocab: Vocabulary, seed: int, n_writes: i
 
 def print_table(rows: list[Row], encode_rate: float | None) -> None:
     if encode_rate is not None:
-        print(f"\nencoding (all-MiniLM-L6-v2, sentence-transformers, batch 64, 2,000 phrases): {encode_rate:,.0f} phrases/s")
+        print(
+            "\nencoding (all-MiniLM-L6-v2, sentence-transformers, batch 64, 2,000 phrases): "
+            f"{encode_rate:,.0f} phrases/s"
+        )
     header = (
-        "| N | vectors | build s | RSS GB (index arrays GB) | city→city p50 / p99 ms (CPU) | city→org p50 / p99 ms (CPU) "
-        "| retrieval alone p50 / p99 ms c→c, c→o | top-k = exhaustive c→c / c→o | exhaustive p50 ms | HTTP c→c p50 / p99 ms "
+        "| N | vectors | build s | RSS GB (index arrays GB) "
+        "| city→city p50 / p99 ms (CPU) | city→org p50 / p99 ms (CPU) "
+        "| retrieval alone p50 / p99 ms c→c, c→o | top-k = exhaustive c→c / c→o "
+        "| exhaustive p50 ms | HTTP c→c p50 / p99 ms "
         "| upsert p50 / p99 µs | compact s | load |"
     )
     print("\n" + header)
@@ -237,7 +264,11 @@ def print_table(rows: list[Row], encode_rate: float | None) -> None:
         print(f"| {r.n:,} | " + ", ".join(f"{d} {share:.0%}" for d, share in r.final_identical.items()) + " |")
     worst = rows[-1]
     misses = []
-    misses += [f"final {d} identical {share:.1%} < {TARGETS['identical']:.0%}" for d, share in worst.final_identical.items() if share < TARGETS["identical"]]
+    misses += [
+        f"final {d} identical {share:.1%} < {TARGETS['identical']:.0%}"
+        for d, share in worst.final_identical.items()
+        if share < TARGETS["identical"]
+    ]
     for name, lat in worst.by_target.items():
         if lat.p(99) > TARGETS["p99_ms"]:
             misses.append(f"{name} p99 {lat.p(99):.1f} ms > {TARGETS['p99_ms']:.0f} ms")
@@ -256,7 +287,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, action="append", help="profiles (repeatable; default 10000 and 100000)")
     parser.add_argument("--queries", type=int, default=200, help="warm requests per direction (default 200)")
-    parser.add_argument("--final-queries", type=int, default=100, help="requests per direction compared after TF-IDF fusion (default 100)")
+    parser.add_argument(
+        "--final-queries",
+        type=int,
+        default=100,
+        help="requests per direction compared after TF-IDF fusion (default 100)",
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-encoding", action="store_true", help="do not measure the model's throughput")

@@ -1,7 +1,8 @@
 """A content-hash cache in front of an encoder, so unchanged text is never encoded twice."""
 
 import hashlib
-from typing import Iterable, Mapping, Protocol, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 

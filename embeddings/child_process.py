@@ -8,8 +8,8 @@ for the model in a process that exits when the encoding is done.
 """
 
 import multiprocessing
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Sequence
 
 import numpy as np
 

@@ -27,8 +27,10 @@ def offsets(lengths: np.ndarray) -> np.ndarray:
 
 def grown(a: np.ndarray, capacity: int, used: int) -> np.ndarray:
     """A larger copy of `a` keeping its first `used` entries; the rest is not yet touched memory."""
-    out = np.zeros((capacity,) + a.shape[1:], dtype=a.dtype) if a.dtype == bool else np.empty(
-        (capacity,) + a.shape[1:], dtype=a.dtype
+    out = (
+        np.zeros((capacity,) + a.shape[1:], dtype=a.dtype)
+        if a.dtype == bool
+        else np.empty((capacity,) + a.shape[1:], dtype=a.dtype)
     )
     out[:used] = a[:used]
     return out

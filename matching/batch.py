@@ -95,7 +95,14 @@ class BatchScorer:
         """Items of one query kind and one target."""
         recommender, index = self.recommender, self.recommender.index
         queries = [
-            Query(index.vectors_of(it.key), it.text, Kind(it.kind), key=it.key, place=recommender.places.get(it.key), partners=it.partners)
+            Query(
+                index.vectors_of(it.key),
+                it.text,
+                Kind(it.kind),
+                key=it.key,
+                place=recommender.places.get(it.key),
+                partners=it.partners,
+            )
             for it in items
         ]
         presence = self.presence_for(items[0])
@@ -107,13 +114,20 @@ class BatchScorer:
         pool, rescore = recommender.pool_size(k), index.rescore_first(k)  # rescored as the live cascade does
         # the place priors' candidates join each pool as live (`Recommender.suggest`): their own
         # best `pool`, shortlisted from the same presence scores
-        priors = self._prior_masks([recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)], presence.candidates_)
-        shortlists, extras = presence.shortlists(slots, roles, allowed, max(self.shortlist_size, 30 * k), also=priors, also_size=4 * pool)
+        priors = self._prior_masks(
+            [recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)], presence.candidates_
+        )
+        shortlists, extras = presence.shortlists(
+            slots, roles, allowed, max(self.shortlist_size, 30 * k), also=priors, also_size=4 * pool
+        )
 
         def best(query: Query, candidates: np.ndarray) -> list[Scored]:
             return index.top_k_among(query.vectors, roles, recommender.params, k, candidates, pool, rescore)
 
-        pools = [widened(best(q, shortlist), [best(q, more) for more in mores]) for q, shortlist, mores in zip(queries, shortlists, extras)]
+        pools = [
+            widened(best(q, shortlist), [best(q, more) for more in mores])
+            for q, shortlist, mores in zip(queries, shortlists, extras)
+        ]
         return recommender.rank_many(queries, pools, k)
 
     def _prior_masks(self, priors: list[list[CandidateFilter]], candidates: np.ndarray) -> list[np.ndarray]:

@@ -20,7 +20,9 @@ class ProfileContext:
     """Places and usual scores (fitted on first need: a hand-set engine never needs them) of an
     index's profiles; themes are tagged per candidate list, one vectorised pass."""
 
-    def __init__(self, index: PhraseIndex, params: ScoringParams, tagger: ThemeTagger | None, places: Mapping[str, Place]) -> None:
+    def __init__(
+        self, index: PhraseIndex, params: ScoringParams, tagger: ThemeTagger | None, places: Mapping[str, Place]
+    ) -> None:
         self.index = index
         self.params = params
         self.tagger = tagger
@@ -55,8 +57,16 @@ class ProfileContext:
         return frozenset(c for c, languages in self._languages.items() if languages & place.languages)
 
     def features(
-        self, direction: Direction, *, key: str | None, vectors: ProfileVectors, place: Place | None, partners: frozenset[str],
-        candidates: Sequence[str], dense: np.ndarray, lexical: np.ndarray,
+        self,
+        direction: Direction,
+        *,
+        key: str | None,
+        vectors: ProfileVectors,
+        place: Place | None,
+        partners: frozenset[str],
+        candidates: Sequence[str],
+        dense: np.ndarray,
+        lexical: np.ndarray,
     ) -> np.ndarray:
         """(candidates × FEATURES[direction]) raw features of a query with stored candidates."""
         profiles = self.index.stacked_of(candidates)
@@ -77,5 +87,7 @@ class ProfileContext:
     def _shared_theme_counts(self, vectors: ProfileVectors, candidates: StackedPhrases) -> np.ndarray:
         if self.tagger is None:
             return np.zeros(len(candidates))
-        themes = self.tagger.theme_matrix([vectors.vectors, *(candidates.vectors_of(i) for i in range(len(candidates)))])
+        themes = self.tagger.theme_matrix(
+            [vectors.vectors, *(candidates.vectors_of(i) for i in range(len(candidates)))]
+        )
         return (themes[1:] & themes[0]).sum(axis=1).astype(np.float64)

@@ -12,7 +12,9 @@ def rank_of_first(ranking: Sequence[str], relevant: set[str]) -> int | None:
     return next((i + 1 for i, key in enumerate(ranking) if key in relevant), None)
 
 
-def query_metrics(ranking: Sequence[str], relevant: set[str], ks: Sequence[int] = (1, 3), ndcg_at: int = 3) -> dict[str, float]:
+def query_metrics(
+    ranking: Sequence[str], relevant: set[str], ks: Sequence[int] = (1, 3), ndcg_at: int = 3
+) -> dict[str, float]:
     """Metrics of one query with binary relevance."""
     first = rank_of_first(ranking, relevant)
     out = {"mrr": 1.0 / first if first else 0.0}

@@ -5,11 +5,28 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from matching.scoring import DirectionRoles, Kind, ScoringParams, direction_roles, need_maxima, needs_mask, role_table, serve_weights
+from matching.scoring import (
+    DirectionRoles,
+    Kind,
+    ScoringParams,
+    direction_roles,
+    need_maxima,
+    needs_mask,
+    role_table,
+    serve_weights,
+)
 from matching.themes import ThemeTagger
 from matching.vectors import PhraseRole, ProfileVectors, stacked
 
-__all__ = ["PhraseMatch", "Explanation", "explain", "explain_many", "explain_block", "need_best_cosines", "separating_threshold"]
+__all__ = [
+    "PhraseMatch",
+    "Explanation",
+    "explain",
+    "explain_many",
+    "explain_block",
+    "need_best_cosines",
+    "separating_threshold",
+]
 
 ROLE_NAMES = {PhraseRole.INTEREST: "interest", PhraseRole.OFFER: "offer", PhraseRole.DESCRIPTION: "description"}
 _ROLE_NAME = [ROLE_NAMES[role] for role in PhraseRole]  # by role code: no enum built per quoted phrase
@@ -115,7 +132,11 @@ class _Block:
 
     @classmethod
     def of(
-        cls, queries: Sequence[ProfileVectors], candidates: Sequence[Sequence[ProfileVectors]], roles: DirectionRoles, params: ScoringParams
+        cls,
+        queries: Sequence[ProfileVectors],
+        candidates: Sequence[Sequence[ProfileVectors]],
+        roles: DirectionRoles,
+        params: ScoringParams,
     ) -> "_Block":
         """The block of these queries and candidates; there must be at least one pair."""
         flat = [c for cs in candidates for c in cs]
@@ -176,9 +197,13 @@ def _forward_matches(block: _Block, top: int) -> list[list[PhraseMatch]]:
     # the matched phrase's index in its candidate; per pair, as Python values, for quoting
     phrases = (columns[best] - block.bounds[served]).T.tolist()
     needs = [need.tolist() for need in block.needs]
-    for p, i, pair_order, phrase, value in zip(served.tolist(), block.query_of[served].tolist(), order.T.tolist(), phrases, values.T.tolist()):
+    for p, i, pair_order, phrase, value in zip(
+        served.tolist(), block.query_of[served].tolist(), order.T.tolist(), phrases, values.T.tolist()
+    ):
         query, need, candidate = block.queries[i], needs[i], block.candidates[p]
-        out[p] = [_match(query, need[n], candidate, phrase[n], value[n], "forward") for n in pair_order if n < len(need)]
+        out[p] = [
+            _match(query, need[n], candidate, phrase[n], value[n], "forward") for n in pair_order if n < len(need)
+        ]
     return out
 
 
@@ -206,7 +231,12 @@ def _backward_matches(block: _Block, roles: DirectionRoles, params: ScoringParam
         if r1 > r0:
             # one product per pair, as `explain` takes it (see `explain_block`)
             pairs = range(block.pair_bounds[i], block.pair_bounds[i + 1])
-            cosines = np.concatenate([block.candidates[p].vectors[need[block.bounds[p] : block.bounds[p + 1]]] @ query.vectors.T for p in pairs])
+            cosines = np.concatenate(
+                [
+                    block.candidates[p].vectors[need[block.bounds[p] : block.bounds[p + 1]]] @ query.vectors.T
+                    for p in pairs
+                ]
+            )
             sims[r0:r1, : len(s)] = cosines[:, s] * w[s]
     best = sims.argmax(axis=1)
     values = sims[np.arange(len(sims)), best]
@@ -214,9 +244,16 @@ def _backward_matches(block: _Block, roles: DirectionRoles, params: ScoringParam
     order = np.lexsort((-values, row_owner))  # stable: by pair, then best first
     rank = np.arange(len(order)) - np.searchsorted(row_owner, row_owner[order])
     quoted = order[rank < top]
-    pairs, phrases = row_owner[quoted], rows[quoted] - block.bounds[row_owner[quoted]]  # the need's index in its candidate
+    pairs, phrases = (
+        row_owner[quoted],
+        rows[quoted] - block.bounds[row_owner[quoted]],
+    )  # the need's index in its candidate
     for p, i, phrase, r in zip(pairs.tolist(), block.query_of[pairs].tolist(), phrases.tolist(), quoted.tolist()):
-        out[p].append(_match(block.candidates[p], phrase, block.queries[i], int(serving[i][best[r]]), float(values[r]), "backward"))
+        out[p].append(
+            _match(
+                block.candidates[p], phrase, block.queries[i], int(serving[i][best[r]]), float(values[r]), "backward"
+            )
+        )
     return out
 
 
@@ -235,7 +272,9 @@ def _shared_themes_of_pairs(block: _Block, tagger: ThemeTagger) -> list[list[str
     return [_shared_themes(need_themes[i], themes_of[id(c)]) for i, c in zip(block.query_of.tolist(), block.candidates)]
 
 
-def _match(needer: ProfileVectors, need: int, server: ProfileVectors, match: int, similarity: float, direction: str) -> PhraseMatch:
+def _match(
+    needer: ProfileVectors, need: int, server: ProfileVectors, match: int, similarity: float, direction: str
+) -> PhraseMatch:
     return PhraseMatch(
         need=needer.texts[need],
         need_role=_ROLE_NAME[needer.roles[need]],
@@ -252,7 +291,9 @@ def _shared_themes(need_themes: dict[str, float], serve_themes: dict[str, float]
     return sorted(shared, key=lambda t: (-shared[t], t))
 
 
-def need_best_cosines(direction: tuple[Kind, Kind], query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams) -> np.ndarray:
+def need_best_cosines(
+    direction: tuple[Kind, Kind], query: ProfileVectors, candidates: Sequence[ProfileVectors], params: ScoringParams
+) -> np.ndarray:
     """(query needs × candidates): how well each candidate serves each of the query's needs, as a
     forward match quotes it (the best weighted cosine, floored at 0). Candidates without phrases get 0."""
     roles = direction_roles(*direction)

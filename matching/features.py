@@ -92,7 +92,9 @@ class PairInputs:
     themes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) shared themes (city pairs)
 
 
-def pair_features(direction: Direction, inputs: PairInputs, places: Mapping[str, Place], params: ScoringParams) -> np.ndarray:
+def pair_features(
+    direction: Direction, inputs: PairInputs, places: Mapping[str, Place], params: ScoringParams
+) -> np.ndarray:
     """(candidates × FEATURES[direction]) raw feature values, in the order of `FEATURES`."""
     names = FEATURES[direction]
     n = len(inputs.candidate_keys)
@@ -147,7 +149,7 @@ def _collaborator_coverage(
     sims = query.vectors.astype(np.float64) @ candidates.vectors.astype(np.float64).T
     both_ways = replace(explanation_roles(*direction), reciprocal=True)
     per_need = np.clip(need_maxima(sims, query.roles, candidates.roles, offsets[:-1], both_ways, params), 0.0, None)
-    best[keep] = -np.sort(-per_need, axis=0)[: _BEST_NEEDS].mean(axis=0)
+    best[keep] = -np.sort(-per_need, axis=0)[:_BEST_NEEDS].mean(axis=0)
     reverse[keep] = coverage_block(sims, query.roles, candidates.roles, offsets, both_ways, params)[1]
     return best, reverse
 

@@ -34,8 +34,9 @@ For the nightly batch, see `matching.presence` and `top_k_among`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -237,16 +238,24 @@ class PhraseIndex:
         need = self.n_slots_ + slots
         if need > len(self.start_):
             cap = max(need, 2 * len(self.start_), 256)
-            for name in ("start_", "length_", "live_", "kind_", "bloc_", "country_", "org_type_", "city_", "role_counts_"):
+            for name in (
+                "start_",
+                "length_",
+                "live_",
+                "kind_",
+                "bloc_",
+                "country_",
+                "org_type_",
+                "city_",
+                "role_counts_",
+            ):
                 setattr(self, name, grown(getattr(self, name), cap, self.n_slots_))
 
     def _check(self, profile: ProfileVectors) -> None:
         if profile.vectors.shape[1] != self.dim:
             raise ValueError(f"expected {self.dim}-d vectors, got {profile.vectors.shape[1]}-d")
 
-    def _append(
-        self, keys: Sequence[str], profiles: Sequence[ProfileVectors], metas: Sequence[ProfileMeta]
-    ) -> None:
+    def _append(self, keys: Sequence[str], profiles: Sequence[ProfileVectors], metas: Sequence[ProfileMeta]) -> None:
         """Append one new slot per profile (keys must not be live)."""
         for p in profiles:
             self._check(p)
@@ -349,9 +358,9 @@ class PhraseIndex:
             sums += member @ self.vectors_[a:b]
             counts += np.bincount(code, minlength=n_codes)
         unused = self.codebook_ @ self.components_[:, :_CODE_DIM].T  # a code nobody uses: its centre
-        self.code_vectors_ = np.where(
-            counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], unused
-        ).astype(np.float32)
+        self.code_vectors_ = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], unused).astype(
+            np.float32
+        )
 
     def _encode_rows(self, lo: int, hi: int) -> None:
         """Reduce rows [lo, hi) and give each its code (role · n_codes + nearest centre)."""
@@ -365,7 +374,7 @@ class PhraseIndex:
 
     # ------------------------------------------------------------------ public writes
 
-    def bulk_load(self, entries: Iterable[tuple[str, ProfileVectors, ProfileMeta]]) -> "PhraseIndex":
+    def bulk_load(self, entries: Iterable[tuple[str, ProfileVectors, ProfileMeta]]) -> PhraseIndex:
         """Replace the whole index with these profiles (a later duplicate key wins); returns self."""
         latest: dict[str, tuple[ProfileVectors, ProfileMeta]] = {}
         for key, vectors, meta in entries:
@@ -667,7 +676,9 @@ class PhraseIndex:
         """Coded late interaction → reduced late interaction → exact rescoring; up to max(k, pool) back."""
         rescore = self.rescore_first(k)
         shortlist = max(self.shortlist_size, 50 * k, 2 * rescore)
-        coded = self._coded_scores(slots, self._code_table(q, q_roles, roles, params)) if len(slots) > shortlist else None
+        coded = (
+            self._coded_scores(slots, self._code_table(q, q_roles, roles, params)) if len(slots) > shortlist else None
+        )
         return self._shortlisted(slots, coded, shortlist, q, q_roles, roles, params, k, pool)
 
     def _shortlisted(
@@ -692,10 +703,12 @@ class PhraseIndex:
             slots = np.sort(slots[np.argpartition(coded, len(slots) - shortlist)[-shortlist:]])
         if len(slots) > rescore:
             # in pieces, so that each piece's temporaries stay in cache
-            reduced = np.concatenate([
-                self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
-                for i in range(0, len(slots), _REDUCED_PIECE)
-            ])
+            reduced = np.concatenate(
+                [
+                    self._reduced_scores(slots[i : i + _REDUCED_PIECE], q, q_roles, roles, params)
+                    for i in range(0, len(slots), _REDUCED_PIECE)
+                ]
+            )
             return self._rescored(slots, reduced, q, q_roles, roles, params, max(rescore, keep), keep)
         fwd, bwd = self._exact_scores(q, q_roles, slots, roles, params)
         return self._best(slots, fwd, bwd, params, keep)

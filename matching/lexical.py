@@ -35,7 +35,9 @@ class LexicalModel:
     dropped once they outnumber the live ones.
     """
 
-    def __init__(self, *, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, max_features: int | None = 200_000) -> None:
+    def __init__(
+        self, *, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, max_features: int | None = 200_000
+    ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_features = max_features
@@ -107,7 +109,9 @@ class LexicalModel:
 
     def shared_terms_many(self, query: sparse.csr_matrix, keys: Sequence[str], top: int = 5) -> list[list[str]]:
         """`shared_terms` of each key, the rows looked up in one pass (nothing for unknown keys)."""
-        return self.pair_shared_terms(self.overlap(query, np.zeros(len(keys), dtype=np.int64), keys), np.arange(len(keys)), top)
+        return self.pair_shared_terms(
+            self.overlap(query, np.zeros(len(keys), dtype=np.int64), keys), np.arange(len(keys)), top
+        )
 
     def overlap(self, queries: sparse.csr_matrix, query_of: np.ndarray, keys: Sequence[str]) -> TermOverlap:
         """The terms each pair (query row `query_of[p]`, `keys[p]`) shares, for a whole block in one pass.
@@ -130,7 +134,9 @@ class LexicalModel:
         at = np.minimum(np.searchsorted(query_terms, row_terms), max(len(query_terms) - 1, 0))
         common = np.flatnonzero(query_terms[at] == row_terms) if len(query_terms) else np.zeros(0, dtype=np.int64)
         entries = maybe[common]
-        return TermOverlap(pair[common], rows.indices[entries], rows.data[entries], at[common], query_weights, len(keys))
+        return TermOverlap(
+            pair[common], rows.indices[entries], rows.data[entries], at[common], query_weights, len(keys)
+        )
 
     def pair_similarity(self, overlap: TermOverlap) -> np.ndarray:
         """The cosine of each pair of an overlap, to the bit what `similarity` of its query gives.
@@ -141,7 +147,9 @@ class LexicalModel:
         """
         indptr = np.zeros(overlap.n_pairs + 1, dtype=np.int64)
         np.cumsum(np.bincount(overlap.pair, minlength=overlap.n_pairs), out=indptr[1:])
-        shared = sparse.csr_matrix((overlap.row_weight, overlap.at, indptr), shape=(overlap.n_pairs, max(len(overlap.query_weights), 1)))
+        shared = sparse.csr_matrix(
+            (overlap.row_weight, overlap.at, indptr), shape=(overlap.n_pairs, max(len(overlap.query_weights), 1))
+        )
         weights = overlap.query_weights if len(overlap.query_weights) else np.zeros(1, dtype=np.float32)
         return np.asarray(shared @ weights).astype(np.float32)
 
@@ -201,4 +209,6 @@ class LexicalModel:
         starts = np.where(known, self.indptr_[rows], 0)
         lengths = np.where(known, self.indptr_[rows + 1] - starts, 0)
         flat = ranges(starts, lengths)
-        return sparse.csr_matrix((self.data_[flat], self.indices_[flat], offsets(lengths)), shape=(len(rows), len(self.terms_)))
+        return sparse.csr_matrix(
+            (self.data_[flat], self.indices_[flat], offsets(lengths)), shape=(len(rows), len(self.terms_))
+        )

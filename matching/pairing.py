@@ -16,7 +16,16 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
-__all__ = ["CohortScores", "PairingOptions", "ProposedPair", "Regret", "Pairing", "InvalidPairing", "optimal_pairing", "top1_pairs"]
+__all__ = [
+    "CohortScores",
+    "PairingOptions",
+    "ProposedPair",
+    "Regret",
+    "Pairing",
+    "InvalidPairing",
+    "optimal_pairing",
+    "top1_pairs",
+]
 
 
 class InvalidPairing(ValueError):
@@ -154,7 +163,9 @@ def _edges(
         ia, ib = np.nonzero(block >= options.min_score)
         if forbidden or locked:
             skip = forbidden | locked
-            keep = np.array([frozenset((scores.sides[sa][i], scores.sides[sb][j])) not in skip for i, j in zip(ia, ib)], dtype=bool)
+            keep = np.array(
+                [frozenset((scores.sides[sa][i], scores.sides[sb][j])) not in skip for i, j in zip(ia, ib)], dtype=bool
+            )
             if len(keep):
                 ia, ib = ia[keep], ib[keep]
         rows.extend(position[scores.sides[sa][i]] for i in ia)
@@ -188,7 +199,9 @@ def _check_locks(scores: CohortScores, options: PairingOptions) -> dict[str, int
     return used
 
 
-def _assignment(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
+def _assignment(
+    scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]
+) -> list[tuple[str, str, float]]:
     """Two sides, at most one more partner each: an assignment problem on the score block.
 
     Pairs that may not be made weigh 0, never better than leaving both unpaired, and are dropped.
@@ -212,7 +225,9 @@ def _assignment(scores: CohortScores, options: PairingOptions, locked: set[froze
     return [(left[i], right[j], float(shown[i, j])) for i, j in zip(rows[keep], cols[keep])]
 
 
-def _b_matching(scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]) -> list[tuple[str, str, float]]:
+def _b_matching(
+    scores: CohortScores, options: PairingOptions, locked: set[frozenset[str]], remaining: dict[str, int]
+) -> list[tuple[str, str, float]]:
     """Capacities above one or more than two sides: an exact integer programme over allowed pairs."""
     ids, rows, cols, weights, shown = _edges(scores, options, locked)
     if not len(weights):
@@ -222,7 +237,12 @@ def _b_matching(scores: CohortScores, options: PairingOptions, locked: set[froze
         (np.ones(2 * m), (np.concatenate([rows, cols]), np.concatenate([np.arange(m), np.arange(m)]))), shape=(n, m)
     )
     capacity = np.array([remaining[i] for i in ids], dtype=np.float64)
-    result = milp(c=-weights, constraints=[LinearConstraint(incidence, -np.inf, capacity)], integrality=np.ones(m), bounds=Bounds(0, 1))
+    result = milp(
+        c=-weights,
+        constraints=[LinearConstraint(incidence, -np.inf, capacity)],
+        integrality=np.ones(m),
+        bounds=Bounds(0, 1),
+    )
     if result.x is None:
         raise InvalidPairing(f"no pairing satisfies the constraints: {result.message}")
     return [(ids[rows[e]], ids[cols[e]], float(shown[e])) for e in np.flatnonzero(result.x > 0.5)]
@@ -252,7 +272,10 @@ def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptio
         chosen = _b_matching(scores, options, locked, remaining)
     ids = members
 
-    pairs = [ProposedPair(*_ordered(scores, a, b), score=round(scores.score(a, b), 6), locked=True) for a, b in options.locked]
+    pairs = [
+        ProposedPair(*_ordered(scores, a, b), score=round(scores.score(a, b), 6), locked=True)
+        for a, b in options.locked
+    ]
     pairs += [ProposedPair(*_ordered(scores, a, b), score=round(w, 6)) for a, b, w in chosen]
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     partners: dict[str, list[tuple[str, float]]] = {m: [] for m in ids}
@@ -261,7 +284,13 @@ def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptio
         partners[p.b].append((p.a, p.score))
     unpaired = [m for m in ids if not partners[m]]
     regrets, best_options = _regrets(scores, options, ids, partners, unpaired)
-    return Pairing(pairs=pairs, unpaired=unpaired, total=round(sum(p.score for p in pairs), 6), regrets=regrets, options=best_options)
+    return Pairing(
+        pairs=pairs,
+        unpaired=unpaired,
+        total=round(sum(p.score for p in pairs), 6),
+        regrets=regrets,
+        options=best_options,
+    )
 
 
 def _ordered(scores: CohortScores, a: str, b: str) -> tuple[str, str]:
@@ -271,7 +300,9 @@ def _ordered(scores: CohortScores, a: str, b: str) -> tuple[str, str]:
     return (a, b) if order[side[a]] <= order[side[b]] else (b, a)
 
 
-def _regrets(scores, options: PairingOptions, ids, partners, unpaired) -> tuple[list[Regret], dict[str, list[tuple[str, float]]]]:
+def _regrets(
+    scores, options: PairingOptions, ids, partners, unpaired
+) -> tuple[list[Regret], dict[str, list[tuple[str, float]]]]:
     forbidden = {frozenset(p) for p in options.forbidden}
     regrets, best_options = [], {}
     for city in ids:
@@ -295,11 +326,15 @@ def _regrets(scores, options: PairingOptions, ids, partners, unpaired) -> tuple[
             continue
         theirs = partners[best[0]]
         room = options.capacity_of(best[0])
-        if len(theirs) >= room and not any(o == city for o, _ in theirs) and (room == 0 or all(
-            frozenset((best[0], o)) in {frozenset(p) for p in options.locked} for o, _ in theirs
-        )):
+        if (
+            len(theirs) >= room
+            and not any(o == city for o, _ in theirs)
+            and (room == 0 or all(frozenset((best[0], o)) in {frozenset(p) for p in options.locked} for o, _ in theirs))
+        ):
             taken = ", ".join(o for o, _ in theirs)
-            reason = f"{best[0]} has no room: capacity {room}" + (f", taken by agreed pairs with {taken}" if taken else "")
+            reason = f"{best[0]} has no room: capacity {room}" + (
+                f", taken by agreed pairs with {taken}" if taken else ""
+            )
         elif theirs:
             names = ", ".join(f"{o} ({s:.3f})" for o, s in theirs)
             reason = f"{best[0]} was paired with {names}: that gives the cohort a higher total"

@@ -46,7 +46,9 @@ class UsualScores:
         for query_kind, target in _DIRECTIONS:
             slots = index.allowed(CandidateFilter(kind=target.value))
             keys = [index.keys_[s] for s in slots.tolist()]
-            self.usual_[(query_kind, target)] = dict(zip(keys, self._means(index, params, query_kind, target, slots, keys).tolist()))
+            self.usual_[(query_kind, target)] = dict(
+                zip(keys, self._means(index, params, query_kind, target, slots, keys).tolist())
+            )
         return self
 
     def update(self, index: PhraseIndex, params: ScoringParams, keys: Iterable[str]) -> None:
@@ -89,7 +91,13 @@ class UsualScores:
         return np.array([table.get(key, 0.0) for key in keys], dtype=np.float64)
 
     def _means(
-        self, index: PhraseIndex, params: ScoringParams, query_kind: Kind, target: Kind, slots: np.ndarray, keys: Sequence[str]
+        self,
+        index: PhraseIndex,
+        params: ScoringParams,
+        query_kind: Kind,
+        target: Kind,
+        slots: np.ndarray,
+        keys: Sequence[str],
     ) -> np.ndarray:
         roles = direction_roles(query_kind, target)
         sums = np.zeros(len(slots))

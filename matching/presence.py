@@ -18,9 +18,7 @@ shortlist is then rescored exactly by the index (`PhraseIndex.top_k_among`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -98,7 +96,9 @@ class CodePresence:
             chunk = slots[a : a + _CHUNK_SLOTS]
             lengths = index.length_[chunk].astype(np.int64)
             rows = ranges(index.start_[chunk], lengths)
-            weighted = index.vectors_.take(rows, axis=0) * serve_weights(index.roles_[rows], serves, self.params)[:, None]
+            weighted = (
+                index.vectors_.take(rows, axis=0) * serve_weights(index.roles_[rows], serves, self.params)[:, None]
+            )
             sims = weighted @ self.centres_.T
             starts = np.zeros(len(chunk), dtype=np.int64)
             np.cumsum(lengths[:-1], out=starts[1:])
@@ -131,7 +131,9 @@ class CodePresence:
         query_presence = self._query_presence(query_slots, roles.query_serves)  # (queries × codes)
         needs = self._candidate_needs.get(roles.target_needs)
         if needs is None:
-            needs = self._candidate_needs[roles.target_needs] = self.need_histogram(self.candidates_, roles.target_needs)
+            needs = self._candidate_needs[roles.target_needs] = self.need_histogram(
+                self.candidates_, roles.target_needs
+            )
         backward = _transposed(np.asarray(needs @ np.ascontiguousarray(query_presence.T)))
         np.maximum(backward, 0.0, out=backward)
         return fuse_directions(forward, backward, self.params.fusion).astype(np.float32, copy=False)
@@ -146,7 +148,14 @@ class CodePresence:
         return self.presence(query_slots, serves)
 
     def shortlists(
-        self, query_slots: np.ndarray, roles: DirectionRoles, allowed: np.ndarray, size: int, *, also: Sequence[np.ndarray] = (), also_size: int = 0
+        self,
+        query_slots: np.ndarray,
+        roles: DirectionRoles,
+        allowed: np.ndarray,
+        size: int,
+        *,
+        also: Sequence[np.ndarray] = (),
+        also_size: int = 0,
     ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
         """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer);
         and for each of the `also` masks, the `also_size` best it allows (none where a row allows none).
@@ -164,7 +173,9 @@ class CodePresence:
                 for i, picked in enumerate(best_columns(narrowed, also_size)):
                     if len(picked):
                         extras[a + i].append(self.candidates_[picked])
-            np.putmask(scores, ~allowed[a : a + _QUERY_CHUNK], -np.inf)  # scores are ≥ 0: −inf is never picked over them
+            np.putmask(
+                scores, ~allowed[a : a + _QUERY_CHUNK], -np.inf
+            )  # scores are ≥ 0: −inf is never picked over them
             out += [self.candidates_[picked] for picked in best_columns(scores, size)]
         return out, extras
 

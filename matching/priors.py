@@ -60,7 +60,11 @@ def _reciprocal_rank(scores: np.ndarray, labels: np.ndarray) -> float:
 def tuned_priors(queries: Sequence[TrainingQuery]) -> TunedPriors | None:
     """The grid point with the best mean reciprocal rank on the queries (the first of equals, the
     grid's smallest weights), or None without a usable query."""
-    usable = [q for q in queries if q.features is not None and q.handset is not None and q.labels.any() and len(q.candidates) > 1]
+    usable = [
+        q
+        for q in queries
+        if q.features is not None and q.handset is not None and q.labels.any() and len(q.candidates) > 1
+    ]
     if not usable:
         return None
     direction = usable[0].direction

@@ -19,7 +19,15 @@ from sklearn.linear_model import LogisticRegression
 from matching.features import FEATURES, Direction, standardised
 from matching.scoring import Kind
 
-__all__ = ["DirectionModel", "LearnedRanker", "TrainingQuery", "fit_direction", "direction_name", "parse_direction", "ranked"]
+__all__ = [
+    "DirectionModel",
+    "LearnedRanker",
+    "TrainingQuery",
+    "fit_direction",
+    "direction_name",
+    "parse_direction",
+    "ranked",
+]
 
 REGULARISATION = 0.3  # C of the logistic regression: strong, for about a hundred queries
 
@@ -105,7 +113,9 @@ class LearnedRanker:
             if unknown:
                 raise ValueError(f"{name}: unknown features {sorted(unknown)}")
             features = tuple(f for f in FEATURES[direction] if f in weights)
-            models[direction] = DirectionModel(features, tuple(float(weights[f]) for f in features), float(model["intercept"]))
+            models[direction] = DirectionModel(
+                features, tuple(float(weights[f]) for f in features), float(model["intercept"])
+            )
         meta = {k: v for k, v in raw.items() if k not in ("directions", "match_threshold")}
         return cls(models=models, match_threshold=float(raw.get("match_threshold", 0.0)), meta=meta)
 
@@ -129,7 +139,9 @@ def fit_direction(
     if not chosen or y.min() == y.max():
         return DirectionModel(chosen, tuple(0.0 for _ in chosen), 0.0)
     model = LogisticRegression(C=regularisation, max_iter=2000, tol=1e-8).fit(x, y)
-    return DirectionModel(chosen, tuple(round(float(w), 6) for w in model.coef_[0]), round(float(model.intercept_[0]), 6))
+    return DirectionModel(
+        chosen, tuple(round(float(w), 6) for w in model.coef_[0]), round(float(model.intercept_[0]), 6)
+    )
 
 
 def ranked(keys: Sequence[str], scores: np.ndarray) -> list[str]:

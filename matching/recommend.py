@@ -8,14 +8,22 @@ from itertools import repeat
 
 import numpy as np
 
+from matching.context import ProfileContext
 from matching.diversity import mmr_order
 from matching.explain import Explanation, PhraseMatch, explain_block
-from matching.context import ProfileContext
 from matching.features import FEATURES, Direction, Place, direction_of
 from matching.index import CandidateFilter, PhraseIndex, ProfileMeta, Scored
 from matching.lexical import LexicalModel, TermOverlap
 from matching.ranker import LearnedRanker
-from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, explanation_roles, fuse_directions, hybrid
+from matching.scoring import (
+    Kind,
+    ScoringParams,
+    coverage_block,
+    direction_roles,
+    explanation_roles,
+    fuse_directions,
+    hybrid,
+)
 from matching.themes import ThemeTagger
 from matching.vectors import ProfileVectors
 
@@ -85,7 +93,7 @@ class Recommender:
         self.pool_factor = pool_factor
         self.min_pool = min_pool
         if ranker is not None and ranker.models:
-            self.context.usual  # fitted now, not in the first request
+            _ = self.context.usual  # fitted now, not in the first request
 
     # ------------------------------------------------------------------ keeping in step with writes
 
@@ -131,7 +139,14 @@ class Recommender:
     ) -> list[Suggestion]:
         roles = direction_roles(query.kind, Kind(filt.kind))
         pool, *wider = self.index.top_k_narrowed(
-            query.vectors, roles, self.params, k, filt, self.prior_filters(query, filt), exact=exact, pool=self.pool_size(k)
+            query.vectors,
+            roles,
+            self.params,
+            k,
+            filt,
+            self.prior_filters(query, filt),
+            exact=exact,
+            pool=self.pool_size(k),
         )
         return self.rank(query, widened(pool, wider), k, diversity=diversity, explained=explained)
 
@@ -160,7 +175,9 @@ class Recommender:
         """How many candidates by dense score are re-ranked for the final k."""
         return max(k * self.pool_factor, self.min_pool)
 
-    def rank(self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True) -> list[Suggestion]:
+    def rank(
+        self, query: Query, pool: list[Scored], k: int, *, diversity: float = 0.0, explained: bool = True
+    ) -> list[Suggestion]:
         """The best k of a pool retrieved from this index: scoring, order, diversity, reasons.
 
         `suggest` calls it after `index.top_k`; the batch job calls `rank_many` with pools it
@@ -169,7 +186,13 @@ class Recommender:
         return self.rank_many([query], [pool], k, diversity=diversity, explained=explained)[0]
 
     def rank_many(
-        self, queries: Sequence[Query], pools: Sequence[list[Scored]], k: int, *, diversity: float = 0.0, explained: bool = True
+        self,
+        queries: Sequence[Query],
+        pools: Sequence[list[Scored]],
+        k: int,
+        *,
+        diversity: float = 0.0,
+        explained: bool = True,
     ) -> list[list[Suggestion]]:
         """`rank` of each query with its own pool, a block at a time: the batch's hundreds of queries
         share one lexical pass and one explanation pass, which per query cost more than scoring.
@@ -196,11 +219,17 @@ class Recommender:
                 raw[i] = self.candidate_features(direction, queries[i], keys[i], dense[a:b], lexical[a:b])
                 parts[i] = model.contributions(direction, raw[i])
                 scores[a:b] = model.scores(direction, raw[i], parts[i])
-        picks = [self._best_positions(keys[i], scores[a:b], k, diversity) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+        picks = [
+            self._best_positions(keys[i], scores[a:b], k, diversity) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+        ]
         chosen = [[bounds[i] + j for j in pick] for i, pick in enumerate(picks)]  # as pairs of the overlap
         if explained and any(picks):
             reasons = self._reasons(queries, [[keys[i][j] for j in pick] for i, pick in enumerate(picks)])
-            terms = iter(self.lexical.pair_shared_terms(overlap, np.array([p for pairs in chosen for p in pairs], dtype=np.int64)))
+            terms = iter(
+                self.lexical.pair_shared_terms(
+                    overlap, np.array([p for pairs in chosen for p in pairs], dtype=np.int64)
+                )
+            )
         else:
             reasons, terms = [[None] * len(pick) for pick in picks], repeat(None)
         names = FEATURES.get(direction, ()) if model is not None else ()
@@ -240,10 +269,19 @@ class Recommender:
         raw = self.candidate_features(direction, query, keys, dense, lexical) if direction is not None else None
         return keys, handset, raw
 
-    def candidate_features(self, direction: Direction, query: Query, keys: Sequence[str], dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    def candidate_features(
+        self, direction: Direction, query: Query, keys: Sequence[str], dense: np.ndarray, lexical: np.ndarray
+    ) -> np.ndarray:
         """The learned ranker's raw features of `query` with each stored candidate (`matching.features`)."""
         return self.context.features(
-            direction, key=query.key, vectors=query.vectors, place=query.place, partners=query.partners, candidates=keys, dense=dense, lexical=lexical
+            direction,
+            key=query.key,
+            vectors=query.vectors,
+            place=query.place,
+            partners=query.partners,
+            candidates=keys,
+            dense=dense,
+            lexical=lexical,
         )
 
     def _lexical(self, queries: Sequence[Query], keys: Sequence[Sequence[str]]) -> tuple[TermOverlap, np.ndarray]:
@@ -272,7 +310,9 @@ class Recommender:
         vectors = {key: self.index.vectors_of(key) for pool in keys for key in pool}
         candidates = [[vectors[key] for key in pool] for pool in keys]
         threshold = self.ranker.match_threshold if self.ranker is not None else 0.0
-        return explain_block([q.vectors for q in queries], candidates, roles, self.params, self.tagger, close_at=threshold)
+        return explain_block(
+            [q.vectors for q in queries], candidates, roles, self.params, self.tagger, close_at=threshold
+        )
 
     def pair_scores(self, rows: list[str], cols: list[str], *, block_rows: int = 16) -> np.ndarray:
         """The city ↔ city score of every stored row profile with every column profile.
@@ -293,15 +333,21 @@ class Recommender:
         direction = (Kind.CITY, Kind.CITY)
         for i, row in enumerate(rows):
             query = self.stored_query(row)
-            logits[i] += model.contributions(direction, self.candidate_features(direction, query, cols, dense[i], lexical[i])).sum(axis=1)
+            logits[i] += model.contributions(
+                direction, self.candidate_features(direction, query, cols, dense[i], lexical[i])
+            ).sum(axis=1)
         for j, col in enumerate(cols):
             query = self.stored_query(col)
-            logits[:, j] += model.contributions(direction, self.candidate_features(direction, query, rows, dense[:, j], lexical[:, j])).sum(axis=1)
+            logits[:, j] += model.contributions(
+                direction, self.candidate_features(direction, query, rows, dense[:, j], lexical[:, j])
+            ).sum(axis=1)
         return (1.0 / (1.0 + np.exp(-logits / 2))).astype(np.float32)
 
     def stored_query(self, key: str) -> Query:
         """A stored profile as a query (its text is only needed through its TF-IDF row)."""
-        return Query(self.index.vectors_of(key), "", Kind(self.index.meta_of(key).kind), key=key, place=self.places.get(key))
+        return Query(
+            self.index.vectors_of(key), "", Kind(self.index.meta_of(key).kind), key=key, place=self.places.get(key)
+        )
 
     def _dense_pair_scores(self, rows: list[str], cols: list[str], block_rows: int) -> np.ndarray:
         out = np.zeros((len(rows), len(cols)), dtype=np.float32)
@@ -315,7 +361,9 @@ class Recommender:
             sims = np.concatenate([q.vectors for q in queries]) @ matrix.T
             at = 0
             for i, q in enumerate(queries):
-                forward, backward = coverage_block(sims[at : at + len(q)], q.roles, col_roles, offsets, roles, self.params)
+                forward, backward = coverage_block(
+                    sims[at : at + len(q)], q.roles, col_roles, offsets, roles, self.params
+                )
                 out[start + i] = fuse_directions(forward, backward, self.params.fusion)
                 at += len(q)
         return out

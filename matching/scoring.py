@@ -117,12 +117,20 @@ def serve_weights(roles: np.ndarray, wanted: tuple[PhraseRole, ...], params: Sco
 
 
 def need_maxima(
-    sims: np.ndarray, query_roles: np.ndarray, cand_roles: np.ndarray, starts: np.ndarray, roles: DirectionRoles, params: ScoringParams
+    sims: np.ndarray,
+    query_roles: np.ndarray,
+    cand_roles: np.ndarray,
+    starts: np.ndarray,
+    roles: DirectionRoles,
+    params: ScoringParams,
 ) -> np.ndarray:
     """(query needs × candidates): each need's best weighted cosine with each candidate's serving
     phrases, as `coverage_block` takes them (`starts`: each candidate's first phrase in `sims`)."""
     # unserving phrases get weight 0 and so a similarity of 0, below any real match worth having
-    weighted = sims[needs_mask(query_roles, roles.query_needs)] * serve_weights(cand_roles, roles.target_serves, params)[None, :]
+    weighted = (
+        sims[needs_mask(query_roles, roles.query_needs)]
+        * serve_weights(cand_roles, roles.target_serves, params)[None, :]
+    )
     return np.maximum.reduceat(weighted, starts, axis=1)
 
 

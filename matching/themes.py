@@ -23,7 +23,9 @@ class Theme:
 class ThemeTagger:
     """Each phrase gets up to `per_phrase` themes whose cosine reaches `threshold`."""
 
-    def __init__(self, themes: Sequence[Theme], vectors: np.ndarray, *, threshold: float = 0.42, per_phrase: int = 2) -> None:
+    def __init__(
+        self, themes: Sequence[Theme], vectors: np.ndarray, *, threshold: float = 0.42, per_phrase: int = 2
+    ) -> None:
         self.themes = list(themes)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.threshold = threshold

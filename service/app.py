@@ -8,10 +8,10 @@ from threadpoolctl import threadpool_limits
 
 from service import web
 from service.api import bundles, cohorts, exclusions, health, profiles, runs, suggestions
-from service.db.engine import make_engine, make_sessionmaker, migrate
-from service.live.index import LiveIndex
-from service.errors import install_error_handlers
 from service.api.limits import BodySizeLimit
+from service.db.engine import make_engine, make_sessionmaker, migrate
+from service.errors import install_error_handlers
+from service.live.index import LiveIndex
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app"]

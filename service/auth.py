@@ -8,8 +8,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import Forbidden, InvalidInput, NotAuthenticated
 from service.db.models import ApiKey
+from service.errors import Forbidden, InvalidInput, NotAuthenticated
 
 __all__ = ["Role", "Principal", "create_key", "principal_for_secret", "hash_secret"]
 
@@ -55,7 +55,9 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, role: Role, profile_id: str | None = None, name: str | None = None) -> tuple[str, ApiKey]:
+def create_key(
+    session: Session, *, role: Role, profile_id: str | None = None, name: str | None = None
+) -> tuple[str, ApiKey]:
     """Store a new key and return its secret, which is shown once and never stored."""
     if role == Role.MEMBER and not profile_id:
         raise InvalidInput("a member key must be bound to a profile (--profile ID)")

@@ -3,7 +3,7 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,8 +29,8 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="address to bind")] = None,
-    port: Annotated[Optional[int], typer.Option(help="port to bind")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind")] = None,
 ) -> None:
     """Serve the API (and the workspace pages)."""
     import uvicorn
@@ -42,7 +42,9 @@ def serve(
 
 
 @app.command("import")
-def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle .json or a .csv sheet")]) -> None:
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bundle .json or a .csv sheet")],
+) -> None:
     """Import a bundle all-or-nothing: any invalid profile and nothing is stored."""
     from service.db.engine import session_scope
     from service.domain.bundles import import_bundle, read_bundle_file
@@ -58,7 +60,9 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
 
 
 @app.command()
-def export(output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write; default stdout")] = None) -> None:
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
+) -> None:
     """Export everything stored as one bundle."""
     from service.db.engine import session_scope
     from service.domain.bundles import export_bundle
@@ -74,8 +78,8 @@ def export(output: Annotated[Optional[Path], typer.Option("--output", "-o", help
 @keys_app.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="admin, manager or member")],
-    profile: Annotated[Optional[str], typer.Option(help="the profile a member key speaks for")] = None,
-    name: Annotated[Optional[str], typer.Option(help="who holds the key")] = None,
+    profile: Annotated[str | None, typer.Option(help="the profile a member key speaks for")] = None,
+    name: Annotated[str | None, typer.Option(help="who holds the key")] = None,
 ) -> None:
     """Create an API key and print its secret (shown once)."""
     from service.auth import Role, create_key
@@ -92,7 +96,7 @@ def keys_create(
 
 @app.command()
 def demo(
-    bundle: Annotated[Optional[Path], typer.Option(help="bundle to load; default the World Cities EU-Korea demo")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="bundle to load; default the World Cities EU-Korea demo")] = None,
 ) -> None:
     """Load the demo bundle and print a fresh manager key: what `make run` does before serving."""
     from service.auth import Role, create_key
@@ -104,7 +108,10 @@ def demo(
     with session_scope(_sessions()) as session:
         summary = import_bundle(session=session, live=None, bundle=read_bundle_file(path), accepted_by="demo")
         secret, _ = create_key(session, role=Role.MANAGER, name="demo manager")
-    typer.echo(f"Loaded {path.name}: {summary.profiles_created} new, {summary.profiles_updated} updated, {summary.profiles_unchanged} unchanged profiles.")
+    typer.echo(
+        f"Loaded {path.name}: {summary.profiles_created} new, {summary.profiles_updated} updated, "
+        f"{summary.profiles_unchanged} unchanged profiles."
+    )
     typer.echo(f"Manager API key: {secret}")
     typer.echo(f"Workspace: http://{settings.host}:{settings.port}/app  (sign in with the key)")
     typer.echo(f"API docs:  http://{settings.host}:{settings.port}/docs")
@@ -124,18 +131,18 @@ def suggest(
     profile_id: Annotated[str, typer.Argument(help="the profile to find partners for")],
     target: Annotated[str, typer.Option(help="city or organisation")] = "city",
     k: Annotated[int, typer.Option(min=1, max=100)] = 10,
-    bloc: Annotated[Optional[str], typer.Option(help="only this bloc")] = None,
-    country: Annotated[Optional[str], typer.Option(help="only this country")] = None,
-    org_type: Annotated[Optional[str], typer.Option(help="only this organisation type")] = None,
+    bloc: Annotated[str | None, typer.Option(help="only this bloc")] = None,
+    country: Annotated[str | None, typer.Option(help="only this country")] = None,
+    org_type: Annotated[str | None, typer.Option(help="only this organisation type")] = None,
     diversity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     include_partners: Annotated[bool, typer.Option(help="also suggest known partners")] = False,
     scope: Annotated[str, typer.Option(help="organisations: local (the asking city's own), national or any")] = "any",
 ) -> None:
     """Print a profile's suggestions as a table, with the best matched phrase pair of each and its reasons."""
     from matching.scoring import Kind
-    from service.live.index import LiveIndex, SuggestionRequest
-    from service.errors import TwinningError
     from service.domain.reasons import reasons
+    from service.errors import TwinningError
+    from service.live.index import LiveIndex, SuggestionRequest
 
     if scope not in ("local", "national", "any"):
         _fail(ValueError(f"--scope must be local, national or any, not {scope!r}"))
@@ -155,9 +162,24 @@ def suggest(
         best = next((m for m in s.matches if m.close), None)
         why = f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else "no close match"
         back = "" if s.backward is None else f"{s.backward:.3f}"
-        rows.append([str(rank), s.key, text.name, text.bloc, f"{s.score:.3f}", f"{s.forward:.3f}", back, f"{s.lexical:.3f}", ", ".join(s.shared_themes[:3]), why])
+        rows.append(
+            [
+                str(rank),
+                s.key,
+                text.name,
+                text.bloc,
+                f"{s.score:.3f}",
+                f"{s.forward:.3f}",
+                back,
+                f"{s.lexical:.3f}",
+                ", ".join(s.shared_themes[:3]),
+                why,
+            ]
+        )
         notes.append(f"{rank}. {text.name}: " + "; ".join(reasons(live, asking, s)))
-    typer.echo(_table(["#", "id", "name", "bloc", "score", "fwd", "back", "lex", "themes", "best matched phrases"], rows))
+    typer.echo(
+        _table(["#", "id", "name", "bloc", "score", "fwd", "back", "lex", "themes", "best matched phrases"], rows)
+    )
     if notes:
         typer.echo("\nwhy:\n" + "\n".join(notes))
 
@@ -187,8 +209,8 @@ def eval_(
     cohort out where the shipped weights saw the bundle) beside the hand-set score, TF-IDF and dense."""
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
     from service.learning.evaluation import evaluate_bundle
-    from service.live.recommenders import load_ranker, load_tagger
     from service.learning.training import digest
+    from service.live.recommenders import load_ranker, load_tagger
 
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
@@ -218,7 +240,10 @@ def eval_(
         typer.echo(f"\nablation, {section} (engine retrained without each group)\n" + _table(["without", *names], rows))
     for label, block in result.get("cohort_pairing_methods", {}).items():
         if block:
-            typer.echo(f"\ncohort pairing ({label}): optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})")
+            typer.echo(
+                f"\ncohort pairing ({label}): optimal {block['recovered']}/{block['pairs']} ({block['rate']:.2f}), "
+                f"top-1 {block['top1_recovered']}/{block['pairs']} ({block['top1_rate']:.2f})"
+            )
     engine_misses = [m for m in misses if m.method == "engine"]
     if engine_misses:
         typer.echo("\nengine queries whose true partner is not first:")
@@ -228,8 +253,13 @@ def eval_(
 
 @app.command()
 def train(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="where to write the weights; default: the shipped data/ranker.json")] = None,
-    feedback: Annotated[bool, typer.Option("--feedback", help="also learn from accepted and rejected suggestions in the database")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="where to write the weights; default: the shipped data/ranker.json"),
+    ] = None,
+    feedback: Annotated[
+        bool, typer.Option("--feedback", help="also learn from accepted and rejected suggestions in the database")
+    ] = False,
 ) -> None:
     """Learn the ranker's weights from the real partnerships of data/eval/ (reproducible to the digit).
 
@@ -238,8 +268,8 @@ def train(
     leave-one-cohort-out figures on the evaluation bundles do not drop.
     """
     from embeddings import CachedEncoder, MemoryVectorCache, load_encoder
-    from service.live.recommenders import load_tagger
     from service.learning.training import train_ranker
+    from service.live.recommenders import load_tagger
 
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
@@ -261,7 +291,10 @@ def train(
         if not verdict.adopted:
             raise typer.Exit(1)
     target.write_text(json.dumps(ranker.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {target}: {', '.join(f'{d} {n}' for d, n in ranker.meta['queries'].items())} queries, match threshold {ranker.match_threshold}")
+    typer.echo(
+        f"wrote {target}: {', '.join(f'{d} {n}' for d, n in ranker.meta['queries'].items())} queries, "
+        f"match threshold {ranker.match_threshold}"
+    )
 
 
 runs_app = typer.Typer(help="Batch re-ranking runs.", no_args_is_help=True)
@@ -279,9 +312,9 @@ def _interval_seconds(text: str) -> float:
 
 @app.command()
 def rerank(
-    every: Annotated[Optional[str], typer.Option(help="repeat at this interval (30m, 6h, 1d); default: run once")] = None,
-    dask: Annotated[Optional[str], typer.Option(help="Dask scheduler address for the scoring blocks")] = None,
-    k: Annotated[Optional[int], typer.Option(min=1, max=100, help="suggestions stored per profile and target")] = None,
+    every: Annotated[str | None, typer.Option(help="repeat at this interval (30m, 6h, 1d); default: run once")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address for the scoring blocks")] = None,
+    k: Annotated[int | None, typer.Option(min=1, max=100, help="suggestions stored per profile and target")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Re-rank every profile's suggestions (encoding only changed text) and store them as a run."""
@@ -289,19 +322,26 @@ def rerank(
 
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    from service.batch.jobs import ProgressReport, RerankParams
+    from service.batch.jobs import rerank as run_rerank
     from service.errors import TwinningError
-    from service.batch.jobs import ProgressReport, RerankParams, rerank as run_rerank
 
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
     params = RerankParams.of(settings, k=k or settings.suggestions_k, dask_address=dask or settings.dask_address)
     sessions = _sessions()
     while True:
-        columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, disable=quiet, transient=False, console=None) as bar:
             tasks: dict[str, int] = {}
 
-            def show(p: ProgressReport) -> None:
+            def show(p: ProgressReport, tasks: dict[str, int] = tasks, bar: Progress = bar) -> None:
                 if p.stage not in tasks:
                     tasks[p.stage] = bar.add_task(p.stage, total=p.total)
                 bar.update(tasks[p.stage], completed=p.done, total=p.total)
@@ -320,7 +360,10 @@ def rerank(
                 run = None
         if run is not None:
             c = run.counts
-            typer.echo(f"run {run.id} succeeded: {c['profiles']} profiles, {c['encoded']} texts encoded, {c['suggestions']} suggestions stored; seconds {c['seconds']}")
+            typer.echo(
+                f"run {run.id} succeeded: {c['profiles']} profiles, {c['encoded']} texts encoded, "
+                f"{c['suggestions']} suggestions stored; seconds {c['seconds']}"
+            )
         if interval is None:
             return
         time.sleep(interval)
@@ -333,8 +376,16 @@ def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
 
     with _sessions()() as session:
         rows = [
-            [str(r.id), r.state, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.finished_at.strftime("%H:%M:%S") if r.finished_at else "",
-             str(r.counts.get("profiles", "")), str(r.counts.get("encoded", "")), str(r.counts.get("suggestions", "")), (r.error or "")[:60]]
+            [
+                str(r.id),
+                r.state,
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.finished_at.strftime("%H:%M:%S") if r.finished_at else "",
+                str(r.counts.get("profiles", "")),
+                str(r.counts.get("encoded", "")),
+                str(r.counts.get("suggestions", "")),
+                (r.error or "")[:60],
+            ]
             for r in list_runs(session=session, limit=limit)
         ]
     typer.echo(_table(["run", "state", "started", "finished", "profiles", "encoded", "suggestions", "error"], rows))
@@ -342,9 +393,9 @@ def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
 
 @runs_app.command("diff")
 def runs_diff(
-    run_id: Annotated[Optional[int], typer.Argument(help="default: the current run")] = None,
+    run_id: Annotated[int | None, typer.Argument(help="default: the current run")] = None,
     against: Annotated[str, typer.Option(help="a run id or PREVIOUS")] = "PREVIOUS",
-    profile: Annotated[Optional[str], typer.Option(help="only this profile")] = None,
+    profile: Annotated[str | None, typer.Option(help="only this profile")] = None,
 ) -> None:
     """What changed between two runs: new, dropped and moved suggestions per profile."""
     from service.domain.runs import current_run, previous_run_id, run_diff
@@ -383,17 +434,19 @@ def _pair_option(values: list[str], what: str) -> list[tuple[str, str]]:
 @app.command()
 def pair(
     cohort: Annotated[str, typer.Argument(help="cohort id (see GET /cohorts)")],
-    capacity: Annotated[Optional[list[str]], typer.Option(help="ID=N: a city may take N partners (default 1)")] = None,
-    lock: Annotated[Optional[list[str]], typer.Option(help="A=B: an agreed pair to keep")] = None,
-    forbid: Annotated[Optional[list[str]], typer.Option(help="A=B: a pair never to propose")] = None,
-    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="leave a city unpaired rather than below this")] = 0.0,
+    capacity: Annotated[list[str] | None, typer.Option(help="ID=N: a city may take N partners (default 1)")] = None,
+    lock: Annotated[list[str] | None, typer.Option(help="A=B: an agreed pair to keep")] = None,
+    forbid: Annotated[list[str] | None, typer.Option(help="A=B: a pair never to propose")] = None,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="leave a city unpaired rather than below this")
+    ] = 0.0,
     ignore_partnerships: Annotated[bool, typer.Option(help="pair from scratch, ignoring known partnerships")] = False,
 ) -> None:
     """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired."""
-    from service.live.index import LiveIndex
-    from service.errors import TwinningError
     from service.domain.cohorts import get_cohort
     from service.domain.pairing import propose
+    from service.errors import TwinningError
+    from service.live.index import LiveIndex
 
     caps = {}
     for a, n in _pair_option(capacity or [], "--capacity"):
@@ -406,8 +459,13 @@ def pair(
         live.start()
         with sessions() as session:
             proposal = propose(
-                session, live.recommender_ready(), get_cohort(session=session, cohort_id=cohort), capacity=caps,
-                lock=_pair_option(lock or [], "--lock"), forbid=_pair_option(forbid or [], "--forbid"), min_score=min_score,
+                session,
+                live.recommender_ready(),
+                get_cohort(session=session, cohort_id=cohort),
+                capacity=caps,
+                lock=_pair_option(lock or [], "--lock"),
+                forbid=_pair_option(forbid or [], "--forbid"),
+                min_score=min_score,
                 use_partnerships=not ignore_partnerships,
             )
     except TwinningError as exc:
@@ -417,8 +475,16 @@ def pair(
     for p in result.pairs:
         why = proposal.explanations[(p.a, p.b)]
         best = why.matches[0] if why.matches else None
-        rows.append([p.a, p.b, f"{p.score:.3f}", "yes" if p.locked else "", ", ".join(why.shared_themes[:3]),
-                     f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else ""])
+        rows.append(
+            [
+                p.a,
+                p.b,
+                f"{p.score:.3f}",
+                "yes" if p.locked else "",
+                ", ".join(why.shared_themes[:3]),
+                f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else "",
+            ]
+        )
     typer.echo(_table(["a", "b", "score", "locked", "themes", "best matched phrases"], rows))
     typer.echo(f"\ntotal {result.total:.3f} over {len(result.pairs)} pairs")
     if result.regrets:

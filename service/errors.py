@@ -106,7 +106,13 @@ class Forbidden(TwinningError):
 def problem_response(
     status: int, title: str, detail: str, instance: str, errors: list[FieldProblem] = (), **extra: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
     body.update(extra)
@@ -141,7 +147,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
         # Two writers sent the same If-Match: both passed the version check, and the second one's
         # UPDATE (or DELETE) found the row at a newer version. It lost the race, as a stale If-Match does.
-        conflict = VersionConflict("it changed while your write was under way (another write came first); fetch it again and re-apply your change")
+        conflict = VersionConflict(
+            "it changed while your write was under way (another write came first); "
+            "fetch it again and re-apply your change"
+        )
         return await _domain(request, conflict)
 
     @app.exception_handler(StarletteHTTPException)
@@ -150,7 +159,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        response = problem_response(500, "Internal server error", "an unexpected error occurred; nothing was changed", request.url.path)
+        response = problem_response(
+            500, "Internal server error", "an unexpected error occurred; nothing was changed", request.url.path
+        )
         # the server closes the connection after an unhandled error: say so, or the client sends its
         # next request down a connection that is gone
         response.headers["Connection"] = "close"

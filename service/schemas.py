@@ -94,7 +94,9 @@ def _one_line(text: str) -> str:
 def _free_text(text: str) -> str:
     """Descriptions and reasons: tabs and line breaks are kept, any other control character refused."""
     if found := FREE_TEXT_CONTROL.search(text):
-        raise ValueError(f"must not contain control characters other than tabs and line breaks (found U+{ord(found.group()):04X})")
+        raise ValueError(
+            f"must not contain control characters other than tabs and line breaks (found U+{ord(found.group()):04X})"
+        )
     return text
 
 
@@ -121,10 +123,14 @@ def _upper(value: Any) -> Any:
 # a country asked for in a filter, in either case: the API's query and the page's form read it alike
 CountryFilter = Annotated[Country, BeforeValidator(_upper)]
 # control characters are looked for after stripping, so surrounding white space never counts
-Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE), AfterValidator(_one_line)]
+Phrase = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE), AfterValidator(_one_line)
+]
 Phrases = Annotated[list[Phrase], Field(max_length=MAX_PHRASES), AfterValidator(_clean_phrases)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)
+]
 Programme = Annotated[str, StringConstraints(max_length=200), AfterValidator(_one_line)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_free_text)]
 # a query parameter's words: a search, a filter
@@ -265,10 +271,16 @@ class ScoreParts(BaseModel):
     lexical: float = Field(description="TF-IDF cosine of the two whole texts")
     forward: float = Field(description="how well the candidate covers the asking profile's needs")
     backward: float | None = Field(description="how well the asking city covers the candidate city's interests")
-    handset: float | None = Field(default=None, description="the hand-set score (0.8 dense + 0.2 lexical), beside the learned one")
-    features: dict[str, float] = Field(default_factory=dict, description="the learned ranker's inputs (matching/features.py)")
+    handset: float | None = Field(
+        default=None, description="the hand-set score (0.8 dense + 0.2 lexical), beside the learned one"
+    )
+    features: dict[str, float] = Field(
+        default_factory=dict, description="the learned ranker's inputs (matching/features.py)"
+    )
     contributions: dict[str, float] = Field(
-        default_factory=dict, description="each feature's share of the learned score: score = logistic(their sum), 0.5 for the list's average candidate"
+        default_factory=dict,
+        description="each feature's share of the learned score: score = logistic(their sum), "
+        "0.5 for the list's average candidate",
     )
 
 
@@ -279,7 +291,9 @@ class PhraseMatchOut(BaseModel):
     match_role: str
     similarity: float
     direction: Literal["forward", "backward"]
-    close: bool = Field(default=True, description="false below the similarity that means something: shown as no close match")
+    close: bool = Field(
+        default=True, description="false below the similarity that means something: shown as no close match"
+    )
 
 
 class ThemeOut(BaseModel):
@@ -321,7 +335,9 @@ class AdhocQuery(BaseModel):
     name: Name = "ad-hoc query"
     bloc: Bloc | None = None
     country: Country | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)] = ""
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION), AfterValidator(_free_text)
+    ] = ""
     interests: Phrases = Field(default_factory=list)
     offers: Phrases = Field(default_factory=list)
     target: Kind = "city"
@@ -384,12 +400,16 @@ Pair = Annotated[list[ProfileId], Field(min_length=2, max_length=2, description=
 class PairingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    capacity: dict[ProfileId, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict, description="partners a city may take (default 1)")
+    capacity: dict[ProfileId, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=dict, description="partners a city may take (default 1)"
+    )
     lock: list[Pair] = Field(default_factory=list, description="agreed pairs, kept")
     forbid: list[Pair] = Field(default_factory=list, description="pairs never to propose")
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
     partnerships: Literal["auto", "ignore"] = Field(
-        "auto", description="auto: pairs accepted for this cohort stay locked, other known partnerships are forbidden; ignore: pair from scratch"
+        "auto",
+        description="auto: pairs accepted for this cohort stay locked, other known partnerships are forbidden; "
+        "ignore: pair from scratch",
     )
 
 

@@ -32,13 +32,19 @@ def delete_cohort(cohort_id: CohortIdPath, session: SessionDep, principal: Manag
 
 
 @router.post("/{cohort_id}/pairing", response_model=PairingOut)
-def pairing(cohort_id: CohortIdPath, body: PairingRequest, session: SessionDep, live: LiveDep, principal: ManagerDep) -> PairingOut:
+def pairing(
+    cohort_id: CohortIdPath, body: PairingRequest, session: SessionDep, live: LiveDep, principal: ManagerDep
+) -> PairingOut:
     """Propose the pairing with the highest total score; pairs accepted earlier for this cohort stay locked."""
-    return cohort_pairing.pairing_view(session=session, live=live, cohort=cohorts.get_cohort(session=session, cohort_id=cohort_id), options=body)
+    return cohort_pairing.pairing_view(
+        session=session, live=live, cohort=cohorts.get_cohort(session=session, cohort_id=cohort_id), options=body
+    )
 
 
 @router.post("/{cohort_id}/pairing/accept", response_model=AcceptOut)
 def accept(cohort_id: CohortIdPath, body: AcceptRequest, session: SessionDep, principal: ManagerDep) -> AcceptOut:
     """Store the chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
     cohort = cohorts.get_cohort(session=session, cohort_id=cohort_id)
-    return cohort_pairing.accept_pairs(session=session, cohort=cohort, pairs=[tuple(p) for p in body.pairs], accepted_by=principal.label)
+    return cohort_pairing.accept_pairs(
+        session=session, cohort=cohort, pairs=[tuple(p) for p in body.pairs], accepted_by=principal.label
+    )

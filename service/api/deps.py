@@ -114,7 +114,10 @@ def get_if_match(
         raise PreconditionRequired("send `If-Match` with the version you read (the ETag of GET /profiles/{id})")
     version = row_number(if_match.strip().removeprefix("W/").strip('"'))
     if version is None:
-        raise InvalidInput("If-Match must be a profile version such as \"3\"", [FieldProblem("/headers/If-Match", "not a version number")])
+        raise InvalidInput(
+            'If-Match must be a profile version such as "3"',
+            [FieldProblem("/headers/If-Match", "not a version number")],
+        )
     return version
 
 

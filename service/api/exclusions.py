@@ -10,9 +10,13 @@ router = APIRouter(tags=["exclusions"])
 
 
 @router.post("/profiles/{profile_id}/exclusions", status_code=status.HTTP_201_CREATED, response_model=ExclusionOut)
-def create_exclusion(profile_id: ProfileIdPath, body: ExclusionCreate, session: SessionDep, principal: PrincipalDep) -> ExclusionOut:
+def create_exclusion(
+    profile_id: ProfileIdPath, body: ExclusionCreate, session: SessionDep, principal: PrincipalDep
+) -> ExclusionOut:
     """Never suggest `excluded` to this profile, nor this profile to `excluded`; repeating it is harmless."""
-    return exclusions.exclude(session=session, principal=principal, profile_id=profile_id, other=body.excluded, reason=body.reason)
+    return exclusions.exclude(
+        session=session, principal=principal, profile_id=profile_id, other=body.excluded, reason=body.reason
+    )
 
 
 @router.get("/profiles/{profile_id}/exclusions", response_model=list[ExclusionOut])
@@ -21,12 +25,22 @@ def list_exclusions(profile_id: ProfileIdPath, session: SessionDep, principal: P
 
 
 @router.delete("/profiles/{profile_id}/exclusions/{other}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_exclusion(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_exclusion(
+    profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep
+) -> Response:
     exclusions.delete_exclusion(session=session, principal=principal, profile_id=profile_id, other=other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/profiles/{profile_id}/suggestions/{other}/reject", status_code=status.HTTP_201_CREATED, response_model=ExclusionOut)
-def reject_suggestion(profile_id: ProfileIdPath, other: ProfileIdPath, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> ExclusionOut:
+@router.post(
+    "/profiles/{profile_id}/suggestions/{other}/reject",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExclusionOut,
+)
+def reject_suggestion(
+    profile_id: ProfileIdPath, other: ProfileIdPath, body: RejectBody, session: SessionDep, principal: PrincipalDep
+) -> ExclusionOut:
     """Reject a suggestion: it becomes an exclusion (undo with DELETE on the exclusion)."""
-    return exclusions.exclude(session=session, principal=principal, profile_id=profile_id, other=other, reason=body.reason)
+    return exclusions.exclude(
+        session=session, principal=principal, profile_id=profile_id, other=other, reason=body.reason
+    )

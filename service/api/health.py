@@ -9,4 +9,6 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(request: Request) -> dict:
-    return health_status(engine=request.app.state.engine, sessions=request.app.state.sessions, live=request.app.state.live)
+    return health_status(
+        engine=request.app.state.engine, sessions=request.app.state.sessions, live=request.app.state.live
+    )

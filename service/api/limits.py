@@ -52,6 +52,9 @@ class BodySizeLimit:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, "Payload too large", f"the request body is over the limit of {self.max_bytes} bytes", scope.get("path", "")
+            413,
+            "Payload too large",
+            f"the request body is over the limit of {self.max_bytes} bytes",
+            scope.get("path", ""),
         )
         await response(scope, receive, send)

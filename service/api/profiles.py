@@ -7,7 +7,16 @@ from fastapi import APIRouter, Query, Response, status
 from service.api.deps import IfMatchDep, LiveDep, PrincipalDep, ProfileIdPath, ProfileWriterDep, SessionDep, SettingsDep
 from service.domain import profiles
 from service.errors import FieldProblem, InvalidInput
-from service.schemas import ID_PATTERN, ProfileCreate, ProfileFields, ProfileOut, ProfilePage, ProfilePatch, ProfileReplace, QueryText
+from service.schemas import (
+    ID_PATTERN,
+    ProfileCreate,
+    ProfileFields,
+    ProfileOut,
+    ProfilePage,
+    ProfilePatch,
+    ProfileReplace,
+    QueryText,
+)
 
 router = APIRouter(prefix="/profiles", tags=["profiles"])
 
@@ -17,7 +26,9 @@ def _etag(response: Response, version: int) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProfileOut)
-def create_profile(body: ProfileCreate, session: SessionDep, live: LiveDep, principal: PrincipalDep, response: Response) -> ProfileOut:
+def create_profile(
+    body: ProfileCreate, session: SessionDep, live: LiveDep, principal: PrincipalDep, response: Response
+) -> ProfileOut:
     profile = profiles.create_profile(session=session, live=live, principal=principal, data=body)
     _etag(response, profile.version)
     response.headers["Location"] = f"/profiles/{profile.id}"
@@ -32,7 +43,9 @@ def list_profiles(
     kind: Annotated[str | None, Query(pattern="^(city|organisation)$")] = None,
     bloc: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
     country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
-    org_type: Annotated[str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")] = None,
+    org_type: Annotated[
+        str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")
+    ] = None,
     q: Annotated[QueryText | None, Query(description="text search in name, description and phrases")] = None,
     cursor: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
@@ -45,7 +58,9 @@ def list_profiles(
 
 
 @router.get("/{profile_id}", response_model=ProfileOut)
-def read_profile(profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep, response: Response) -> ProfileOut:
+def read_profile(
+    profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep, response: Response
+) -> ProfileOut:
     profile = profiles.get_profile(session=session, profile_id=profile_id)
     _etag(response, profile.version)
     return profiles.profile_out(profile)
@@ -53,26 +68,46 @@ def read_profile(profile_id: ProfileIdPath, session: SessionDep, principal: Prin
 
 @router.put("/{profile_id}", response_model=ProfileOut)
 def replace_profile(
-    profile_id: ProfileIdPath, body: ProfileReplace, if_match: IfMatchDep, session: SessionDep, live: LiveDep, principal: ProfileWriterDep, response: Response
+    profile_id: ProfileIdPath,
+    body: ProfileReplace,
+    if_match: IfMatchDep,
+    session: SessionDep,
+    live: LiveDep,
+    principal: ProfileWriterDep,
+    response: Response,
 ) -> ProfileOut:
     if body.id is not None and body.id != profile_id:
-        raise InvalidInput("the id in the body differs from the one in the path", [FieldProblem("/id", f"must be {profile_id!r}")])
+        raise InvalidInput(
+            "the id in the body differs from the one in the path", [FieldProblem("/id", f"must be {profile_id!r}")]
+        )
     data = ProfileFields.model_validate(body.model_dump(exclude={"id"}))
-    profile = profiles.replace_profile(session=session, live=live, principal=principal, profile_id=profile_id, data=data, version=if_match)
+    profile = profiles.replace_profile(
+        session=session, live=live, principal=principal, profile_id=profile_id, data=data, version=if_match
+    )
     _etag(response, profile.version)
     return profiles.profile_out(profile)
 
 
 @router.patch("/{profile_id}", response_model=ProfileOut)
 def patch_profile(
-    profile_id: ProfileIdPath, body: ProfilePatch, if_match: IfMatchDep, session: SessionDep, live: LiveDep, principal: ProfileWriterDep, response: Response
+    profile_id: ProfileIdPath,
+    body: ProfilePatch,
+    if_match: IfMatchDep,
+    session: SessionDep,
+    live: LiveDep,
+    principal: ProfileWriterDep,
+    response: Response,
 ) -> ProfileOut:
-    profile = profiles.patch_profile(session=session, live=live, principal=principal, profile_id=profile_id, body=body, version=if_match)
+    profile = profiles.patch_profile(
+        session=session, live=live, principal=principal, profile_id=profile_id, body=body, version=if_match
+    )
     _etag(response, profile.version)
     return profiles.profile_out(profile)
 
 
 @router.delete("/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_profile(profile_id: ProfileIdPath, if_match: IfMatchDep, session: SessionDep, live: LiveDep, principal: ProfileWriterDep) -> Response:
+def delete_profile(
+    profile_id: ProfileIdPath, if_match: IfMatchDep, session: SessionDep, live: LiveDep, principal: ProfileWriterDep
+) -> Response:
     profiles.delete_profile(session=session, live=live, principal=principal, profile_id=profile_id, version=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,9 +12,13 @@ router = APIRouter(tags=["runs"])
 
 
 @router.post("/jobs/rerank", status_code=status.HTTP_202_ACCEPTED)
-def start_rerank(request: Request, session: SessionDep, settings: SettingsDep, principal: ManagerDep, response: Response) -> dict[str, Any]:
+def start_rerank(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: ManagerDep, response: Response
+) -> dict[str, Any]:
     """Start a re-ranking in the background; follow it at the Location given."""
-    run = domain_runs.start_rerank(session=session, settings=settings, sessions=request.app.state.sessions, principal=principal)
+    run = domain_runs.start_rerank(
+        session=session, settings=settings, sessions=request.app.state.sessions, principal=principal
+    )
     response.headers["Location"] = f"/jobs/{run.id}"
     return domain_runs.run_out(run)
 
@@ -41,7 +45,9 @@ def diff(
     run_id: RunIdPath,
     session: SessionDep,
     principal: ManagerDep,
-    against: Annotated[str, Query(description="a run id, or PREVIOUS for the succeeded run before this one")] = "PREVIOUS",
+    against: Annotated[
+        str, Query(description="a run id, or PREVIOUS for the succeeded run before this one")
+    ] = "PREVIOUS",
     profile: Annotated[str | None, Query(pattern=ID_PATTERN, description="only this profile")] = None,
 ) -> dict[str, Any]:
     return domain_runs.diff_against(session=session, run_id=run_id, against=against, profile_id=profile)

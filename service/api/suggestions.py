@@ -22,23 +22,42 @@ def profile_suggestions(
     target: Kind = Kind.CITY,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     bloc: Annotated[Bloc | None, Query(description="only this bloc (default for cities: any other bloc)")] = None,
-    country: Annotated[CountryFilter | None, Query(description="only this country (ISO 3166-1 alpha-2, either case)")] = None,
+    country: Annotated[
+        CountryFilter | None, Query(description="only this country (ISO 3166-1 alpha-2, either case)")
+    ] = None,
     org_type: Annotated[OrgType | None, Query()] = None,
-    diversity: Annotated[float, Query(ge=0, le=1, description="0 = pure score order; higher spreads suggestions across themes")] = 0.0,
+    diversity: Annotated[
+        float, Query(ge=0, le=1, description="0 = pure score order; higher spreads suggestions across themes")
+    ] = 0.0,
     include_partners: bool = False,
     scope: Annotated[
         Scope,
-        Query(description="organisations: the asking city's own, its country's, or any (the learned locality prior weighs in)"),
+        Query(
+            description="organisations: the asking city's own, its country's, or any "
+            "(the learned locality prior weighs in)"
+        ),
     ] = "any",
     source: Annotated[
         Literal["live", "batch"] | None,
-        Query(description="batch: the current run's stored ranking; default: batch when that run is newer than the profile"),
+        Query(
+            description="batch: the current run's stored ranking; "
+            "default: batch when that run is newer than the profile"
+        ),
     ] = None,
 ) -> SuggestionList:
     ask = SuggestionRequest(
-        target=target, k=k, bloc=bloc, country=country, org_type=org_type, diversity=diversity, include_partners=include_partners, scope=scope
+        target=target,
+        k=k,
+        bloc=bloc,
+        country=country,
+        org_type=org_type,
+        diversity=diversity,
+        include_partners=include_partners,
+        scope=scope,
     )
-    return suggestions.suggestions_for(session=session, live=live, principal=principal, profile_id=profile_id, ask=ask, source=source)
+    return suggestions.suggestions_for(
+        session=session, live=live, principal=principal, profile_id=profile_id, ask=ask, source=source
+    )
 
 
 @router.post("/suggestions/query", response_model=SuggestionList)
@@ -53,7 +72,9 @@ def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep,
 
 
 @router.delete("/profiles/{profile_id}/partnerships/{other}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> Response:
+def delete_partnership(
+    profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Undo an accepted partnership."""
     partnerships.delete_partnership(session=session, principal=principal, profile_id=profile_id, other=other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

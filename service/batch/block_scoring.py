@@ -37,10 +37,17 @@ class RerankParams:
     @classmethod
     def of(cls, settings: Settings, **overrides) -> "RerankParams":
         """The parameters the settings give, some overridden (a CLI option, a benchmark's workers)."""
-        return cls(**{
-            "k": settings.suggestions_k, "block_size": settings.rerank_block_size, "dask_address": settings.dask_address,
-            "workers": settings.rerank_workers, "shortlist": settings.rerank_shortlist or SHORTLIST_SIZE, "ranker": ranker_id(settings.ranker_path),
-        } | overrides)
+        return cls(
+            **{
+                "k": settings.suggestions_k,
+                "block_size": settings.rerank_block_size,
+                "dask_address": settings.dask_address,
+                "workers": settings.rerank_workers,
+                "shortlist": settings.rerank_shortlist or SHORTLIST_SIZE,
+                "ranker": ranker_id(settings.ranker_path),
+            }
+            | overrides
+        )
 
 
 ROW_COLUMNS = ("run_id", "profile_id", "target", "rank", "other_id", "score", "detail")
@@ -57,7 +64,9 @@ def block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int)
     ]
 
 
-def block_items(texts: dict[str, ProfileText], excluded: dict[str, set[str]], partners: dict[str, set[str]] | None = None) -> list[BlockItem]:
+def block_items(
+    texts: dict[str, ProfileText], excluded: dict[str, set[str]], partners: dict[str, set[str]] | None = None
+) -> list[BlockItem]:
     """Every profile for both targets, ordered so items sharing a presence matrix come together.
 
     `partners` are the known partnerships: an item carries its home city's partner cities, which
@@ -116,10 +125,14 @@ def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankPar
         gc.collect()
         gc.freeze()
         try:
-            with multiprocessing.get_context("fork").Pool(min(params.workers, len(phase_blocks)), initializer=_one_blas_thread) as pool:
+            with multiprocessing.get_context("fork").Pool(
+                min(params.workers, len(phase_blocks)), initializer=_one_blas_thread
+            ) as pool:
                 if presence is not None:
                     pool.map(_fill_forked, presence.parts(), chunksize=1)
-                yield from zip(phase_blocks, pool.imap(_score_forked, [(block, params.k, run_id) for block in phase_blocks]))
+                yield from zip(
+                    phase_blocks, pool.imap(_score_forked, [(block, params.k, run_id) for block in phase_blocks])
+                )
         finally:
             if not frozen_before:
                 gc.unfreeze()
@@ -140,7 +153,9 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _dask_blocks(scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams, run_id: int) -> Iterator[Scored]:
+def _dask_blocks(
+    scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams, run_id: int
+) -> Iterator[Scored]:
     from distributed import Client, as_completed
 
     with Client(params.dask_address) as client:

@@ -87,7 +87,11 @@ class _Tracker:
             self.last_write = now
             with self.sessions() as session:
                 session.execute(update(Run).where(Run.id == self.run_id).values(progress=asdict(progress)))
-                session.execute(update(JobLock).where(JobLock.name == LOCK_NAME, JobLock.holder == self.holder).values(heartbeat_at=utcnow()))
+                session.execute(
+                    update(JobLock)
+                    .where(JobLock.name == LOCK_NAME, JobLock.holder == self.holder)
+                    .values(heartbeat_at=utcnow())
+                )
                 session.commit()
 
 
@@ -99,7 +103,8 @@ def _insert_rows_sql(paramstyle: str) -> str:
     PostgreSQL, whose json column takes the text as it is.
     """
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    return f"INSERT INTO {RunSuggestion.__tablename__} ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join([mark] * len(ROW_COLUMNS))})"
+    columns, marks = ", ".join(ROW_COLUMNS), ", ".join([mark] * len(ROW_COLUMNS))
+    return f"INSERT INTO {RunSuggestion.__tablename__} ({columns}) VALUES ({marks})"
 
 
 def _release_free_heap() -> None:
@@ -151,7 +156,11 @@ def rerank(
         except BaseException as exc:
             with sessions() as session:
                 session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run_id))
-                session.execute(update(Run).where(Run.id == run_id).values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"))
+                session.execute(
+                    update(Run)
+                    .where(Run.id == run_id)
+                    .values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}")
+                )
                 session.commit()
             raise
         track("storing", 0, 1)
@@ -172,7 +181,9 @@ def rerank(
         release_lock(sessions, holder)
 
 
-def _execute(settings: Settings, sessions: sessionmaker[Session], params: RerankParams, run_id: int, track: _Tracker, base) -> dict:
+def _execute(
+    settings: Settings, sessions: sessionmaker[Session], params: RerankParams, run_id: int, track: _Tracker, base
+) -> dict:
     started = time.monotonic()
     timings: dict[str, float] = {}
     with sessions() as session:
@@ -215,16 +226,24 @@ def _execute(settings: Settings, sessions: sessionmaker[Session], params: Rerank
         storing += time.monotonic() - t
         track("scoring", done, len(items))
         t = time.monotonic()
-    timings |= {"scoring": round(scoring, 3), "storing": round(storing, 3), "total": round(time.monotonic() - started, 3)}
+    timings |= {
+        "scoring": round(scoring, 3),
+        "storing": round(storing, 3),
+        "total": round(time.monotonic() - started, 3),
+    }
     timings["encoding"] = round(timings["encoding"], 3)
     return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}
 
 
-def start_background_rerank(session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str) -> Run:
+def start_background_rerank(
+    session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str
+) -> Run:
     """Queue a run and start it on a thread of this process; Conflict when one is queued or running."""
     lock = session.get(JobLock, LOCK_NAME)
     queued = session.scalar(select(Run.id).where(Run.state == "queued").limit(1))
-    if queued or (lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)):
+    if queued or (
+        lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)
+    ):
         raise Conflict("a re-ranking run is already queued or in progress")
     run = Run(state="queued", model_id="", params={"requested_by": requested_by})
     session.add(run)
@@ -236,7 +255,9 @@ def start_background_rerank(session: Session, settings: Settings, sessions: sess
             rerank(settings, sessions, params, run_id=run.id)
         except Conflict as exc:
             with sessions() as s:
-                s.execute(update(Run).where(Run.id == run.id).values(state="failed", error=str(exc), finished_at=utcnow()))
+                s.execute(
+                    update(Run).where(Run.id == run.id).values(state="failed", error=str(exc), finished_at=utcnow())
+                )
                 s.commit()
         except Exception:  # recorded on the run row by rerank itself
             log.exception("re-ranking run %s failed", run.id)

@@ -66,5 +66,9 @@ def take_lock(sessions: sessionmaker[Session], holder: str, stale_after: float) 
 
 def release_lock(sessions: sessionmaker[Session], holder: str) -> None:
     with sessions() as session:
-        session.execute(update(JobLock).where(JobLock.name == LOCK_NAME, JobLock.holder == holder).values(holder=None, heartbeat_at=None))
+        session.execute(
+            update(JobLock)
+            .where(JobLock.name == LOCK_NAME, JobLock.holder == holder)
+            .values(holder=None, heartbeat_at=None)
+        )
         session.commit()

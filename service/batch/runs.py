@@ -29,24 +29,40 @@ __all__ = [
 
 def suggestion_detail(s: Suggestion) -> str:
     """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
-    return json.dumps({
-        "parts": {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward, "handset": s.handset},
-        "features": s.features,
-        "contributions": s.contributions,
-        "matches": [m.__dict__ for m in s.matches],
-        "shared_themes": s.shared_themes,
-        "shared_terms": s.shared_terms,
-    })
+    return json.dumps(
+        {
+            "parts": {
+                "dense": s.dense,
+                "lexical": s.lexical,
+                "forward": s.forward,
+                "backward": s.backward,
+                "handset": s.handset,
+            },
+            "features": s.features,
+            "contributions": s.contributions,
+            "matches": [m.__dict__ for m in s.matches],
+            "shared_themes": s.shared_themes,
+            "shared_terms": s.shared_terms,
+        }
+    )
 
 
 def stored_suggestion(row: RunSuggestion) -> Suggestion:
     """A stored suggestion as the recommender gave it, from its row and the detail `suggestion_detail` wrote."""
     d = row.detail
     return Suggestion(
-        key=row.other_id, score=row.score, dense=d["parts"]["dense"], lexical=d["parts"]["lexical"],
-        forward=d["parts"]["forward"], backward=d["parts"]["backward"], matches=[PhraseMatch(**m) for m in d["matches"]],
-        shared_themes=d["shared_themes"], shared_terms=d["shared_terms"], handset=d["parts"].get("handset"),
-        features=d.get("features", {}), contributions=d.get("contributions", {}),
+        key=row.other_id,
+        score=row.score,
+        dense=d["parts"]["dense"],
+        lexical=d["parts"]["lexical"],
+        forward=d["parts"]["forward"],
+        backward=d["parts"]["backward"],
+        matches=[PhraseMatch(**m) for m in d["matches"]],
+        shared_themes=d["shared_themes"],
+        shared_terms=d["shared_terms"],
+        handset=d["parts"].get("handset"),
+        features=d.get("features", {}),
+        contributions=d.get("contributions", {}),
     )
 
 
@@ -84,7 +100,9 @@ def stored_suggestions(session: Session, run_id: int, profile_id: str, target: s
     return list(
         session.scalars(
             select(RunSuggestion)
-            .where(RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target)
+            .where(
+                RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target
+            )
             .order_by(RunSuggestion.rank)
         )
     )
@@ -96,11 +114,13 @@ def previous_run_id(session: Session, run_id: int) -> int | None:
     )
 
 
-def _rankings(session: Session, run_id: int, profile_id: str | None) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+def _rankings(
+    session: Session, run_id: int, profile_id: str | None
+) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
     out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
-    query = select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score).where(
-        RunSuggestion.run_id == run_id
-    )
+    query = select(
+        RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score
+    ).where(RunSuggestion.run_id == run_id)
     if profile_id:
         query = query.where(RunSuggestion.profile_id == profile_id)
     rows = session.execute(query)
@@ -121,10 +141,18 @@ def run_diff(session: Session, run_id: int, against: int, profile_id: str | None
     changes = []
     for key in sorted(set(new_run) | set(old_run)):
         now, before = new_run.get(key, {}), old_run.get(key, {})
-        added = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"])
-        dropped = sorted(({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"])
+        added = sorted(
+            ({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"]
+        )
+        dropped = sorted(
+            ({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"]
+        )
         moved = sorted(
-            ({"id": o, "from": before[o][0], "to": r, "score": s} for o, (r, s) in now.items() if o in before and before[o][0] != r),
+            (
+                {"id": o, "from": before[o][0], "to": r, "score": s}
+                for o, (r, s) in now.items()
+                if o in before and before[o][0] != r
+            ),
             key=lambda x: x["to"],
         )
         if added or dropped or moved:
@@ -135,7 +163,13 @@ def run_diff(session: Session, run_id: int, against: int, profile_id: str | None
 def all_stored_suggestions(session: Session, run_id: int):
     """Every stored suggestion of a run, streamed in (profile, target, rank) order: for CSV export."""
     query = (
-        select(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank, RunSuggestion.other_id, RunSuggestion.score)
+        select(
+            RunSuggestion.profile_id,
+            RunSuggestion.target,
+            RunSuggestion.rank,
+            RunSuggestion.other_id,
+            RunSuggestion.score,
+        )
         .where(RunSuggestion.run_id == run_id)
         .order_by(RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.rank)
     )

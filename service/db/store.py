@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
 from service.db.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, other_side, utcnow
+from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
 from service.schemas import (
     Bundle,
     CohortIn,
@@ -170,12 +170,16 @@ def ordered_pair(a: str, b: str) -> tuple[str, str]:
 
 
 def partner_ids(session: Session, profile_id: str) -> set[str]:
-    rows = session.execute(select(Partnership.a, Partnership.b).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)))
+    rows = session.execute(
+        select(Partnership.a, Partnership.b).where(or_(Partnership.a == profile_id, Partnership.b == profile_id))
+    )
     return {other_side(a, b, profile_id) for a, b in rows}
 
 
 def excluded_ids(session: Session, profile_id: str) -> set[str]:
-    rows = session.execute(select(Exclusion.a, Exclusion.b).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)))
+    rows = session.execute(
+        select(Exclusion.a, Exclusion.b).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id))
+    )
     return {other_side(a, b, profile_id) for a, b in rows}
 
 
@@ -183,7 +187,14 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
     a, b = ordered_pair(p.a, p.b)
     row = session.scalar(select(Partnership).where(Partnership.a == a, Partnership.b == b))
     if row is None:
-        row = Partnership(a=a, b=b, programme=p.programme, themes=list(p.themes), accepted_by=accepted_by, accepted_at=utcnow() if accepted_by else None)
+        row = Partnership(
+            a=a,
+            b=b,
+            programme=p.programme,
+            themes=list(p.themes),
+            accepted_by=accepted_by,
+            accepted_at=utcnow() if accepted_by else None,
+        )
         session.add(row)
     else:
         row.programme = p.programme if p.programme is not None else row.programme
@@ -257,7 +268,11 @@ def reference_problems(session: Session, bundle: Bundle) -> list[FieldProblem]:
 
     outside = {ref for _, ref in wanted if ref not in in_bundle}
     stored = set(session.scalars(select(Profile.id).where(Profile.id.in_(outside)))) if outside else set()
-    problems += [FieldProblem(ptr, f"no profile {ref!r} in the bundle or stored") for ptr, ref in wanted if ref not in in_bundle and ref not in stored]
+    problems += [
+        FieldProblem(ptr, f"no profile {ref!r} in the bundle or stored")
+        for ptr, ref in wanted
+        if ref not in in_bundle and ref not in stored
+    ]
     return problems
 
 
@@ -265,7 +280,9 @@ def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = No
     """Upsert everything in a validated bundle; returns the summary and the ids whose text changed."""
     created = updated = unchanged = 0
     changed: list[str] = []
-    existing = {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_([p.id for p in bundle.profiles])))}
+    existing = {
+        p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_([p.id for p in bundle.profiles])))
+    }
     for data in bundle.profiles:
         profile = existing.get(data.id)
         if profile is None:
@@ -309,12 +326,20 @@ def export_bundle(session: Session) -> dict[str, Any]:
         {"a": p.a, "b": p.b, "programme": p.programme, "themes": p.themes or []}
         for p in session.scalars(select(Partnership).order_by(Partnership.a, Partnership.b))
     ]
-    cohorts = [{"id": c.id, "name": c.name, "sides": c.sides()} for c in session.scalars(select(Cohort).order_by(Cohort.id))]
+    cohorts = [
+        {"id": c.id, "name": c.name, "sides": c.sides()} for c in session.scalars(select(Cohort).order_by(Cohort.id))
+    ]
     exclusions = [
         {"profile": e.a, "excluded": e.b, "reason": e.reason}
         for e in session.scalars(select(Exclusion).order_by(Exclusion.a, Exclusion.b))
     ]
-    return {"format": "twinning.bundle/1", "profiles": profiles, "partnerships": partnerships, "cohorts": cohorts, "exclusions": exclusions}
+    return {
+        "format": "twinning.bundle/1",
+        "profiles": profiles,
+        "partnerships": partnerships,
+        "cohorts": cohorts,
+        "exclusions": exclusions,
+    }
 
 
 def profiles_by_ids(session: Session, ids: Iterable[str]) -> list[Profile]:
@@ -324,7 +349,11 @@ def profiles_by_ids(session: Session, ids: Iterable[str]) -> list[Profile]:
 
 def list_exclusions(session: Session, profile_id: str) -> list[Exclusion]:
     return list(
-        session.scalars(select(Exclusion).where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id)).order_by(Exclusion.created_at, Exclusion.id))
+        session.scalars(
+            select(Exclusion)
+            .where(or_(Exclusion.a == profile_id, Exclusion.b == profile_id))
+            .order_by(Exclusion.created_at, Exclusion.id)
+        )
     )
 
 
@@ -356,4 +385,10 @@ def delete_partnership(session: Session, profile_id: str, other: str) -> None:
 
 
 def list_partnerships(session: Session, profile_id: str) -> list[Partnership]:
-    return list(session.scalars(select(Partnership).where(or_(Partnership.a == profile_id, Partnership.b == profile_id)).order_by(Partnership.id)))
+    return list(
+        session.scalars(
+            select(Partnership)
+            .where(or_(Partnership.a == profile_id, Partnership.b == profile_id))
+            .order_by(Partnership.id)
+        )
+    )

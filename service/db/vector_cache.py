@@ -37,7 +37,10 @@ class DatabaseVectorCache:
     def put_many(self, model_id: str, vectors: Mapping[str, np.ndarray]) -> None:
         if not vectors:
             return
-        rows = [{"model_id": model_id, "text_hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()} for h, v in vectors.items()]
+        rows = [
+            {"model_id": model_id, "text_hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()}
+            for h, v in vectors.items()
+        ]
         with self.sessions() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -10,12 +10,21 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.errors import FieldProblem, InvalidBundle, validation_problems
-from service.schemas import Bundle, ImportSummary, ProfileCreate
 from service.db import store
+from service.errors import FieldProblem, InvalidBundle, validation_problems
 from service.live.index import LiveIndex
+from service.schemas import Bundle, ImportSummary, ProfileCreate
 
-__all__ = ["parse_bundle", "parse_csv", "parse_json_bytes", "parse_upload", "read_bundle_file", "import_bundle", "export_bundle", "CSV_COLUMNS"]
+__all__ = [
+    "parse_bundle",
+    "parse_csv",
+    "parse_json_bytes",
+    "parse_upload",
+    "read_bundle_file",
+    "import_bundle",
+    "export_bundle",
+    "CSV_COLUMNS",
+]
 
 CSV_COLUMNS = ("id", "kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
 
@@ -56,8 +65,14 @@ def parse_csv(text: str) -> Bundle:
     except csv.Error as exc:  # a cell over the csv module's limit (128 KiB), say: nothing after it can be read
         line = reader.line_num + 1  # the line after the last record read is where the bad one starts
         at = "/header" if line == 1 else f"/rows/{line}"
-        raise InvalidBundle("the CSV cannot be read; nothing was stored", [FieldProblem(at, f"not readable as CSV: {exc}")]) from None
-    problems = [FieldProblem("/header", f"missing column {c!r}") for c in CSV_COLUMNS if c not in header and c not in ("org_type", "city", "offers")]
+        raise InvalidBundle(
+            "the CSV cannot be read; nothing was stored", [FieldProblem(at, f"not readable as CSV: {exc}")]
+        ) from None
+    problems = [
+        FieldProblem("/header", f"missing column {c!r}")
+        for c in CSV_COLUMNS
+        if c not in header and c not in ("org_type", "city", "offers")
+    ]
     problems += [FieldProblem("/header", f"unknown column {c!r}") for c in header if c not in CSV_COLUMNS]
     if problems:
         raise InvalidBundle("the CSV header is not the profile columns; nothing was stored", problems)
@@ -97,7 +112,9 @@ def read_bundle_file(path: Path) -> Bundle:
     return parse_json_bytes(data)
 
 
-def import_bundle(*, session: Session, live: LiveIndex | None, bundle: Bundle, accepted_by: str | None) -> ImportSummary:
+def import_bundle(
+    *, session: Session, live: LiveIndex | None, bundle: Bundle, accepted_by: str | None
+) -> ImportSummary:
     """Check every reference, upsert everything in one transaction, then re-index the profiles whose text changed.
 
     If any reference names a profile neither in the bundle nor stored, nothing is stored. The CLI

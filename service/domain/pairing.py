@@ -9,9 +9,11 @@ from matching.explain import explain
 from matching.pairing import CohortScores, InvalidPairing, Pairing, PairingOptions, optimal_pairing
 from matching.recommend import Recommender
 from matching.scoring import Kind, direction_roles
-from service.live.index import LiveIndex
-from service.errors import FieldProblem, InvalidInput
 from service.db.models import Cohort, Exclusion, Partnership
+from service.db.store import partner_pairs, upsert_partnership
+from service.domain.suggestions import theme_list
+from service.errors import FieldProblem, InvalidInput
+from service.live.index import LiveIndex
 from service.schemas import (
     AcceptOut,
     CandidateOut,
@@ -23,8 +25,6 @@ from service.schemas import (
     RegretOut,
     UnpairedOut,
 )
-from service.db.store import partner_pairs, upsert_partnership
-from service.domain.suggestions import theme_list
 
 __all__ = ["cohort_scores", "stored_constraints", "propose", "Proposal", "pairing_view", "accept_pairs"]
 
@@ -81,21 +81,36 @@ def propose(
         for i, (a, b) in enumerate(pairs):
             for j, city in enumerate((a, b)):
                 if city not in members:
-                    raise InvalidInput(f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/{name}/{i}/{j}", "not a member")])
+                    raise InvalidInput(
+                        f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/{name}/{i}/{j}", "not a member")]
+                    )
     for city in capacity:
         if city not in members:
-            raise InvalidInput(f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/capacity/{city}", "not a member")])
+            raise InvalidInput(
+                f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/capacity/{city}", "not a member")]
+            )
     stored_locked, stored_forbidden = stored_constraints(session, cohort)
     if not use_partnerships:
         stored_locked, stored_forbidden = [], _exclusions_only(session, cohort)
-    options = PairingOptions(capacity=capacity, locked=_unique(stored_locked + lock), forbidden=stored_forbidden + forbid, min_score=min_score)
+    options = PairingOptions(
+        capacity=capacity,
+        locked=_unique(stored_locked + lock),
+        forbidden=stored_forbidden + forbid,
+        min_score=min_score,
+    )
     try:
         pairing = optimal_pairing(cohort_scores(recommender, sides), options)
     except InvalidPairing as exc:
         raise InvalidInput(str(exc)) from None
     roles = direction_roles(Kind.CITY, Kind.CITY)
     explanations = {
-        (p.a, p.b): explain(recommender.index.vectors_of(p.a), recommender.index.vectors_of(p.b), roles, recommender.params, recommender.tagger)
+        (p.a, p.b): explain(
+            recommender.index.vectors_of(p.a),
+            recommender.index.vectors_of(p.b),
+            roles,
+            recommender.params,
+            recommender.tagger,
+        )
         for p in pairing.pairs
     }
     return Proposal(cohort=cohort, pairing=pairing, explanations=explanations)
@@ -133,8 +148,14 @@ def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
         why = proposal.explanations[(p.a, p.b)]
         pairs.append(
             PairOut(
-                a=p.a, b=p.b, a_name=name(p.a), b_name=name(p.b), score=p.score, locked=p.locked,
-                matches=[PhraseMatchOut(**m.__dict__) for m in why.matches], shared_themes=theme_list(live, why.shared_themes),
+                a=p.a,
+                b=p.b,
+                a_name=name(p.a),
+                b_name=name(p.b),
+                score=p.score,
+                locked=p.locked,
+                matches=[PhraseMatchOut(**m.__dict__) for m in why.matches],
+                shared_themes=theme_list(live, why.shared_themes),
             )
         )
     unpaired = [

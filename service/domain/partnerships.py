@@ -11,7 +11,9 @@ from service.schemas import AcceptOut, PartnershipIn
 __all__ = ["accept_suggestion", "partner_ids", "list_partnerships", "delete_partnership"]
 
 
-def accept_suggestion(*, session: Session, principal: Principal, profile_id: str, other: str, programme: str | None = None) -> AcceptOut:
+def accept_suggestion(
+    *, session: Session, principal: Principal, profile_id: str, other: str, programme: str | None = None
+) -> AcceptOut:
     """Accepting a suggestion records a partnership, so it is no longer suggested (undo: `delete_partnership`)."""
     principal.require_reader_of(profile_id)
     store.get_profile(session, profile_id)
@@ -19,7 +21,9 @@ def accept_suggestion(*, session: Session, principal: Principal, profile_id: str
     if other == profile_id:
         raise InvalidInput("a profile cannot partner itself", [FieldProblem("/other", "same as the profile")])
     created = other not in store.partner_ids(session, profile_id)
-    store.upsert_partnership(session, PartnershipIn(a=profile_id, b=other, programme=programme), accepted_by=principal.label)
+    store.upsert_partnership(
+        session, PartnershipIn(a=profile_id, b=other, programme=programme), accepted_by=principal.label
+    )
     session.commit()
     return AcceptOut(cohort="", accepted=1, created=int(created), accepted_by=principal.label)
 

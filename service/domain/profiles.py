@@ -10,7 +10,15 @@ from service.errors import InvalidInput, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import ProfileCreate, ProfileFields, ProfileOut, ProfilePatch
 
-__all__ = ["profile_out", "get_profile", "list_profiles", "create_profile", "replace_profile", "patch_profile", "delete_profile"]
+__all__ = [
+    "profile_out",
+    "get_profile",
+    "list_profiles",
+    "create_profile",
+    "replace_profile",
+    "patch_profile",
+    "delete_profile",
+]
 
 
 def profile_out(profile: Profile) -> ProfileOut:
@@ -35,7 +43,9 @@ def list_profiles(
     limit: int,
 ) -> tuple[list[Profile], str | None, int]:
     """One page of profiles ordered by id, the cursor of the next page, and the number of matches."""
-    return store.list_profiles(session, kind=kind, bloc=bloc, country=country, org_type=org_type, q=q, cursor=cursor, limit=limit)
+    return store.list_profiles(
+        session, kind=kind, bloc=bloc, country=country, org_type=org_type, q=q, cursor=cursor, limit=limit
+    )
 
 
 def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:
@@ -62,14 +72,20 @@ def replace_profile(
 def patch_profile(
     *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, body: ProfilePatch, version: int
 ) -> Profile:
-    """Change the fields given; the merged profile must satisfy every rule a whole one does (a city keeps an interest, …)."""
+    """Change the fields given; the merged profile must meet every rule a whole one does (a city keeps interest)."""
     principal.require_writer_of(profile_id)
-    current = store.profile_out(store.get_profile(session, profile_id)).model_dump(exclude={"id", "version", "created_at", "updated_at"})
+    current = store.profile_out(store.get_profile(session, profile_id)).model_dump(
+        exclude={"id", "version", "created_at", "updated_at"}
+    )
     try:
         data = ProfileFields.model_validate(current | body.model_dump(exclude_unset=True))
     except ValidationError as exc:
-        raise InvalidInput("the patched profile breaks a rule; nothing was changed", validation_problems(exc.errors())) from None
-    return replace_profile(session=session, live=live, principal=principal, profile_id=profile_id, data=data, version=version)
+        raise InvalidInput(
+            "the patched profile breaks a rule; nothing was changed", validation_problems(exc.errors())
+        ) from None
+    return replace_profile(
+        session=session, live=live, principal=principal, profile_id=profile_id, data=data, version=version
+    )
 
 
 def delete_profile(*, session: Session, live: LiveIndex, principal: Principal, profile_id: str, version: int) -> None:

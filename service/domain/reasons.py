@@ -49,7 +49,11 @@ def _score_reason(asking: ProfileText | None, text: ProfileText | None, name: st
     elif name == "best_needs":
         what = "serves its best-served needs"
     elif name == "reverse_fit":
-        what = "the city asks for what it offers" if text is not None and text.kind == Kind.ORGANISATION else "it offers what the city asks for"
+        what = (
+            "the city asks for what it offers"
+            if text is not None and text.kind == Kind.ORGANISATION
+            else "it offers what the city asks for"
+        )
     elif name == "lexical":
         return ("shares exact terms" if share >= 0 else "shares fewer exact terms than most") + f" (TF-IDF {value:.2f})"
     else:

@@ -12,7 +12,17 @@ from service.errors import FieldProblem, InvalidInput, NotFound
 from service.schemas import MAX_ROW_ID, row_number
 from service.settings import Settings
 
-__all__ = ["start_rerank", "get_run", "list_runs", "current_run", "previous_run_id", "run_out", "run_diff", "diff_against", "all_stored_suggestions"]
+__all__ = [
+    "start_rerank",
+    "get_run",
+    "list_runs",
+    "current_run",
+    "previous_run_id",
+    "run_out",
+    "run_diff",
+    "diff_against",
+    "all_stored_suggestions",
+]
 
 run_out = runs.run_out
 
@@ -57,11 +67,19 @@ def diff_against(*, session: Session, run_id: int, against: str, profile_id: str
     elif (against_id := row_number(against)) is not None:
         other = runs.get_run(session, against_id).id
     else:
-        raise InvalidInput("against must be a run id or PREVIOUS", [FieldProblem("/query/against", f"not a run id (digits 0-9, at most {MAX_ROW_ID})")])
+        raise InvalidInput(
+            "against must be a run id or PREVIOUS",
+            [FieldProblem("/query/against", f"not a run id (digits 0-9, at most {MAX_ROW_ID})")],
+        )
     changes = runs.run_diff(session, run.id, other, profile_id)
-    return {"run": run.id, "against": other, "profiles_changed": len({c["profile"] for c in changes}), "changes": changes}
+    return {
+        "run": run.id,
+        "against": other,
+        "profiles_changed": len({c["profile"] for c in changes}),
+        "changes": changes,
+    }
 
 
 def all_stored_suggestions(*, session: Session, run_id: int):
-    """Every stored suggestion of a run as (profile, target, rank, other, score), streamed in that order: for CSV export."""
+    """Every stored suggestion of a run as (profile, target, rank, other, score), streamed in order (CSV export)."""
     return runs.all_stored_suggestions(session, run_id)

@@ -1,6 +1,6 @@
 """Suggestions as the API and the workspace serve them: live from the index or from the current run."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -9,6 +9,7 @@ from matching.scoring import Kind
 from service.auth import Principal
 from service.batch.runs import current_run, stored_suggestion, stored_suggestions
 from service.db.models import Run
+from service.db.store import excluded_ids, get_profile, partner_ids
 from service.domain.reasons import reasons
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.live.index import LiveIndex, SuggestionRequest
@@ -21,7 +22,6 @@ from service.schemas import (
     SuggestionOut,
     ThemeOut,
 )
-from service.db.store import excluded_ids, get_profile, partner_ids
 
 __all__ = ["theme_list", "suggestion_out", "suggestions_for", "adhoc_suggestions"]
 
@@ -42,7 +42,13 @@ def suggestion_out(live: LiveIndex, rank: int, s: Suggestion, asking: ProfileTex
         org_type=text.org_type,
         score=s.score,
         parts=ScoreParts(
-            dense=s.dense, lexical=s.lexical, forward=s.forward, backward=s.backward, handset=s.handset, features=s.features, contributions=s.contributions
+            dense=s.dense,
+            lexical=s.lexical,
+            forward=s.forward,
+            backward=s.backward,
+            handset=s.handset,
+            features=s.features,
+            contributions=s.contributions,
         ),
         reasons=reasons(live, asking, s),
         matches=[PhraseMatchOut(**m.__dict__) for m in s.matches],
@@ -52,11 +58,17 @@ def suggestion_out(live: LiveIndex, rank: int, s: Suggestion, asking: ProfileTex
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def suggestions_for(
-    *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, ask: SuggestionRequest, source: str | None = None
+    *,
+    session: Session,
+    live: LiveIndex,
+    principal: Principal,
+    profile_id: str,
+    ask: SuggestionRequest,
+    source: str | None = None,
 ) -> SuggestionList:
     """A stored profile's suggestions: from the current run when asked, or by default when that run is
     newer than the profile and no filter is set; otherwise scored live."""
@@ -71,13 +83,22 @@ def suggestions_for(
             if not plain:
                 raise InvalidInput(
                     "a batch run stores the default ranking only; filters and diversity need source=live",
-                    [FieldProblem("/query/source", "batch cannot be combined with bloc, country, org_type, diversity or include_partners")],
+                    [
+                        FieldProblem(
+                            "/query/source",
+                            "batch cannot be combined with bloc, country, org_type, diversity or include_partners",
+                        )
+                    ],
                 )
         if run is not None and plain and (source == "batch" or _utc(run.started_at) >= _utc(profile.updated_at)):
             return _batch_list(session, live, run, profile_id, ask.target, ask.k)
     found = live.suggest_for(session, profile_id, ask)
     asking = live.profile_text(profile_id)
-    return SuggestionList(profile=profile_id, target=ask.target, items=[suggestion_out(live, i + 1, s, asking) for i, s in enumerate(found)])
+    return SuggestionList(
+        profile=profile_id,
+        target=ask.target,
+        items=[suggestion_out(live, i + 1, s, asking) for i, s in enumerate(found)],
+    )
 
 
 def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:
@@ -90,17 +111,33 @@ def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, ta
         items.append(suggestion_out(live, len(items) + 1, stored_suggestion(row), live.profile_text(profile_id)))
         if len(items) == k:
             break
-    return SuggestionList(profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items)
+    return SuggestionList(
+        profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items
+    )
 
 
 def adhoc_suggestions(*, live: LiveIndex, body: AdhocQuery) -> SuggestionList:
     """Suggestions for a profile not stored (a city thinking of joining), never any of `body.exclude`."""
     query = ProfileText(
-        id="", kind=Kind(body.kind), name=body.name, bloc=body.bloc or "", country=body.country or "", org_type=None,
-        description=body.description, interests=tuple(body.interests), offers=tuple(body.offers),
+        id="",
+        kind=Kind(body.kind),
+        name=body.name,
+        bloc=body.bloc or "",
+        country=body.country or "",
+        org_type=None,
+        description=body.description,
+        interests=tuple(body.interests),
+        offers=tuple(body.offers),
     )
     ask = SuggestionRequest(
-        target=Kind(body.target), k=body.k, bloc=body.target_bloc, country=body.target_country, org_type=body.org_type, diversity=body.diversity
+        target=Kind(body.target),
+        k=body.k,
+        bloc=body.target_bloc,
+        country=body.target_country,
+        org_type=body.org_type,
+        diversity=body.diversity,
     )
     found = live.suggest_adhoc(query, ask, excluded=set(body.exclude))
-    return SuggestionList(profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s, query) for i, s in enumerate(found)])
+    return SuggestionList(
+        profile=None, target=ask.target, items=[suggestion_out(live, i + 1, s, query) for i, s in enumerate(found)]
+    )

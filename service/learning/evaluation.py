@@ -28,8 +28,8 @@ from matching.priors import TunedPriors, tuned_priors
 from matching.ranker import DirectionModel, LearnedRanker, TrainingQuery, ranked
 from matching.scoring import Kind
 from service.domain.pairing import cohort_scores
-from service.live.profiles_text import ProfileText
 from service.learning.training import BundleQueries, fit_models
+from service.live.profiles_text import ProfileText
 
 __all__ = ["evaluate_bundle", "Miss"]
 
@@ -101,7 +101,9 @@ class _Learned:
         held_out = fold if self.trained_on_this else ""
         key = (held_out, direction)
         if key not in self._priors:
-            self._priors[key] = tuned_priors([q for q in self.training if q.fold != held_out and q.direction == direction])
+            self._priors[key] = tuned_priors(
+                [q for q in self.training if q.fold != held_out and q.direction == direction]
+            )
         return self._priors[key]
 
     def with_priors(self, q: TrainingQuery) -> list[str]:
@@ -117,7 +119,14 @@ class _Learned:
         return ranked(q.candidates, model.scores(q.direction, q.features))
 
 
-def _metrics(queries: Sequence[TrainingQuery], rank: Callable[[TrainingQuery], list[str]], ks, name: str, method: str, misses: list[Miss] | None) -> dict:
+def _metrics(
+    queries: Sequence[TrainingQuery],
+    rank: Callable[[TrainingQuery], list[str]],
+    ks,
+    name: str,
+    method: str,
+    misses: list[Miss] | None,
+) -> dict:
     per_query = []
     for q in queries:
         ranking = rank(q)
@@ -130,26 +139,49 @@ def _metrics(queries: Sequence[TrainingQuery], rank: Callable[[TrainingQuery], l
 
 
 def _beyond_city(queries: Sequence[TrainingQuery], texts: dict[str, ProfileText]) -> list[TrainingQuery]:
-    """Collaborator queries with the asking city's own organisations taken out (queries left without a true partner go)."""
+    """Collaborator queries with the asking city's own organisations removed (queries left with no true partner go)."""
     out = []
     for q in queries:
         keep = [i for i, c in enumerate(q.candidates) if texts[c].city != q.key]
         relevant = q.relevant & {q.candidates[i] for i in keep}
         if relevant:
-            out.append(TrainingQuery(q.direction, q.fold, q.key, tuple(q.candidates[i] for i in keep), q.features[keep] if q.features is not None else None, frozenset(relevant), q.handset[keep]))
+            out.append(
+                TrainingQuery(
+                    q.direction,
+                    q.fold,
+                    q.key,
+                    tuple(q.candidates[i] for i in keep),
+                    q.features[keep] if q.features is not None else None,
+                    frozenset(relevant),
+                    q.handset[keep],
+                )
+            )
     return out
 
 
-def _section(queries: Sequence[TrainingQuery], name: str, ks, rankers: dict[str, Callable[[TrainingQuery], list[str]]], misses: list[Miss] | None) -> dict | None:
+def _section(
+    queries: Sequence[TrainingQuery],
+    name: str,
+    ks,
+    rankers: dict[str, Callable[[TrainingQuery], list[str]]],
+    misses: list[Miss] | None,
+) -> dict | None:
     if not queries:
         return None
-    return {"queries": len(queries), "methods": {m: _metrics(queries, r, ks, name, m, misses) for m, r in rankers.items()}}
+    return {
+        "queries": len(queries),
+        "methods": {m: _metrics(queries, r, ks, name, m, misses) for m, r in rankers.items()},
+    }
 
 
 def evaluate_bundle(
-    bq: BundleQueries, encoder: CachedEncoder, shipped: LearnedRanker | None, training: Sequence[TrainingQuery], trained_on_this: bool
+    bq: BundleQueries,
+    encoder: CachedEncoder,
+    shipped: LearnedRanker | None,
+    training: Sequence[TrainingQuery],
+    trained_on_this: bool,
 ) -> tuple[dict, list[Miss]]:
-    """The `--json` object of FORMATS.md (with `handset`, `ablation` and the collaborators beyond the asking city), and the misses."""
+    """The `--json` object of FORMATS.md (with `handset`, `ablation`, collaborators beyond the asking city), misses."""
     learned = _Learned(shipped, training, trained_on_this)
     texts = bq.texts
     tfidf_vectors, dense_vectors = _tfidf_vectors(texts), _dense_vectors(texts, encoder)
@@ -166,11 +198,15 @@ def evaluate_bundle(
     result: dict = {
         "bundle": bq.name,
         "model": encoder.name,
-        "ranker": "leave-one-cohort-out" if trained_on_this else ("shipped" if shipped is not None else "trained on data/eval"),
+        "ranker": "leave-one-cohort-out"
+        if trained_on_this
+        else ("shipped" if shipped is not None else "trained on data/eval"),
         "ranker_trained_on": [b.get("name") for b in shipped.meta.get("bundles", [])] if shipped is not None else [],
         "cities": _section(cities, "cities", (1, 3), rankers, misses),
         "organisations": _section(orgs, "organisations", (1, 3, 10), rankers, misses),
-        "organisations_beyond_city": _section(_beyond_city(orgs, texts), "organisations_beyond_city", (1, 3, 10), rankers, None),
+        "organisations_beyond_city": _section(
+            _beyond_city(orgs, texts), "organisations_beyond_city", (1, 3, 10), rankers, None
+        ),
     }
     result["ablation"] = {
         section: {
@@ -178,10 +214,14 @@ def evaluate_bundle(
             for group in GROUPS
             if any(f in FEATURES[direction] for f in GROUPS[group])
         }
-        for section, queries, direction, ks in (("cities", cities, (_CITY, _CITY), (1, 3)), ("organisations", orgs, (_CITY, _ORG), (1, 3, 10)))
+        for section, queries, direction, ks in (
+            ("cities", cities, (_CITY, _CITY), (1, 3)),
+            ("organisations", orgs, (_CITY, _ORG), (1, 3, 10)),
+        )
         if queries
     }
     if bq.bundle.cohorts:
+
         def engine_scores(fold: str, sides: dict[str, list[str]]) -> CohortScores:
             models = learned.models(fold)
             ranker = LearnedRanker(models={d: m for d, m in models.items() if d == (_CITY, _CITY)})
@@ -223,6 +263,14 @@ def _cohort_pairing(bq: BundleQueries, scored: Callable[[str, dict[str, list[str
         pairs += len(cross)
         recovered += len(cross & proposed)
         top1 += len(cross & top1_pairs(scores))
+
     def rate(n: int) -> float:
         return round(n / pairs, 4) if pairs else 0.0
-    return {"pairs": pairs, "recovered": recovered, "rate": rate(recovered), "top1_recovered": top1, "top1_rate": rate(top1)}
+
+    return {
+        "pairs": pairs,
+        "recovered": recovered,
+        "rate": rate(recovered),
+        "top1_recovered": top1,
+        "top1_rate": rate(top1),
+    }

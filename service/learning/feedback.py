@@ -23,12 +23,12 @@ from matching.ranker import TrainingQuery, ranked
 from matching.recommend import Query
 from matching.scoring import Kind
 from matching.themes import ThemeTagger
-from service.live.index import SuggestionRequest, candidate_filter
 from service.db.models import Exclusion, Partnership
+from service.learning.training import BundleQueries, fit_models
+from service.live.index import SuggestionRequest, candidate_filter
 from service.live.places import home_city, partner_cities
 from service.live.profiles_text import all_profile_texts
 from service.live.recommenders import build_recommender
-from service.learning.training import BundleQueries, fit_models
 
 __all__ = ["feedback_queries", "Verdict", "adopt_or_refuse"]
 
@@ -50,7 +50,9 @@ def feedback_queries(
     """A training query per (profile, target kind) with at least one partner of that kind, never
     from a `held_out` pair (the evaluation bundles' own)."""
     texts = all_profile_texts(session)
-    accepted = _pairs(session.execute(select(Partnership.a, Partnership.b).where(Partnership.accepted_by.is_not(None))), held_out)
+    accepted = _pairs(
+        session.execute(select(Partnership.a, Partnership.b).where(Partnership.accepted_by.is_not(None))), held_out
+    )
     rejected = _pairs(session.execute(select(Exclusion.a, Exclusion.b).where(Exclusion.reason.is_not(None))), held_out)
     everyone = _pairs(session.execute(select(Partnership.a, Partnership.b)), set())
     if not accepted:
@@ -66,7 +68,14 @@ def feedback_queries(
                 continue
             refused = {o for o in rejected.get(key, ()) if texts[o].kind == target}
             cities = partner_cities(everyone.get(home_city(text) or "", ()), texts)
-            query = Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key], partners=cities)
+            query = Query(
+                recommender.index.vectors_of(key),
+                text.whole_text,
+                text.kind,
+                key=key,
+                place=recommender.places[key],
+                partners=cities,
+            )
             shown = candidate_filter(text, text.bloc, SuggestionRequest(target=target), {key})
             nearest = [s.key for s in recommender.suggest(query, shown, _SHOWN, explained=False)]
             candidates = sorted(set(nearest) | chosen | refused)

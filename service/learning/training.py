@@ -66,7 +66,13 @@ def _partners(bundle: Bundle) -> dict[str, set[str]]:
     return out
 
 
-def bundle_queries(bundle: Bundle, name: str, encoder: CachedEncoder, tagger: ThemeTagger | None, params: ScoringParams = ScoringParams()) -> BundleQueries:
+def bundle_queries(
+    bundle: Bundle,
+    name: str,
+    encoder: CachedEncoder,
+    tagger: ThemeTagger | None,
+    params: ScoringParams = ScoringParams(),
+) -> BundleQueries:
     """Every evaluation query of a bundle, with its whole candidate list scored."""
     texts = {p.id: ProfileText.from_fields(p.id, p) for p in bundle.profiles}
     recommender = build_recommender(list(texts.values()), encoder, tagger, params)
@@ -75,7 +81,14 @@ def bundle_queries(bundle: Bundle, name: str, encoder: CachedEncoder, tagger: Th
     def query(key: str) -> Query:
         text = texts[key]
         cities = partner_cities(partners.get(home_city(text) or "", ()), texts)
-        return Query(recommender.index.vectors_of(key), text.whole_text, text.kind, key=key, place=recommender.places[key], partners=cities)
+        return Query(
+            recommender.index.vectors_of(key),
+            text.whole_text,
+            text.kind,
+            key=key,
+            place=recommender.places[key],
+            partners=cities,
+        )
 
     def table(key: str, candidates: Sequence[str], target: Kind, relevant: set[str], fold: str) -> TrainingQuery:
         filt = CandidateFilter(kind=target.value, exclude_keys=frozenset(texts) - set(candidates) | {key})
@@ -104,13 +117,20 @@ def bundle_queries(bundle: Bundle, name: str, encoder: CachedEncoder, tagger: Th
 
 
 def fit_models(
-    queries: Sequence[TrainingQuery], *, without: dict[tuple[Kind, Kind], Sequence[str]] | None = None, regularisation: float = REGULARISATION
+    queries: Sequence[TrainingQuery],
+    *,
+    without: dict[tuple[Kind, Kind], Sequence[str]] | None = None,
+    regularisation: float = REGULARISATION,
 ) -> dict[tuple[Kind, Kind], DirectionModel]:
     """One model per direction from the queries; `without` drops features (the ablation)."""
     models = {}
     for direction, names in FEATURES.items():
         dropped = set((without or {}).get(direction, ()))
-        model = fit_direction([q for q in queries if q.direction == direction], features=[n for n in names if n not in dropped], regularisation=regularisation)
+        model = fit_direction(
+            [q for q in queries if q.direction == direction],
+            features=[n for n in names if n not in dropped],
+            regularisation=regularisation,
+        )
         if model is not None:
             models[direction] = model
     return models
@@ -124,14 +144,18 @@ def match_threshold(sets: Sequence[BundleQueries]) -> float:
         for q in bq.queries:
             if q.direction not in ((_CITY, _CITY), (_CITY, _ORG)):
                 continue
-            cosines = need_best_cosines(q.direction, index.vectors_of(q.key), [index.vectors_of(c) for c in q.candidates], bq.recommender.params)
+            cosines = need_best_cosines(
+                q.direction, index.vectors_of(q.key), [index.vectors_of(c) for c in q.candidates], bq.recommender.params
+            )
             true = np.array([c in q.relevant for c in q.candidates])
             positive.append(cosines[:, true].ravel())
             negative.append(cosines[:, ~true].ravel())
     return separating_threshold(np.concatenate(positive or [np.zeros(0)]), np.concatenate(negative or [np.zeros(0)]))
 
 
-def train_ranker(paths: Sequence[Path], sets: Sequence[BundleQueries], *, model: str, extra: Sequence[TrainingQuery] = ()) -> LearnedRanker:
+def train_ranker(
+    paths: Sequence[Path], sets: Sequence[BundleQueries], *, model: str, extra: Sequence[TrainingQuery] = ()
+) -> LearnedRanker:
     """The ranker learned from the bundles' known partnerships (`sets`, read from `paths`) and
     `extra` feedback queries, recording the embedding `model` and the bundles' digests."""
     queries = [q for bq in sets for q in bq.queries] + list(extra)

@@ -17,12 +17,12 @@ from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender, Suggestion
 from matching.scoring import Kind
 from service.db import store
+from service.db.vector_cache import DatabaseVectorCache
 from service.errors import FieldProblem, InvalidInput, ProfileNotFound
-from service.live.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
 from service.live.places import home_city, partner_cities, place_of
+from service.live.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
 from service.live.recommenders import build_recommender, load_ranker, load_tagger, ranker_id
 from service.settings import Settings
-from service.db.vector_cache import DatabaseVectorCache
 
 __all__ = ["LiveIndex", "SuggestionRequest", "candidate_filter"]
 
@@ -41,7 +41,9 @@ class SuggestionRequest:
     scope: str = "any"  # collaborators: "local" (the asking city's own), "national" or "any"
 
 
-def candidate_filter(query: ProfileText | None, query_bloc: str | None, request: SuggestionRequest, excluded: set[str]) -> CandidateFilter:
+def candidate_filter(
+    query: ProfileText | None, query_bloc: str | None, request: SuggestionRequest, excluded: set[str]
+) -> CandidateFilter:
     """The rules of who may be suggested: the target kind, crossing blocs for city pairings by default.
 
     `scope` narrows organisations suggested to the asking city's own (for an organisation asking:
@@ -139,7 +141,12 @@ class LiveIndex:
     def status(self) -> dict:
         if self.recommender is None:
             return {"ready": False}
-        return {"ready": True, "profiles": len(self.recommender.index), "model": self.encoder.model_id, "ranker": self.ranker_label}
+        return {
+            "ready": True,
+            "profiles": len(self.recommender.index),
+            "model": self.encoder.model_id,
+            "ranker": self.ranker_label,
+        }
 
     def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
         """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
@@ -157,7 +164,14 @@ class LiveIndex:
         home = home_city(query)
         if home != profile_id:
             partners = store.partner_ids(session, home) if home else set()
-        ask = Query(vectors, query.whole_text, query.kind, key=profile_id, place=place_of(query), partners=partner_cities(partners, self.texts))
+        ask = Query(
+            vectors,
+            query.whole_text,
+            query.kind,
+            key=profile_id,
+            place=place_of(query),
+            partners=partner_cities(partners, self.texts),
+        )
         with self.mutex:
             return recommender.suggest(ask, filt, request.k, diversity=request.diversity)
 
@@ -169,7 +183,12 @@ class LiveIndex:
         vectors = profile_vectors(self.encoder, query)
         filt = candidate_filter(query, query.bloc, request, excluded)
         with self.mutex:
-            return recommender.suggest(Query(vectors, query.whole_text, query.kind, place=place_of(query)), filt, request.k, diversity=request.diversity)
+            return recommender.suggest(
+                Query(vectors, query.whole_text, query.kind, place=place_of(query)),
+                filt,
+                request.k,
+                diversity=request.diversity,
+            )
 
     def phrase_themes(self, profile_id: str) -> dict[str, list[str]]:
         """Each phrase of an indexed profile with the labels of its themes, from the index's tagger."""

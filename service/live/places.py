@@ -2,7 +2,7 @@
 (CLDR data through `babel`, never a hand-written table) and an organisation's home city."""
 
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
 from babel.languages import get_official_languages
@@ -14,14 +14,14 @@ from service.live.profiles_text import ProfileText
 __all__ = ["official_languages", "language_name", "country_name", "place_of", "home_city", "partner_cities"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def official_languages(country: str) -> frozenset[str]:
     """The country's official languages, de jure and de facto (English in the United States),
     national only: regional ones (Catalan in Spain) would make most neighbours share one."""
     return frozenset(get_official_languages(country.upper(), regional=False, de_facto=True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def language_name(code: str) -> str:
     """A language's English name ("Portuguese" for "pt"); the code itself when CLDR has none."""
     try:
@@ -30,7 +30,7 @@ def language_name(code: str) -> str:
         return code
 
 
-@lru_cache(maxsize=None)
+@cache
 def country_name(code: str) -> str:
     """A country's English name from CLDR ("Netherlands" for "NL")."""
     return Locale("en").territories.get(code.upper(), code)
@@ -41,7 +41,7 @@ def place_of(text: ProfileText) -> Place:
 
 
 def home_city(text: ProfileText) -> str | None:
-    """The city whose partnerships a profile's `partner_city` feature reads: a city's own, an organisation's home city."""
+    """The city whose partnerships a profile's `partner_city` feature reads: a city's own, an organisation's home."""
     return text.id if text.kind == Kind.CITY else text.city
 
 

@@ -2,14 +2,13 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from embeddings import CachedEncoder, split_description
 from matching.index import ProfileMeta
 from matching.scoring import Kind
 from matching.vectors import ProfileVectors
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from service.db.models import Phrase, Profile
 from service.schemas import ProfileFields
 
@@ -32,21 +31,38 @@ class ProfileText:
     @classmethod
     def from_row(cls, row: Profile) -> "ProfileText":
         return cls(
-            id=row.id, kind=Kind(row.kind), name=row.name, bloc=row.bloc, country=row.country, org_type=row.org_type,
-            description=row.description, interests=tuple(row.phrase_texts("interest")), offers=tuple(row.phrase_texts("offer")),
+            id=row.id,
+            kind=Kind(row.kind),
+            name=row.name,
+            bloc=row.bloc,
+            country=row.country,
+            org_type=row.org_type,
+            description=row.description,
+            interests=tuple(row.phrase_texts("interest")),
+            offers=tuple(row.phrase_texts("offer")),
             city=row.city,
         )
 
     @classmethod
     def from_fields(cls, id: str, fields: ProfileFields) -> "ProfileText":
         return cls(
-            id=id, kind=Kind(fields.kind), name=fields.name, bloc=fields.bloc, country=fields.country, org_type=fields.org_type,
-            description=fields.description, interests=tuple(fields.interests), offers=tuple(fields.offers), city=fields.city,
+            id=id,
+            kind=Kind(fields.kind),
+            name=fields.name,
+            bloc=fields.bloc,
+            country=fields.country,
+            org_type=fields.org_type,
+            description=fields.description,
+            interests=tuple(fields.interests),
+            offers=tuple(fields.offers),
+            city=fields.city,
         )
 
     @property
     def meta(self) -> ProfileMeta:
-        return ProfileMeta(kind=self.kind.value, bloc=self.bloc, country=self.country, org_type=self.org_type, city=self.city)
+        return ProfileMeta(
+            kind=self.kind.value, bloc=self.bloc, country=self.country, org_type=self.org_type, city=self.city
+        )
 
     @property
     def whole_text(self) -> str:
@@ -62,15 +78,30 @@ class ProfileText:
 def all_profile_texts(session: Session) -> dict[str, ProfileText]:
     """Every stored profile's text, read with two plain queries: no ORM objects for 100k rows."""
     phrases: dict[str, tuple[list[str], list[str]]] = {}
-    rows = session.execute(select(Phrase.profile_id, Phrase.role, Phrase.text).order_by(Phrase.profile_id, Phrase.role, Phrase.position))
+    rows = session.execute(
+        select(Phrase.profile_id, Phrase.role, Phrase.text).order_by(Phrase.profile_id, Phrase.role, Phrase.position)
+    )
     for profile_id, role, text in rows:
         interests, offers = phrases.setdefault(profile_id, ([], []))
         (interests if role == "interest" else offers).append(text)
-    columns = (Profile.id, Profile.kind, Profile.name, Profile.bloc, Profile.country, Profile.org_type, Profile.description, Profile.city)
+    columns = (
+        Profile.id,
+        Profile.kind,
+        Profile.name,
+        Profile.bloc,
+        Profile.country,
+        Profile.org_type,
+        Profile.description,
+        Profile.city,
+    )
     out = {}
-    for pid, kind, name, bloc, country, org_type, description, city in session.execute(select(*columns).order_by(Profile.id)):
+    for pid, kind, name, bloc, country, org_type, description, city in session.execute(
+        select(*columns).order_by(Profile.id)
+    ):
         interests, offers = phrases.get(pid, ([], []))
-        out[pid] = ProfileText(pid, Kind(kind), name, bloc, country, org_type, description, tuple(interests), tuple(offers), city)
+        out[pid] = ProfileText(
+            pid, Kind(kind), name, bloc, country, org_type, description, tuple(interests), tuple(offers), city
+        )
     return out
 
 

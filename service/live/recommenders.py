@@ -18,7 +18,16 @@ from matching.vectors import ProfileVectors
 from service.live.places import place_of
 from service.live.profiles_text import ProfileText, many_profile_vectors
 
-__all__ = ["build_recommender", "load_ranker", "ranker_id", "load_tagger", "load_themes", "profile_entries", "recommender_over", "vector_width"]
+__all__ = [
+    "build_recommender",
+    "load_ranker",
+    "ranker_id",
+    "load_tagger",
+    "load_themes",
+    "profile_entries",
+    "recommender_over",
+    "vector_width",
+]
 
 _BATCH = 2000  # profiles encoded (and reported on) per chunk
 

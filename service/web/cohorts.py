@@ -14,7 +14,17 @@ from service.domain.pairing import accept_pairs, pairing_view
 from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import PairingOut, PairingRequest
-from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, csv_response, local_path, profile_name, redirect, render
+from service.web.deps import (
+    FormViewerDep,
+    LiveDep,
+    PageRoute,
+    ViewerDep,
+    csv_response,
+    local_path,
+    profile_name,
+    redirect,
+    render,
+)
 
 router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_schema=False)
 
@@ -50,7 +60,9 @@ def pairing_options(request: Request) -> tuple[dict, PairingRequest | None, list
         return raw, None, validation_problems(exc.errors())
 
 
-def _proposal(db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest | None) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
+def _proposal(
+    db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest | None
+) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
     if body is None:
         return None, None, []
     try:
@@ -72,8 +84,19 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
     regrets = {r.city: r for r in proposal.regrets} if proposal else {}
     query = request.url.query
     return render(
-        request, "cohort.html", viewer, nav="cohorts", cohort=cohort, sides=sides, names=names, options=raw,
-        proposal=proposal, regrets=regrets, error=error, problems=problems, query=query,
+        request,
+        "cohort.html",
+        viewer,
+        nav="cohorts",
+        cohort=cohort,
+        sides=sides,
+        names=names,
+        options=raw,
+        proposal=proposal,
+        regrets=regrets,
+        error=error,
+        problems=problems,
+        query=query,
         here=request.url.path + (f"?{query}" if query else ""),
         status=422 if (error or problems) else 200,
     )
@@ -99,7 +122,9 @@ async def accept(request: Request, cohort_id: CohortIdPath, db: SessionDep, view
 
 
 @router.get("/{cohort_id}/pairing.csv")
-def pairing_csv(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def pairing_csv(
+    request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep
+) -> Response:
     """The proposed pairing with the board's options, for spreadsheets: a, b, score, locked."""
     viewer.require_manager()
     cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)

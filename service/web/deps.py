@@ -9,7 +9,7 @@ import hmac
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,8 +23,8 @@ from fastapi.templating import Jinja2Templates
 
 from service.api.deps import LiveDep, SessionDep, SettingsDep
 from service.auth import Principal, Role, principal_for_secret
-from service.live.index import LiveIndex
 from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError, validation_problems
+from service.live.index import LiveIndex
 from service.web.highlight import mark_shared
 from service.web.sessions import SESSION_COOKIE, Flash, SessionStore, WebSession
 
@@ -56,7 +56,7 @@ def _when(moment: datetime | None) -> str:
     """A stored time in UTC (SQLite hands back naive UTC, PostgreSQL the session's zone)."""
     if moment is None:
         return "–"
-    return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M")
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M")
 
 
 def _query(params: Mapping[str, Any], **changes: Any) -> str:
@@ -159,7 +159,9 @@ async def get_form_viewer(request: Request, viewer: ViewerDep) -> Viewer:
 FormViewerDep = Annotated[Viewer, Depends(get_form_viewer)]
 
 
-def render(request: Request, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, viewer: Viewer | None, *, status: int = 200, **context: Any
+) -> HTMLResponse:
     """A whole page; one-time messages waiting in the session are shown on it and dropped."""
     flashes: list[Flash] = []
     if viewer is not None:
@@ -231,4 +233,6 @@ class PageRoute(APIRoute):
 
 def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldProblem]) -> HTMLResponse:
     viewer = getattr(request.state, "viewer", None)
-    return render(request, "error.html", viewer, status=status, title=title, detail=detail, errors=errors, status_code=status)
+    return render(
+        request, "error.html", viewer, status=status, title=title, detail=detail, errors=errors, status_code=status
+    )

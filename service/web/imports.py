@@ -1,4 +1,4 @@
-"""Importing a bundle (JSON) or a CSV sheet: every problem listed with where it is, nothing stored unless all is valid."""
+"""Importing a bundle (JSON) or a CSV sheet: every problem listed with where it is, nothing stored unless all valid."""
 
 import json
 from typing import Any
@@ -57,7 +57,14 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
     form = await request.form()
     sheet = form.get("file")
     if not isinstance(sheet, UploadFile) or not sheet.filename:
-        return render(request, "import.html", viewer, nav="import", status=422, detail="Choose a .json bundle or a .csv sheet to import.")
+        return render(
+            request,
+            "import.html",
+            viewer,
+            nav="import",
+            status=422,
+            detail="Choose a .json bundle or a .csv sheet to import.",
+        )
     body = await sheet.read()
     raw: Any = None
     try:
@@ -74,7 +81,14 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
         # the request's session is rolled back when it closes: nothing of the file is stored
         problems = [{"where": where(p.pointer, raw), "pointer": p.pointer, "detail": p.detail} for p in exc.errors]
         return render(
-            request, "import.html", viewer, nav="import", status=exc.status, detail=exc.detail, filename=sheet.filename,
-            problems=problems[:SHOWN], more=max(0, len(problems) - SHOWN),
+            request,
+            "import.html",
+            viewer,
+            nav="import",
+            status=exc.status,
+            detail=exc.detail,
+            filename=sheet.filename,
+            problems=problems[:SHOWN],
+            more=max(0, len(problems) - SHOWN),
         )
     return render(request, "import.html", viewer, nav="import", summary=summary, filename=sheet.filename)

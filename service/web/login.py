@@ -33,7 +33,13 @@ def home(viewer: ViewerDep) -> Response:
 def _login_form(request: Request, *, status: int = 200, error: str | None = None, next_url: str = "") -> Response:
     token = secrets.token_urlsafe(24)
     response = render(
-        request, "login.html", None, status=status, error=error, login_token=token, next_url=next_url,
+        request,
+        "login.html",
+        None,
+        status=status,
+        error=error,
+        login_token=token,
+        next_url=next_url,
         signed_out=request.query_params.get("signed_out") == "1",
     )
     response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **_cookie_flags(request))
@@ -59,7 +65,12 @@ def login(
     try:
         principal = principal_for_secret(db, key.strip())
     except NotAuthenticated:
-        return _login_form(request, status=401, error="That API key is not valid. Check it and try again.", next_url=local_path(next_url, ""))
+        return _login_form(
+            request,
+            status=401,
+            error="That API key is not valid. Check it and try again.",
+            next_url=local_path(next_url, ""),
+        )
     store = session_store(request)
     store.close(request.cookies.get(SESSION_COOKIE))  # a fresh token on every sign-in
     web = store.open(key.strip())
@@ -73,5 +84,7 @@ def login(
 def logout(request: Request, viewer: FormViewerDep) -> Response:
     session_store(request).close(viewer.session.token)
     response = redirect("/app/login?signed_out=1")
-    response.delete_cookie(SESSION_COOKIE, path="/app", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/app", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     return response

@@ -8,7 +8,17 @@ from service.api.deps import ProfileIdPath, SessionDep
 from service.domain import exclusions, partnerships, profiles
 from service.errors import VersionConflict
 from service.schemas import ORG_TYPES, QueryText
-from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, Viewer, ViewerDep, profile_name, redirect, render
+from service.web.deps import (
+    FormViewerDep,
+    LiveDep,
+    PageRoute,
+    SettingsDep,
+    Viewer,
+    ViewerDep,
+    profile_name,
+    redirect,
+    render,
+)
 from service.web.forms import ProfileForm
 
 router = APIRouter(prefix="/app/profiles", route_class=PageRoute, include_in_schema=False)
@@ -33,50 +43,101 @@ def directory(
     org_type: Text = "",
     cursor: Text = "",
 ) -> Response:
-    filters = {"q": q.strip(), "kind": kind, "bloc": bloc.strip(), "country": country.strip().upper(), "org_type": org_type}
+    filters = {
+        "q": q.strip(),
+        "kind": kind,
+        "bloc": bloc.strip(),
+        "country": country.strip().upper(),
+        "org_type": org_type,
+    }
     rows, next_cursor, total = profiles.list_profiles(
         session=db, **{k: _blank(v) for k, v in filters.items()}, cursor=_blank(cursor), limit=settings.page_size
     )
     return render(
-        request, "profiles.html", viewer, nav="profiles", rows=rows, total=total, next_cursor=next_cursor,
-        filters=filters, first_page=not cursor, org_types=ORG_TYPES,
+        request,
+        "profiles.html",
+        viewer,
+        nav="profiles",
+        rows=rows,
+        total=total,
+        next_cursor=next_cursor,
+        filters=filters,
+        first_page=not cursor,
+        org_types=ORG_TYPES,
     )
 
 
 @router.get("/{profile_id}")
-def profile_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def profile_page(
+    request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep
+) -> Response:
     profile = profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))
     partners = excluded = None
     # reading a profile is open to every key (as GET /profiles/{id}); its relations are not
     if viewer.can_read(profile_id):
         partners = [
-            {"other": other, "name": profile_name(live, other), "programme": p.programme, "themes": p.themes or [], "accepted_by": p.accepted_by}
+            {
+                "other": other,
+                "name": profile_name(live, other),
+                "programme": p.programme,
+                "themes": p.themes or [],
+                "accepted_by": p.accepted_by,
+            }
             for p in partnerships.list_partnerships(session=db, principal=viewer.principal, profile_id=profile_id)
             if (other := p.other_than(profile_id))
         ]
         excluded = [
-            {"other": e.excluded, "name": profile_name(live, e.excluded), "reason": e.reason, "created_by": e.created_by, "created_at": e.created_at}
+            {
+                "other": e.excluded,
+                "name": profile_name(live, e.excluded),
+                "reason": e.reason,
+                "created_by": e.created_by,
+                "created_at": e.created_at,
+            }
             for e in exclusions.list_exclusions(session=db, principal=viewer.principal, profile_id=profile_id)
         ]
     city_name = profile_name(live, profile.city) if profile.city else None
     return render(
-        request, "profile.html", viewer, nav="profiles", profile=profile, themes=live.phrase_themes(profile_id),
-        partnerships=partners, exclusions=excluded, city_name=city_name,
+        request,
+        "profile.html",
+        viewer,
+        nav="profiles",
+        profile=profile,
+        themes=live.phrase_themes(profile_id),
+        partnerships=partners,
+        exclusions=excluded,
+        city_name=city_name,
     )
 
 
 def _edit_page(request: Request, viewer: Viewer, profile_id: str, form: ProfileForm, *, status: int = 200) -> Response:
-    return render(request, "profile_edit.html", viewer, nav="profiles", profile_id=profile_id, form=form, org_types=ORG_TYPES, status=status)
+    return render(
+        request,
+        "profile_edit.html",
+        viewer,
+        nav="profiles",
+        profile_id=profile_id,
+        form=form,
+        org_types=ORG_TYPES,
+        status=status,
+    )
 
 
 @router.get("/{profile_id}/edit")
 def edit_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
     viewer.principal.require_writer_of(profile_id)
-    return _edit_page(request, viewer, profile_id, ProfileForm.from_profile(profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))))
+    return _edit_page(
+        request,
+        viewer,
+        profile_id,
+        ProfileForm.from_profile(profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))),
+    )
 
 
 @router.post("/{profile_id}/edit")
-async def edit(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep) -> Response:
+async def edit(
+    request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep
+) -> Response:
     """Replace the profile (PUT semantics) if it is still at the version the form was opened on."""
     viewer.principal.require_writer_of(profile_id)
     profiles.get_profile(session=db, profile_id=profile_id)
@@ -85,14 +146,26 @@ async def edit(request: Request, profile_id: ProfileIdPath, db: SessionDep, view
     if fields is None:
         return _edit_page(request, viewer, profile_id, form, status=422)
     try:
-        profile = profiles.replace_profile(session=db, live=live, principal=viewer.principal, profile_id=profile_id, data=fields, version=form.version)
+        profile = profiles.replace_profile(
+            session=db, live=live, principal=viewer.principal, profile_id=profile_id, data=fields, version=form.version
+        )
     except VersionConflict as exc:
         current = ProfileForm.from_profile(exc.extra["current"])
         changed = {f for f in form.values if form.values[f] != current.values[f]}
         retry = ProfileForm(values=form.values, version=current.version)
         return render(
-            request, "profile_conflict.html", viewer, nav="profiles", profile_id=profile_id, mine=form, current=current,
-            changed=changed, retry=retry, org_types=ORG_TYPES, detail=exc.detail, status=exc.status,
+            request,
+            "profile_conflict.html",
+            viewer,
+            nav="profiles",
+            profile_id=profile_id,
+            mine=form,
+            current=current,
+            changed=changed,
+            retry=retry,
+            org_types=ORG_TYPES,
+            detail=exc.detail,
+            status=exc.status,
         )
     viewer.flash(f"Saved {profile.name} (version {profile.version}).")
     return redirect(f"/app/profiles/{profile_id}")

@@ -15,7 +15,17 @@ from sqlalchemy.orm import Session
 from service.api.deps import RunIdPath, SessionDep
 from service.domain import runs
 from service.errors import Conflict, NotFound
-from service.web.deps import FormViewerDep, LiveDep, PageRoute, SettingsDep, ViewerDep, csv_response, profile_name, redirect, render
+from service.web.deps import (
+    FormViewerDep,
+    LiveDep,
+    PageRoute,
+    SettingsDep,
+    ViewerDep,
+    csv_response,
+    profile_name,
+    redirect,
+    render,
+)
 
 router = APIRouter(prefix="/app/runs", route_class=PageRoute, include_in_schema=False)
 
@@ -59,7 +69,9 @@ def start(request: Request, db: SessionDep, viewer: FormViewerDep, settings: Set
     """Start a re-rank in the background (as POST /jobs/rerank) and follow it on its page."""
     viewer.require_manager()
     try:
-        run = runs.start_rerank(session=db, settings=settings, sessions=request.app.state.sessions, principal=viewer.principal)
+        run = runs.start_rerank(
+            session=db, settings=settings, sessions=request.app.state.sessions, principal=viewer.principal
+        )
     except Conflict as exc:
         viewer.flash(f"Not started: {exc.detail}.", kind="error")
         return redirect("/app/runs")
@@ -95,7 +107,11 @@ def current_suggestions_csv(request: Request, db: SessionDep, viewer: ViewerDep)
 
 @router.get("/{run_id:int}")
 def run_page(
-    request: Request, run_id: RunIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep,
+    request: Request,
+    run_id: RunIdPath,
+    db: SessionDep,
+    viewer: ViewerDep,
+    live: LiveDep,
     profile: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """One run: live progress while it works; once done, what changed since the run before it."""
@@ -110,8 +126,17 @@ def run_page(
         for kind in ("new", "dropped", "moved"):
             names.update({x["id"]: profile_name(live, x["id"]) for x in c[kind]})
     return render(
-        request, "run.html", viewer, nav="runs", run=run, info=runs.run_out(run), previous=previous, changes=changes[:DIFF_SHOWN],
-        changed_profiles=len({c["profile"] for c in changes}), hidden=max(0, len(changes) - DIFF_SHOWN), names=names,
+        request,
+        "run.html",
+        viewer,
+        nav="runs",
+        run=run,
+        info=runs.run_out(run),
+        previous=previous,
+        changes=changes[:DIFF_SHOWN],
+        changed_profiles=len({c["profile"] for c in changes}),
+        hidden=max(0, len(changes) - DIFF_SHOWN),
+        names=names,
         profile_filter=profile.strip(),
     )
 
@@ -120,4 +145,6 @@ def run_page(
 def progress(run_id: RunIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
     """The run as GET /jobs/{id} shows it, for the page's progress script (which holds the cookie, not a key)."""
     viewer.require_manager()
-    return JSONResponse(jsonable_encoder(runs.run_out(runs.get_run(session=db, run_id=run_id))), headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        jsonable_encoder(runs.run_out(runs.get_run(session=db, run_id=run_id))), headers={"Cache-Control": "no-store"}
+    )

@@ -49,7 +49,9 @@ class SessionStore:
 
     def open(self, secret: str) -> WebSession:
         now = time.monotonic()
-        session = WebSession(token=secrets.token_urlsafe(32), secret=secret, csrf=secrets.token_urlsafe(32), opened=now, seen=now)
+        session = WebSession(
+            token=secrets.token_urlsafe(32), secret=secret, csrf=secrets.token_urlsafe(32), opened=now, seen=now
+        )
         with self._lock:
             self._prune(now)
             self._sessions[session.token] = session

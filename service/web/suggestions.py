@@ -42,27 +42,61 @@ class SuggestionFilters(BaseModel):
         try:
             return cls.model_validate(raw), raw, []
         except ValidationError as exc:
-            return cls(target=raw.get("target") if raw.get("target") in ("city", "organisation") else Kind.CITY), raw, validation_problems(exc.errors())
+            return (
+                cls(target=raw.get("target") if raw.get("target") in ("city", "organisation") else Kind.CITY),
+                raw,
+                validation_problems(exc.errors()),
+            )
 
     def request(self) -> SuggestionRequest:
         return SuggestionRequest(
-            target=self.target, k=self.k, bloc=self.bloc, country=self.country, org_type=self.org_type,
-            diversity=self.diversity, include_partners=self.include_partners, scope=self.scope,
+            target=self.target,
+            k=self.k,
+            bloc=self.bloc,
+            country=self.country,
+            org_type=self.org_type,
+            diversity=self.diversity,
+            include_partners=self.include_partners,
+            scope=self.scope,
         )
 
 
 @router.get("/suggestions")
-def suggestions_page(request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+def suggestions_page(
+    request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep
+) -> Response:
     viewer.principal.require_reader_of(profile_id)
     profile = profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))
     filters, raw, problems = SuggestionFilters.read(dict(request.query_params))
-    found = None if problems else suggestions_for(session=db, live=live, principal=viewer.principal, profile_id=profile_id, ask=filters.request())
-    partners = partnerships.partner_ids(session=db, principal=viewer.principal, profile_id=profile_id) if filters.include_partners else set()
+    found = (
+        None
+        if problems
+        else suggestions_for(
+            session=db, live=live, principal=viewer.principal, profile_id=profile_id, ask=filters.request()
+        )
+    )
+    partners = (
+        partnerships.partner_ids(session=db, principal=viewer.principal, profile_id=profile_id)
+        if filters.include_partners
+        else set()
+    )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(
-        request, "suggestions.html", viewer, nav="profiles", profile=profile, filters=filters, raw=raw,
-        problems={p.pointer.strip("/"): p.detail for p in problems}, found=found, partners=partners,
-        part_help=PART_HELP, org_types=ORG_TYPES, sizes=SIZES, here=here, target=filters.target.value,
+        request,
+        "suggestions.html",
+        viewer,
+        nav="profiles",
+        profile=profile,
+        filters=filters,
+        raw=raw,
+        problems={p.pointer.strip("/"): p.detail for p in problems},
+        found=found,
+        partners=partners,
+        part_help=PART_HELP,
+        org_types=ORG_TYPES,
+        sizes=SIZES,
+        here=here,
+        target=filters.target.value,
         status=422 if problems else 200,
     )
 
@@ -71,20 +105,34 @@ Back = Annotated[str, Form(max_length=2000)]
 
 
 @router.post("/suggestions/{other}/accept")
-def accept(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def accept(
+    profile_id: ProfileIdPath,
+    other: ProfileIdPath,
+    db: SessionDep,
+    viewer: FormViewerDep,
+    live: LiveDep,
+    back: Back = "",
+) -> Response:
     partnerships.accept_suggestion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
     viewer.flash(
-        f"{profile_name(live, other)} is now a partner of {profile_name(live, profile_id)}; it will not be suggested again.",
-        undo_url=f"/app/profiles/{profile_id}/partnerships/{other}/remove", back=back,
+        f"{profile_name(live, other)} is now a partner of {profile_name(live, profile_id)}; "
+        "it will not be suggested again.",
+        undo_url=f"/app/profiles/{profile_id}/partnerships/{other}/remove",
+        back=back,
     )
     return redirect(back)
 
 
 @router.post("/suggestions/{other}/reject")
 def reject(
-    profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep,
-    reason: Annotated[str, Form(max_length=2000)] = "", back: Back = "",
+    profile_id: ProfileIdPath,
+    other: ProfileIdPath,
+    db: SessionDep,
+    viewer: FormViewerDep,
+    live: LiveDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    back: Back = "",
 ) -> Response:
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
     try:
@@ -97,22 +145,42 @@ def reject(
     why = f" (reason: {body.reason})" if body.reason else ""
     viewer.flash(
         f"{profile_name(live, other)} will not be suggested to {profile_name(live, profile_id)} again{why}.",
-        undo_url=f"/app/profiles/{profile_id}/exclusions/{other}/remove", back=back,
+        undo_url=f"/app/profiles/{profile_id}/exclusions/{other}/remove",
+        back=back,
     )
     return redirect(back)
 
 
 @router.post("/partnerships/{other}/remove")
-def remove_partnership(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def remove_partnership(
+    profile_id: ProfileIdPath,
+    other: ProfileIdPath,
+    db: SessionDep,
+    viewer: FormViewerDep,
+    live: LiveDep,
+    back: Back = "",
+) -> Response:
     """Undo an accepted partnership (as DELETE /profiles/{id}/partnerships/{other})."""
     partnerships.delete_partnership(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
-    viewer.flash(f"The partnership of {profile_name(live, profile_id)} with {profile_name(live, other)} was removed.", kind="info")
+    viewer.flash(
+        f"The partnership of {profile_name(live, profile_id)} with {profile_name(live, other)} was removed.",
+        kind="info",
+    )
     return redirect(local_path(back, f"/app/profiles/{profile_id}"))
 
 
 @router.post("/exclusions/{other}/remove")
-def remove_exclusion(profile_id: ProfileIdPath, other: ProfileIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep, back: Back = "") -> Response:
+def remove_exclusion(
+    profile_id: ProfileIdPath,
+    other: ProfileIdPath,
+    db: SessionDep,
+    viewer: FormViewerDep,
+    live: LiveDep,
+    back: Back = "",
+) -> Response:
     """Undo an exclusion or a rejection (as DELETE /profiles/{id}/exclusions/{other})."""
     exclusions.delete_exclusion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
-    viewer.flash(f"{profile_name(live, other)} may be suggested to {profile_name(live, profile_id)} again.", kind="info")
+    viewer.flash(
+        f"{profile_name(live, other)} may be suggested to {profile_name(live, profile_id)} again.", kind="info"
+    )
     return redirect(local_path(back, f"/app/profiles/{profile_id}"))

@@ -6,7 +6,12 @@ import pytest
 
 from embeddings import CachedEncoder, ChildProcessEncoder, Encoder, EncodingFailed, MemoryVectorCache, text_key
 
-TEXTS = ["connected LED street lighting", "hydrogen fuel cell buses", "connected LED street lighting", "circular economy hubs"]
+TEXTS = [
+    "connected LED street lighting",
+    "hydrogen fuel cell buses",
+    "connected LED street lighting",
+    "circular economy hubs",
+]
 
 
 def test_the_child_encodes_as_the_model_does_and_this_process_never_loads_it(encoder):

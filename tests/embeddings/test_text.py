@@ -66,7 +66,13 @@ def test_description_is_split_into_sentences():
 
 def test_bullets_and_line_breaks_split_items():
     text = "Our priorities:\n• smart lighting\n• e-mobility\n\n•   open data portals\r\nwater reuse"
-    assert split_description(text) == ["Our priorities:", "smart lighting", "e-mobility", "open data portals", "water reuse"]
+    assert split_description(text) == [
+        "Our priorities:",
+        "smart lighting",
+        "e-mobility",
+        "open data portals",
+        "water reuse",
+    ]
     assert split_description("lighting • mobility • water") == ["lighting", "mobility", "water"]
 
 

@@ -51,7 +51,10 @@ def test_need_histograms_sum_to_one_and_fall_back_to_every_phrase(corpus_index):
         assert histogram[i].sum() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("roles,query_kind,target", [(CITY_CITY, "city", "city"), (CITY_ORG, "city", "organisation"), (ORG_CITY, "organisation", "city")])
+@pytest.mark.parametrize(
+    "roles,query_kind,target",
+    [(CITY_CITY, "city", "city"), (CITY_ORG, "city", "organisation"), (ORG_CITY, "organisation", "city")],
+)
 def test_shortlists_hold_the_exhaustive_top_ten_and_respect_filters(corpus_index, roles, query_kind, target):
     entries, index = corpus_index
     presence = CodePresence(index, target, roles.target_serves, PARAMS)
@@ -76,7 +79,9 @@ def test_approximate_scores_follow_the_exact_ones(corpus_index):
     exact = []
     for slot in presence.candidates_:
         other = index.vectors_of(index.keys_[slot])
-        fwd, bwd = coverage_block(vectors.vectors @ other.vectors.T, vectors.roles, other.roles, np.array([0, len(other)]), CITY_CITY, PARAMS)
+        fwd, bwd = coverage_block(
+            vectors.vectors @ other.vectors.T, vectors.roles, other.roles, np.array([0, len(other)]), CITY_CITY, PARAMS
+        )
         exact.append(fuse_directions(fwd, bwd, PARAMS.fusion)[0])
     assert np.corrcoef(approx, exact)[0, 1] > 0.9
 

@@ -59,7 +59,11 @@ def test_other_cut_offs():
 
 
 def test_mean_metrics_averages_each_metric_over_queries():
-    per_query = [query_metrics(RANKING, {"seoul"}), query_metrics(RANKING, {"busan"}), query_metrics(RANKING, {"tampere"})]
+    per_query = [
+        query_metrics(RANKING, {"seoul"}),
+        query_metrics(RANKING, {"busan"}),
+        query_metrics(RANKING, {"tampere"}),
+    ]
     mean = mean_metrics(per_query)
     assert mean == {
         "mrr": 0.5,

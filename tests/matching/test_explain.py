@@ -83,7 +83,9 @@ def test_a_description_wins_only_when_it_beats_offers_after_its_discount():
     (match,) = explain(lit, org, direction_roles(Kind.CITY, Kind.ORGANISATION), PARAMS).matches
     assert (match.match, match.match_role) == ("We light cities.", "description")
     assert match.similarity == pytest.approx(0.9, abs=1e-4)
-    (match,) = explain(lit, org, direction_roles(Kind.CITY, Kind.ORGANISATION), ScoringParams(description_weight=0.5)).matches
+    (match,) = explain(
+        lit, org, direction_roles(Kind.CITY, Kind.ORGANISATION), ScoringParams(description_weight=0.5)
+    ).matches
     assert match.match_role == "offer"
 
 
@@ -177,7 +179,12 @@ def test_ties_quote_the_first_serving_phrase_and_keep_the_needs_in_order():
 
 # a few unit vectors, some repeated within and across profiles so that cosines tie exactly
 PALETTE = np.stack([E[0], E[1], E[2], E[3], unit(1, 1, 0, 0), unit(0, 1, 1, 0), unit(1, 0, 0, 1), -E[0]])
-KINDS = [(Kind.CITY, Kind.CITY), (Kind.CITY, Kind.ORGANISATION), (Kind.ORGANISATION, Kind.CITY), (Kind.ORGANISATION, Kind.ORGANISATION)]
+KINDS = [
+    (Kind.CITY, Kind.CITY),
+    (Kind.CITY, Kind.ORGANISATION),
+    (Kind.ORGANISATION, Kind.CITY),
+    (Kind.ORGANISATION, Kind.ORGANISATION),
+]
 
 
 @st.composite
@@ -201,11 +208,17 @@ def profiles(draw, name: str) -> ProfileVectors:
     description_weight=st.sampled_from([0.0, 0.5, 0.9, 1.0]),
     tagger=st.one_of(
         st.none(),
-        st.builds(lambda t, p: ThemeTagger(THEMES, E, threshold=t, per_phrase=p), st.sampled_from([0.3, 0.42, 0.8]), st.integers(1, 2)),
+        st.builds(
+            lambda t, p: ThemeTagger(THEMES, E, threshold=t, per_phrase=p),
+            st.sampled_from([0.3, 0.42, 0.8]),
+            st.integers(1, 2),
+        ),
     ),
     top=st.integers(1, 4),
 )
-def test_explaining_candidates_together_equals_explaining_each_alone(query, candidates, kinds, description_weight, tagger, top):
+def test_explaining_candidates_together_equals_explaining_each_alone(
+    query, candidates, kinds, description_weight, tagger, top
+):
     roles, params = direction_roles(*kinds), ScoringParams(description_weight=description_weight)
     together = explain_many(query, list(candidates), roles, params, tagger, top)
     assert together == [explain(query, c, roles, params, tagger, top) for c in candidates]

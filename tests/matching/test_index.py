@@ -1,7 +1,6 @@
 """The live index: exhaustive scores, filters, writes, and the cascade agreeing with exhaustive."""
 
 import pickle
-
 from dataclasses import replace
 
 import numpy as np
@@ -137,7 +136,9 @@ def test_small_corpus_is_always_exhaustive(small):
     corpus, entries, index = small
     query = corpus.profile()[1]
     filt = CandidateFilter(kind="city")
-    assert index.top_k(query, CITY_CITY, PARAMS, 10, filt) == index.top_k(query, CITY_CITY, PARAMS, 10, filt, exact=True)
+    assert index.top_k(query, CITY_CITY, PARAMS, 10, filt) == index.top_k(
+        query, CITY_CITY, PARAMS, 10, filt, exact=True
+    )
 
 
 def test_filters_restrict_candidates(small):
@@ -163,7 +164,9 @@ def test_unknown_filter_values_match_nothing_or_exclude_nothing(small):
     query = corpus.profile()[1]
     assert index.top_k(query, CITY_CITY, PARAMS, 10, CandidateFilter(kind="city", bloc="Atlantis")) == []
     everything = index.top_k(query, CITY_CITY, PARAMS, 10, CandidateFilter(kind="city"))
-    assert index.top_k(query, CITY_CITY, PARAMS, 10, CandidateFilter(kind="city", exclude_bloc="Atlantis")) == everything
+    assert (
+        index.top_k(query, CITY_CITY, PARAMS, 10, CandidateFilter(kind="city", exclude_bloc="Atlantis")) == everything
+    )
 
 
 def test_never_suggests_itself_when_excluded(small):
@@ -219,7 +222,7 @@ def test_many_writes_compact_and_stay_consistent():
     index = PhraseIndex(DIM, exact_below_rows=500, shortlist_size=60, rescore_size=40).bulk_load(entries)
     latest = {k: (v, m) for k, v, m in entries}
     rng = np.random.default_rng(0)
-    for step in range(600):  # rewrites most profiles, grows past capacity, compacts several times
+    for _ in range(600):  # rewrites most profiles, grows past capacity, compacts several times
         key = f"k{rng.integers(1, 700):05d}"
         if rng.random() < 0.15:
             index.remove(key)
@@ -302,13 +305,19 @@ def test_narrowed_pools_are_the_narrower_filters_own_top_k(large):
     for i in rng.choice(len(entries), 30, replace=False):
         key, vectors, meta = entries[i]
         filt = CandidateFilter(kind="organisation", exclude_keys=frozenset({key}))
-        narrower = [replace(filt, country=meta.country), replace(filt, bloc=meta.bloc), replace(filt, country="Atlantis")]
+        narrower = [
+            replace(filt, country=meta.country),
+            replace(filt, bloc=meta.bloc),
+            replace(filt, country="Atlantis"),
+        ]
         pools = index.top_k_narrowed(vectors, CITY_ORG, PARAMS, 10, filt, narrower, pool=20)
         assert len(pools) == 4 and pools[-1] == []
         assert pools[0] == index.top_k(vectors, CITY_ORG, PARAMS, 10, filt, pool=20)
         for f, got in zip(narrower, pools[1:]):
             exact = index.top_k(vectors, CITY_ORG, PARAMS, 10, f, exact=True, pool=20)
-            assert {s.key for s in got} <= set(index.keys()) and all(_allowed(s.key, index.vectors_of(s.key), index.meta_of(s.key), f) for s in got)
+            assert {s.key for s in got} <= set(index.keys()) and all(
+                _allowed(s.key, index.vectors_of(s.key), index.meta_of(s.key), f) for s in got
+            )
             agree += [s.key for s in got] == [s.key for s in exact]
             total += 1
     assert agree == total, f"{agree} of {total}"
@@ -344,7 +353,10 @@ def test_empty_inputs(small):
 def test_scoring_given_candidates_equals_the_exhaustive_path(large):
     corpus, entries, index = large
     for key, vectors, _ in entries[:5]:
-        for roles, filt in ((CITY_ORG, CandidateFilter(kind="organisation")), (CITY_CITY, CandidateFilter(kind="city", exclude_keys=frozenset({key})))):
+        for roles, filt in (
+            (CITY_ORG, CandidateFilter(kind="organisation")),
+            (CITY_CITY, CandidateFilter(kind="city", exclude_keys=frozenset({key}))),
+        ):
             among = index.top_k_among(vectors, roles, PARAMS, 10, index.allowed(filt))
             assert among == index.top_k(vectors, roles, PARAMS, 10, filt, exact=True)
     assert index.top_k_among(vectors, CITY_CITY, PARAMS, 10, np.zeros(0, dtype=np.int64)) == []
@@ -357,7 +369,11 @@ def test_rescoring_reaches_past_its_first_candidates_only_where_they_could_reach
     slots = index.allowed(CandidateFilter(kind="city"))
     rescored = []
     exact_scores = index._exact_scores
-    monkeypatch.setattr(index, "_exact_scores", lambda q, q_roles, at, *rest: rescored.append(len(at)) or exact_scores(q, q_roles, at, *rest))
+    monkeypatch.setattr(
+        index,
+        "_exact_scores",
+        lambda q, q_roles, at, *rest: rescored.append(len(at)) or exact_scores(q, q_roles, at, *rest),
+    )
     deeper = 0
     for _, vectors, _ in entries[:20]:
         rescored.clear()
@@ -401,9 +417,7 @@ def test_rejects_bad_input():
 # A small index where every request runs the cascade, so both paths are checked against the filters.
 _PROPERTY_CORPUS = Corpus(seed=9)
 _PROPERTY_ENTRIES = _PROPERTY_CORPUS.entries(600)
-_PROPERTY_INDEX = PhraseIndex(DIM, exact_below_rows=0, shortlist_size=40, rescore_size=20).bulk_load(
-    _PROPERTY_ENTRIES
-)
+_PROPERTY_INDEX = PhraseIndex(DIM, exact_below_rows=0, shortlist_size=40, rescore_size=20).bulk_load(_PROPERTY_ENTRIES)
 _META = {k: (v, m) for k, v, m in _PROPERTY_ENTRIES}
 
 optional = lambda values: st.none() | st.sampled_from(values)  # noqa: E731
@@ -423,7 +437,11 @@ optional = lambda values: st.none() | st.sampled_from(values)  # noqa: E731
 )
 def test_filters_are_never_violated(kind, bloc, exclude_bloc, country, org_type, excluded, exact, k, query_seed):
     filt = CandidateFilter(
-        kind=kind, bloc=bloc, exclude_bloc=exclude_bloc, country=country, org_type=org_type,
+        kind=kind,
+        bloc=bloc,
+        exclude_bloc=exclude_bloc,
+        country=country,
+        org_type=org_type,
         exclude_keys=frozenset(excluded),
     )
     query = Corpus(seed=query_seed).profile()[1]
@@ -443,7 +461,9 @@ def test_allowed_among_is_each_filters_mask_at_the_given_slots():
     keys = list(index.keys())
     filters = [
         CandidateFilter(kind="city"),
-        CandidateFilter(kind="city", exclude_bloc=index.meta_of(keys[0]).bloc, exclude_keys=frozenset({keys[0], keys[1], "gone"})),
+        CandidateFilter(
+            kind="city", exclude_bloc=index.meta_of(keys[0]).bloc, exclude_keys=frozenset({keys[0], keys[1], "gone"})
+        ),
         CandidateFilter(kind="organisation", country=index.meta_of(keys[2]).country),
         CandidateFilter(kind="organisation", org_type="university", bloc="nowhere"),
         CandidateFilter(kind="city", bloc=index.meta_of(keys[3]).bloc, exclude_keys=frozenset({keys[3]})),

@@ -123,7 +123,9 @@ def test_a_corpus_without_content_words_matches_nothing():
 
 
 def test_many_updates_and_removals_leave_each_profile_as_one_update_would(model):
-    words = "digital government services voting oasc participatory budgeting cycling lanes public transport food".split()
+    words = (
+        "digital government services voting oasc participatory budgeting cycling lanes public transport food".split()
+    )
     latest = dict(CORPUS)
     for i in range(400):  # enough rewrites for the rows to be compacted several times
         key = list(CORPUS)[i % len(CORPUS)] if i % 3 else f"new-{i}"

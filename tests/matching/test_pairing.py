@@ -112,7 +112,9 @@ def assert_respects(scores: CohortScores, options: PairingOptions, result: Pairi
             assert key in locked
         else:
             assert key not in locked
-            assert p.score >= options.min_score - 1e-6, f"{p} below min_score {options.min_score}"  # scores are reported rounded to 6 places
+            assert p.score >= options.min_score - 1e-6, (
+                f"{p} below min_score {options.min_score}"
+            )  # scores are reported rounded to 6 places
         for c in (p.a, p.b):
             count[c] = count.get(c, 0) + 1
     for c, n in count.items():
@@ -317,7 +319,9 @@ def test_a_locked_pair_below_min_score_is_kept(collision):
         pytest.param(PairingOptions(locked=[("a1", "b1"), ("a2", "b1")]), id="more locks than capacity, other side"),
         pytest.param(PairingOptions(capacity={"a1": 0}, locked=[("a1", "b1")]), id="lock on capacity 0"),
         pytest.param(PairingOptions(locked=[("a1", "b1")], forbidden=[("a1", "b1")]), id="locked and forbidden"),
-        pytest.param(PairingOptions(locked=[("a1", "b1")], forbidden=[("b1", "a1")]), id="locked and forbidden, flipped"),
+        pytest.param(
+            PairingOptions(locked=[("a1", "b1")], forbidden=[("b1", "a1")]), id="locked and forbidden, flipped"
+        ),
     ],
 )
 def test_contradictory_locks_are_invalid(collision, options):
@@ -458,7 +462,14 @@ def test_equal_inputs_give_identical_outputs():
     first = optimal_pairing(scores)
     for _ in range(5):
         assert optimal_pairing(scores) == first
-        assert optimal_pairing(cohort({"EU": ["a1", "a2", "a3"], "JP": ["b1", "b2", "b3"]}, {("EU", "JP"): np.full((3, 3), 0.5).tolist()})) == first
+        assert (
+            optimal_pairing(
+                cohort(
+                    {"EU": ["a1", "a2", "a3"], "JP": ["b1", "b2", "b3"]}, {("EU", "JP"): np.full((3, 3), 0.5).tolist()}
+                )
+            )
+            == first
+        )
     assert first.total == pytest.approx(1.5)
 
 
@@ -474,13 +485,22 @@ def test_permuting_members_within_sides_keeps_the_total(seed):
     names = {"EU": ["e1", "e2", "e3", "e4"], "JP": ["j1", "j2", "j3"], "KR": ["k1", "k2"]}
     sides = list(names)
     # a score for every cross pair, with deliberate ties
-    value = {frozenset(p): float(rng.choice([0.2, 0.5, 0.5, 0.8, 0.9])) for i, sa in enumerate(sides) for sb in sides[i + 1 :] for p in itertools.product(names[sa], names[sb])}
+    value = {
+        frozenset(p): float(rng.choice([0.2, 0.5, 0.5, 0.8, 0.9]))
+        for i, sa in enumerate(sides)
+        for sb in sides[i + 1 :]
+        for p in itertools.product(names[sa], names[sb])
+    }
 
     def build(order: dict[str, list[str]], keep: list[str]) -> CohortScores:
         ss = {s: order[s] for s in keep}
         return cohort(
             ss,
-            {(sa, sb): [[value[frozenset((a, b))] for b in ss[sb]] for a in ss[sa]] for i, sa in enumerate(keep) for sb in keep[i + 1 :]},
+            {
+                (sa, sb): [[value[frozenset((a, b))] for b in ss[sb]] for a in ss[sa]]
+                for i, sa in enumerate(keep)
+                for sb in keep[i + 1 :]
+            },
         )
 
     for keep in (["EU", "JP"], sides):
@@ -603,7 +623,11 @@ def test_logistic_scores_weigh_alike_in_the_integer_programme():
     sides = {"EU": ["a1", "a2"], "KR": ["b1", "b2"]}
     capacity = {"a1": 1, "a2": 1, "b1": 1, "b2": 2}  # a capacity above one: the integer programme
     plain = optimal_pairing(CohortScores(sides=sides, blocks=blocks), PairingOptions(capacity=capacity))
-    likeliest = optimal_pairing(CohortScores(sides=sides, blocks=blocks, logistic=True), PairingOptions(capacity=capacity))
+    likeliest = optimal_pairing(
+        CohortScores(sides=sides, blocks=blocks, logistic=True), PairingOptions(capacity=capacity)
+    )
     assert frozenset(("a1", "b1")) not in pair_set(plain)
     assert frozenset(("a1", "b1")) in pair_set(likeliest)
-    assert all(p.score == pytest.approx(lookup(CohortScores(sides=sides, blocks=blocks), p.a, p.b)) for p in likeliest.pairs)
+    assert all(
+        p.score == pytest.approx(lookup(CohortScores(sides=sides, blocks=blocks), p.a, p.b)) for p in likeliest.pairs
+    )

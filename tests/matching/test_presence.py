@@ -61,7 +61,14 @@ def test_best_columns_of_narrow_rows_are_every_finite_one():
 def test_a_matrix_filled_part_by_part_is_the_one_built_at_once(corpus_index):  # noqa: F811
     _, index = corpus_index
     whole = CodePresence(index, "city", CITY_CITY.target_serves, PARAMS)
-    parts = CodePresence(index, "city", CITY_CITY.target_serves, PARAMS, allocate=lambda shape: np.full(shape, np.nan, np.float32), fill=False)
+    parts = CodePresence(
+        index,
+        "city",
+        CITY_CITY.target_serves,
+        PARAMS,
+        allocate=lambda shape: np.full(shape, np.nan, np.float32),
+        fill=False,
+    )
     for part in parts.parts(size=100):
         parts.fill(part)
     assert len(parts.parts(size=100)) > 1

@@ -21,7 +21,9 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 
 
 def _profile(rows, roles) -> ProfileVectors:
-    return ProfileVectors(vectors=_unit(rows), roles=np.array(roles, dtype=np.int8), texts=tuple(f"p{i}" for i in range(len(rows))))
+    return ProfileVectors(
+        vectors=_unit(rows), roles=np.array(roles, dtype=np.int8), texts=tuple(f"p{i}" for i in range(len(rows)))
+    )
 
 
 def test_place_features_say_where_an_organisation_is_based():
@@ -35,8 +37,15 @@ def test_place_features_say_where_an_organisation_is_based():
     query = _profile([[1, 0, 0], [0, 1, 0]], [0, 0])
     candidates = [_profile([[1, 0.1, 0]], [1]) for _ in keys]
     inputs = PairInputs(
-        key="eindhoven", vectors=query, place=Place("NL", frozenset({"nl"})), partners=frozenset({"seoul"}),
-        candidate_keys=keys, candidates=StackedPhrases.of(candidates), dense=np.full(4, 0.5), lexical=np.zeros(4), usual=np.zeros(4),
+        key="eindhoven",
+        vectors=query,
+        place=Place("NL", frozenset({"nl"})),
+        partners=frozenset({"seoul"}),
+        candidate_keys=keys,
+        candidates=StackedPhrases.of(candidates),
+        dense=np.full(4, 0.5),
+        lexical=np.zeros(4),
+        usual=np.zeros(4),
     )
     x = pair_features((CITY, ORG), inputs, places, ScoringParams())
     names = FEATURES[(CITY, ORG)]
@@ -50,8 +59,15 @@ def test_best_needs_rewards_a_specialist_over_a_generalist():
     specialist = _profile([[1, 0, 0, 0.05]], [1])
     generalist = _profile([[0.4, 0.4, 0.4, 0.72]], [1])  # covers every need at 0.4: a better mean, a worse best
     inputs = PairInputs(
-        key="city", vectors=query, place=None, partners=frozenset(), candidate_keys=["s", "g"],
-        candidates=StackedPhrases.of([specialist, generalist]), dense=np.zeros(2), lexical=np.zeros(2), usual=np.zeros(2),
+        key="city",
+        vectors=query,
+        place=None,
+        partners=frozenset(),
+        candidate_keys=["s", "g"],
+        candidates=StackedPhrases.of([specialist, generalist]),
+        dense=np.zeros(2),
+        lexical=np.zeros(2),
+        usual=np.zeros(2),
     )
     x = pair_features((CITY, ORG), inputs, {}, ScoringParams())
     best = x[:, FEATURES[(CITY, ORG)].index("best_needs")]
@@ -77,7 +93,11 @@ def _queries(seed: int, n: int = 30) -> list[TrainingQuery]:
         x[0, names.index("language")] = 1
         if q % 2 == 0:
             x[0, names.index("fit")] += 0.2
-        out.append(TrainingQuery((CITY, CITY), f"cohort-{q % 3}", f"q{q}", tuple(f"c{i}" for i in range(8)), x, frozenset({"c0"})))
+        out.append(
+            TrainingQuery(
+                (CITY, CITY), f"cohort-{q % 3}", f"q{q}", tuple(f"c{i}" for i in range(8)), x, frozenset({"c0"})
+            )
+        )
     return out
 
 

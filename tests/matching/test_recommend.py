@@ -35,21 +35,67 @@ class Toy:
 
 
 PROFILES = {
-    "eindhoven": Toy("city", "EU", "NL", ("intelligent public lighting", "living labs with citizens"),
-                     ("design and technology incubators",), "A city of technology and design."),
-    "lyon": Toy("city", "EU", "FR", ("urban mobility", "living labs"), ("public lighting masterplan",),
-                "Capital of gastronomy and the festival of lights."),
-    "seoul": Toy("city", "ASIA", "KR", ("smart street lighting", "startup incubation"),
-                 ("living lab methodology", "public wifi"), "A megacity investing in digital services."),
-    "busan": Toy("city", "ASIA", "KR", ("port logistics", "marine tourism"), ("smart port operations",),
-                 "A port city on the southern coast."),
-    "bogota": Toy("city", "LAC", "CO", ("bus rapid transit", "cycling infrastructure"), ("TransMilenio BRT operations",),
-                  "A high-altitude capital with a large bus network."),
-    "lumen": Toy("organisation", "EU", "NL", (), ("connected LED street lighting systems", "lighting control software"),
-                 "We make cities brighter and save energy.", "company"),
-    "hydrobus": Toy("organisation", "EU", "DE", (), ("hydrogen fuel cell buses",),
-                    "Zero-emission public transport vehicles.", "company"),
-    "aquaworks": Toy("organisation", "ASIA", "JP", (), ("water leak detection sensors",), "Smart water networks.", "company"),
+    "eindhoven": Toy(
+        "city",
+        "EU",
+        "NL",
+        ("intelligent public lighting", "living labs with citizens"),
+        ("design and technology incubators",),
+        "A city of technology and design.",
+    ),
+    "lyon": Toy(
+        "city",
+        "EU",
+        "FR",
+        ("urban mobility", "living labs"),
+        ("public lighting masterplan",),
+        "Capital of gastronomy and the festival of lights.",
+    ),
+    "seoul": Toy(
+        "city",
+        "ASIA",
+        "KR",
+        ("smart street lighting", "startup incubation"),
+        ("living lab methodology", "public wifi"),
+        "A megacity investing in digital services.",
+    ),
+    "busan": Toy(
+        "city",
+        "ASIA",
+        "KR",
+        ("port logistics", "marine tourism"),
+        ("smart port operations",),
+        "A port city on the southern coast.",
+    ),
+    "bogota": Toy(
+        "city",
+        "LAC",
+        "CO",
+        ("bus rapid transit", "cycling infrastructure"),
+        ("TransMilenio BRT operations",),
+        "A high-altitude capital with a large bus network.",
+    ),
+    "lumen": Toy(
+        "organisation",
+        "EU",
+        "NL",
+        (),
+        ("connected LED street lighting systems", "lighting control software"),
+        "We make cities brighter and save energy.",
+        "company",
+    ),
+    "hydrobus": Toy(
+        "organisation",
+        "EU",
+        "DE",
+        (),
+        ("hydrogen fuel cell buses",),
+        "Zero-emission public transport vehicles.",
+        "company",
+    ),
+    "aquaworks": Toy(
+        "organisation", "ASIA", "JP", (), ("water leak detection sensors",), "Smart water networks.", "company"
+    ),
 }
 # the same company registered twice under two names: a tie, and a near-copy for diversity
 TWIN = {"brightway": replace(PROFILES["lumen"], country="BE")}
@@ -68,8 +114,13 @@ def vectors(encoder) -> dict[str, ProfileVectors]:
 def build(vectors, keys, tagger=None) -> Recommender:
     profiles = {**PROFILES, **TWIN}
     index = PhraseIndex(dim=384).bulk_load(
-        (k, vectors[k], ProfileMeta(kind=profiles[k].kind, bloc=profiles[k].bloc, country=profiles[k].country,
-                                    org_type=profiles[k].org_type))
+        (
+            k,
+            vectors[k],
+            ProfileMeta(
+                kind=profiles[k].kind, bloc=profiles[k].bloc, country=profiles[k].country, org_type=profiles[k].org_type
+            ),
+        )
         for k in keys
     )
     lexical = LexicalModel().fit({k: profiles[k].text for k in keys})
@@ -87,8 +138,12 @@ def query_of(recommender: Recommender, key: str) -> Query:
 
 
 def ask(recommender: Recommender, key: str, target: str, k: int = 10, **options):
-    filt = CandidateFilter(kind=target, exclude_keys=frozenset({key}) | options.pop("exclude", frozenset()),
-                           exclude_bloc=options.pop("exclude_bloc", None), bloc=options.pop("bloc", None))
+    filt = CandidateFilter(
+        kind=target,
+        exclude_keys=frozenset({key}) | options.pop("exclude", frozenset()),
+        exclude_bloc=options.pop("exclude_bloc", None),
+        bloc=options.pop("bloc", None),
+    )
     return recommender.suggest(query_of(recommender, key), filt, k, **options)
 
 
@@ -143,7 +198,9 @@ def test_each_suggestion_is_explained_as_explain_explains_that_pair(vectors, tag
         query = query_of(recommender, key)
         roles = explanation_roles(query.kind, Kind(target))
         for s in ask(recommender, key, target):
-            why = explain(query.vectors, recommender.index.vectors_of(s.key), roles, recommender.params, recommender.tagger)
+            why = explain(
+                query.vectors, recommender.index.vectors_of(s.key), roles, recommender.params, recommender.tagger
+            )
             assert (s.matches, s.shared_themes) == (why.matches, why.shared_themes)
 
 
@@ -227,7 +284,9 @@ def test_ties_are_ordered_by_key_whatever_the_insertion_order(vectors):
 def test_ranking_a_retrieved_pool_gives_what_suggest_gives_whatever_its_order(recommender, key, target, diversity):
     query = query_of(recommender, key)
     filt = CandidateFilter(kind=target, exclude_keys=frozenset({key}))
-    pool = recommender.index.top_k(query.vectors, direction_roles(query.kind, Kind(target)), recommender.params, 10, filt, pool=50)
+    pool = recommender.index.top_k(
+        query.vectors, direction_roles(query.kind, Kind(target)), recommender.params, 10, filt, pool=50
+    )
     found = recommender.suggest(query, filt, 3, diversity=diversity)
     assert recommender.rank(query, pool, 3, diversity=diversity) == found
     assert recommender.rank(query, pool[::-1], 3, diversity=diversity) == found

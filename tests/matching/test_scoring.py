@@ -102,7 +102,9 @@ def test_city_pairs_are_scored_backward_from_the_candidates_interests():
     wants_what_query_offers = profile((I, E[1]), (O, E[0]))
     wants_what_query_describes = profile((I, E[2]), (O, E[0]))
     wants_nothing_query_has = profile((I, E[3]), (O, E[0]))
-    forward, backward = scores(query, [wants_what_query_offers, wants_what_query_describes, wants_nothing_query_has], CITY_TO_CITY)
+    forward, backward = scores(
+        query, [wants_what_query_offers, wants_what_query_describes, wants_nothing_query_has], CITY_TO_CITY
+    )
     assert forward.tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert backward.tolist() == pytest.approx([1.0, 0.9, 0.0])
 
@@ -135,7 +137,9 @@ def test_needs_mask_falls_back_to_every_phrase():
 
 def test_serve_weights_zero_non_serving_roles_and_discount_descriptions():
     roles = np.array([I, O, D], dtype=np.int8)
-    assert serve_weights(roles, (O, D), ScoringParams(description_weight=0.7)).tolist() == pytest.approx([0.0, 1.0, 0.7])
+    assert serve_weights(roles, (O, D), ScoringParams(description_weight=0.7)).tolist() == pytest.approx(
+        [0.0, 1.0, 0.7]
+    )
     assert serve_weights(roles, (I,), ScoringParams(description_weight=0.7)).tolist() == pytest.approx([1.0, 0.0, 0.0])
 
 

@@ -36,7 +36,9 @@ def test_a_phrase_gets_at_most_per_phrase_themes_above_the_threshold_strongest_f
     threshold=st.sampled_from([-1.0, 0.0, 0.3, 0.6]),
     per_phrase=st.integers(1, 3),
 )
-def test_profile_themes_are_each_themes_strongest_tag_and_the_same_profile_by_profile(seed, sizes, threshold, per_phrase):
+def test_profile_themes_are_each_themes_strongest_tag_and_the_same_profile_by_profile(
+    seed, sizes, threshold, per_phrase
+):
     rng = np.random.default_rng(seed)
     tagger = ThemeTagger(THEMES, unit_rows(rng, len(THEMES)), threshold=threshold, per_phrase=per_phrase)
     pool = unit_rows(rng, 4)  # few distinct phrases, so that equal cosines occur

@@ -93,7 +93,21 @@ def test_pair_prints_the_proposal(env, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "eindhoven  seoul" in r.stdout or "eindhoven  seoul".replace("  ", " ") in " ".join(r.stdout.split())
     assert "total" in r.stdout
-    r = runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--lock", "eindhoven=busan", "--forbid", "tampere=gwangju", "--capacity", "seoul=2", "--min-score", "0.1"])
+    r = runner.invoke(
+        app,
+        [
+            "pair",
+            "world-cities-eu-korea-2017-18",
+            "--lock",
+            "eindhoven=busan",
+            "--forbid",
+            "tampere=gwangju",
+            "--capacity",
+            "seoul=2",
+            "--min-score",
+            "0.1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "yes" in r.stdout and "regret" in r.stdout, r.stdout
     assert runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--lock", "eindhoven"]).exit_code != 0
@@ -125,16 +139,18 @@ def test_a_runs_shortlist_depth_comes_from_the_settings_and_is_recorded(env, mon
 def test_feedback_queries_learn_from_partnerships_and_rejections_but_never_an_evaluation_pair(env, encoder):
     from embeddings import CachedEncoder, MemoryVectorCache
     from matching.scoring import Kind
+    from service.db.store import upsert_exclusion
     from service.learning.feedback import feedback_queries
     from service.schemas import ExclusionIn
-    from service.db.store import upsert_exclusion
 
     runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
     sessions = make_sessionmaker(make_engine(get_settings().database_url))
     with sessions() as s:
         upsert_exclusion(s, ExclusionIn(profile="eindhoven", excluded="busan", reason="no port agenda"), "manager")
         s.commit()
-        queries = feedback_queries(s, CachedEncoder(encoder, MemoryVectorCache()), None, held_out={frozenset(("barcelona", "busan"))})
+        queries = feedback_queries(
+            s, CachedEncoder(encoder, MemoryVectorCache()), None, held_out={frozenset(("barcelona", "busan"))}
+        )
     by_key = {(q.key, q.direction): q for q in queries}
     eindhoven = by_key[("eindhoven", (Kind.CITY, Kind.CITY))]
     assert eindhoven.relevant == {"seoul"} and "busan" in eindhoven.candidates  # the rejected one is a negative

@@ -37,9 +37,29 @@ def test_no_city_names_its_known_partner(path):
 def test_demo_bundle_holds_the_seed():
     bundle = parse_bundle(json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8")))
     cities = {p.id for p in bundle.profiles if p.kind == "city"}
-    assert cities == {"barcelona", "busan", "suwon", "scottish-cities-alliance", "gwangju", "tampere", "eindhoven", "seoul"}
+    assert cities == {
+        "barcelona",
+        "busan",
+        "suwon",
+        "scottish-cities-alliance",
+        "gwangju",
+        "tampere",
+        "eindhoven",
+        "seoul",
+    }
     names = " ".join(p.name for p in bundle.profiles if p.kind == "organisation").lower()
-    for org in ("philips", "doosan", "fontys", "blanquerna", "university of barcelona", "climate and environment", "seoul digital foundation", "innovation park", "open & agile", "sónar"):
+    for org in (
+        "philips",
+        "doosan",
+        "fontys",
+        "blanquerna",
+        "university of barcelona",
+        "climate and environment",
+        "seoul digital foundation",
+        "innovation park",
+        "open & agile",
+        "sónar",
+    ):
         assert org in names, org
     city_pairs = {frozenset((p.a, p.b)) for p in bundle.partnerships if p.a in cities and p.b in cities}
     assert city_pairs == {

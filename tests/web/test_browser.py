@@ -19,10 +19,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.auth import Role, create_key
-from service.domain.bundles import import_bundle, parse_bundle
-from service.db.engine import session_scope
 from service.batch.jobs import rerank
+from service.db.engine import session_scope
 from service.db.models import Profile
+from service.domain.bundles import import_bundle, parse_bundle
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,14 @@ DATA = ROOT / "data"
 SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 COHORT = "world-cities-eu-korea-2017-18"
 WIDE = {"width": 1280, "height": 900}
@@ -47,7 +53,7 @@ class Live:
 
 
 def _demo_without_philips_partnership() -> dict:
-    """The demo bundle, less Eindhoven's 2017-18 partnership with Philips: so Philips is a fresh suggestion to accept."""
+    """The demo bundle less Eindhoven's 2017-18 partnership with Philips, so Philips is a fresh suggestion to accept."""
     demo = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
     demo["partnerships"] = [p for p in demo["partnerships"] if {p["a"], p["b"]} != {"eindhoven", "philips-lighting"}]
     return demo
@@ -59,7 +65,9 @@ def live(tmp_path_factory) -> Iterator[Live]:
     settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'twinning.db'}", data_dir=DATA)
     app = create_app(settings)
     with session_scope(app.state.sessions) as session:
-        import_bundle(session=session, live=None, bundle=parse_bundle(_demo_without_philips_partnership()), accepted_by="demo")
+        import_bundle(
+            session=session, live=None, bundle=parse_bundle(_demo_without_philips_partnership()), accepted_by="demo"
+        )
         manager = create_key(session, role=Role.MANAGER, name="Ana (programme manager)")[0]
         member = create_key(session, role=Role.MEMBER, profile_id="eindhoven", name="Eindhoven")[0]
     rerank(settings, app.state.sessions)  # a run to compare the one started in the browser with
@@ -83,7 +91,9 @@ def live(tmp_path_factory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium; run `make test`, which installs it")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium; run `make test`, which installs it"
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -107,7 +117,8 @@ def shot(page: Page, name: str, *, height: int | None = None) -> None:
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+        && !el.getAttribute('aria-labelledby'))
     .map(el => el.name || el.id)"""
 
 
@@ -201,7 +212,11 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     page.get_by_role("button", name="Start a re-rank").click()
     expect(page).to_have_url(re.compile(r"/app/runs/2$"))
     expect(page.get_by_role("heading", name="What changed since run #1")).to_be_visible(timeout=45_000)
-    eindhoven = page.locator("ul.diff > li").filter(has=page.get_by_role("link", name="Eindhoven", exact=True)).filter(has_text="collaborators")
+    eindhoven = (
+        page.locator("ul.diff > li")
+        .filter(has=page.get_by_role("link", name="Eindhoven", exact=True))
+        .filter(has_text="collaborators")
+    )
     expect(eindhoven.locator("h4.dropped + ul")).to_contain_text("Philips")
     shot(page, "run-diff")
 
@@ -223,7 +238,13 @@ def test_member_cannot_open_another_citys_edit_page(page: Page, live: Live) -> N
 
 
 def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: Live) -> None:
-    city = {"kind": "city", "bloc": "EU", "country": "NL", "description": "A town by the sea.", "interests": ["harbour renewal"]}
+    city = {
+        "kind": "city",
+        "bloc": "EU",
+        "country": "NL",
+        "description": "A town by the sea.",
+        "interests": ["harbour renewal"],
+    }
     bad = {
         "format": "twinning.bundle/1",
         "profiles": [

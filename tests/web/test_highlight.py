@@ -4,8 +4,14 @@ from service.web.highlight import mark_shared
 
 
 def test_shared_content_words_are_marked_across_word_forms():
-    assert mark_shared("intelligent public lighting", "smart lights for public space") == "intelligent <mark>public</mark> <mark>lighting</mark>"
-    assert mark_shared("lighting-as-a-service contracts", "e-government services") == "lighting-as-a-<mark>service</mark> contracts"
+    assert (
+        mark_shared("intelligent public lighting", "smart lights for public space")
+        == "intelligent <mark>public</mark> <mark>lighting</mark>"
+    )
+    assert (
+        mark_shared("lighting-as-a-service contracts", "e-government services")
+        == "lighting-as-a-<mark>service</mark> contracts"
+    )
     assert mark_shared("smart cities", "a smart city") == "<mark>smart</mark> <mark>cities</mark>"
 
 

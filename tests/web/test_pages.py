@@ -18,7 +18,15 @@ from service.db.models import ApiKey, Exclusion, Partnership, Profile, utcnow
 DATA = Path(__file__).resolve().parents[2] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
 COHORT = "world-cities-eu-korea-2017-18"
-REAL = {frozenset(p) for p in (("barcelona", "busan"), ("scottish-cities-alliance", "suwon"), ("tampere", "gwangju"), ("eindhoven", "seoul"))}
+REAL = {
+    frozenset(p)
+    for p in (
+        ("barcelona", "busan"),
+        ("scottish-cities-alliance", "suwon"),
+        ("tampere", "gwangju"),
+        ("eindhoven", "seoul"),
+    )
+}
 
 
 @pytest.fixture
@@ -59,13 +67,25 @@ def test_pages_send_strangers_to_sign_in_and_back(demo, keys):
     assert r.status_code == 303 and r.headers["location"] == "/app/login?next=%2Fapp%2Fprofiles%2Feindhoven%3Fx%3D1"
     page = demo.get(r.headers["location"])
     assert 'name="next" value="/app/profiles/eindhoven?x=1"' in page.text
-    r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(page.text, "login_token"), "next": "/app/profiles/eindhoven?x=1"}, follow_redirects=False)
+    r = demo.post(
+        "/app/login",
+        data={
+            "key": keys.manager,
+            "login_token": hidden(page.text, "login_token"),
+            "next": "/app/profiles/eindhoven?x=1",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/app/profiles/eindhoven?x=1"
 
 
 def test_sign_in_sets_a_strict_http_only_session_cookie(demo, keys):
     form = demo.get("/app/login")
-    r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token")}, follow_redirects=False)
+    r = demo.post(
+        "/app/login",
+        data={"key": keys.manager, "login_token": hidden(form.text, "login_token")},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/app/profiles"
     cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("twinning_session="))
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
@@ -73,7 +93,11 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(demo, keys):
     assert "secure" not in flags  # plain http here; https below
     with TestClient(demo.app, base_url="https://testserver") as secure:
         form = secure.get("/app/login")
-        r = secure.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token")}, follow_redirects=False)
+        r = secure.post(
+            "/app/login",
+            data={"key": keys.manager, "login_token": hidden(form.text, "login_token")},
+            follow_redirects=False,
+        )
         cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("twinning_session="))
         assert "secure" in {part.strip().lower() for part in cookie.split(";")}
 
@@ -122,7 +146,11 @@ def test_next_never_leads_off_site(demo, keys):
     assert 'name="next" value=""' in form.text
     for target in ("https://evil.example/x", "//evil.example/app", "/docs", "/app\\..\\x"):
         form = demo.get("/app/login")
-        r = demo.post("/app/login", data={"key": keys.manager, "login_token": hidden(form.text, "login_token"), "next": target}, follow_redirects=False)
+        r = demo.post(
+            "/app/login",
+            data={"key": keys.manager, "login_token": hidden(form.text, "login_token"), "next": target},
+            follow_redirects=False,
+        )
         assert r.headers["location"] == "/app/profiles", target
 
 
@@ -198,12 +226,20 @@ def test_profile_list_filters_searches_and_pages(demo, keys, settings):
     assert "Philips Lighting" in demo.get("/app/profiles?q=LIGHTING").text
     assert "No profile matches" in demo.get("/app/profiles?q=zeppelin").text
     first = demo.get("/app/profiles?kind=city&bloc=EU")
-    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', first.text) == ["barcelona", "eindhoven", "scottish-cities-alliance", "tampere"]
+    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', first.text) == [
+        "barcelona",
+        "eindhoven",
+        "scottish-cities-alliance",
+        "tampere",
+    ]
     settings.page_size = 2
     one = demo.get("/app/profiles?kind=city&bloc=EU")
     nxt = re.search(r'href="(/app/profiles\?[^"]*cursor=[^"]*)" rel="next"', one.text).group(1).replace("&amp;", "&")
     two = demo.get(nxt)
-    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', two.text) == ["scottish-cities-alliance", "tampere"]
+    assert re.findall(r'<th scope="row"><a href="/app/profiles/([^"]+)"', two.text) == [
+        "scottish-cities-alliance",
+        "tampere",
+    ]
 
 
 def test_profile_page_shows_phrases_themes_and_relations(demo, keys):
@@ -221,9 +257,17 @@ def test_validation_messages_sit_beside_their_fields_and_nothing_is_saved(demo, 
     form = demo.get("/app/profiles/eindhoven/edit").text
     version = hidden(form, "version")
     data = {
-        "csrf": csrf, "version": version, "kind": "city", "name": "Eindhoven", "country": "XX", "bloc": "EU",
-        "org_type": "company", "city": "", "description": "A city.",
-        "interests": "intelligent public lighting\n" + "x" * 250, "offers": "",
+        "csrf": csrf,
+        "version": version,
+        "kind": "city",
+        "name": "Eindhoven",
+        "country": "XX",
+        "bloc": "EU",
+        "org_type": "company",
+        "city": "",
+        "description": "A city.",
+        "interests": "intelligent public lighting\n" + "x" * 250,
+        "offers": "",
     }
     r = demo.post("/app/profiles/eindhoven/edit", data=data)
     assert r.status_code == 422
@@ -234,7 +278,10 @@ def test_validation_messages_sit_beside_their_fields_and_nothing_is_saved(demo, 
     # the rule about the whole profile is checked once the fields pass, and placed on its field too
     r = demo.post("/app/profiles/eindhoven/edit", data=data | {"country": "NL", "interests": "living labs"})
     assert r.status_code == 422
-    assert "must be null for a city" in dict(re.findall(r'<ul class="field-error" id="([a-z_]+)-error">(.*?)</ul>', r.text, re.S))["org_type"]
+    assert (
+        "must be null for a city"
+        in dict(re.findall(r'<ul class="field-error" id="([a-z_]+)-error">(.*?)</ul>', r.text, re.S))["org_type"]
+    )
     assert demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()["version"] == int(version)
 
 
@@ -243,9 +290,17 @@ def test_a_valid_edit_is_saved_and_reaches_the_live_index(demo, keys):
     form = demo.get("/app/profiles/eindhoven/edit").text
     current = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
     data = {
-        "csrf": csrf, "version": hidden(form, "version"), "kind": "city", "name": "Eindhoven", "country": "nl", "bloc": "EU",
-        "org_type": "", "city": "", "description": current["description"],
-        "interests": "\n".join(current["interests"] + ["hydrogen buses"]), "offers": "\n".join(current["offers"]),
+        "csrf": csrf,
+        "version": hidden(form, "version"),
+        "kind": "city",
+        "name": "Eindhoven",
+        "country": "nl",
+        "bloc": "EU",
+        "org_type": "",
+        "city": "",
+        "description": current["description"],
+        "interests": "\n".join(current["interests"] + ["hydrogen buses"]),
+        "offers": "\n".join(current["offers"]),
     }
     r = demo.post("/app/profiles/eindhoven/edit", data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/app/profiles/eindhoven"
@@ -261,18 +316,33 @@ def test_a_stale_edit_shows_both_versions_and_reapplies_the_change(demo, keys):
     form = demo.get("/app/profiles/eindhoven/edit").text
     mine = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
     # someone else saves first
-    theirs = {k: v for k, v in mine.items() if k not in ("version", "created_at", "updated_at")} | {"name": "Eindhoven (Brainport)"}
-    assert demo.put("/profiles/eindhoven", json=theirs, headers={**keys.auth("admin"), "If-Match": '"1"'}).status_code == 200
+    theirs = {k: v for k, v in mine.items() if k not in ("version", "created_at", "updated_at")} | {
+        "name": "Eindhoven (Brainport)"
+    }
+    assert (
+        demo.put("/profiles/eindhoven", json=theirs, headers={**keys.auth("admin"), "If-Match": '"1"'}).status_code
+        == 200
+    )
     data = {
-        "csrf": csrf, "version": hidden(form, "version"), "kind": "city", "name": "Eindhoven", "country": "NL", "bloc": "EU",
-        "org_type": "", "city": "", "description": mine["description"],
-        "interests": "\n".join(mine["interests"]), "offers": "\n".join(mine["offers"] + ["mobile voting pilots"]),
+        "csrf": csrf,
+        "version": hidden(form, "version"),
+        "kind": "city",
+        "name": "Eindhoven",
+        "country": "NL",
+        "bloc": "EU",
+        "org_type": "",
+        "city": "",
+        "description": mine["description"],
+        "interests": "\n".join(mine["interests"]),
+        "offers": "\n".join(mine["offers"] + ["mobile voting pilots"]),
     }
     r = demo.post("/app/profiles/eindhoven/edit", data=data)
     assert r.status_code == 412
     assert "Someone else changed this profile" in r.text
     assert "Eindhoven (Brainport)" in r.text and "mobile voting pilots" in r.text  # both versions, side by side
-    assert re.search(r'<tr class="differs">\s*<th scope="row">name', r.text) and re.search(r'<tr class="differs">\s*<th scope="row">offers', r.text)
+    assert re.search(r'<tr class="differs">\s*<th scope="row">name', r.text) and re.search(
+        r'<tr class="differs">\s*<th scope="row">offers', r.text
+    )
     assert hidden(r.text, "version") == "2"
     retry = {k: v for k, v in data.items()} | {"version": hidden(r.text, "version")}
     assert re.search(r'<textarea id="offers" name="offers"[^>]*>[^<]*mobile voting pilots</textarea>', r.text)
@@ -298,7 +368,9 @@ def test_suggestions_show_why_and_accept_reject_and_undo_work(demo, keys):
     page = demo.get("/app/profiles/eindhoven/suggestions?target=organisation")
     first = re.search(r'<li class="card suggestion" id="s-([^"]+)"', page.text).group(1)
     back = "/app/profiles/eindhoven/suggestions?target=organisation"
-    r = demo.post(f"/app/profiles/eindhoven/suggestions/{first}/accept", data={"csrf": csrf, "back": back}, follow_redirects=False)
+    r = demo.post(
+        f"/app/profiles/eindhoven/suggestions/{first}/accept", data={"csrf": csrf, "back": back}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == back
     after = demo.get(back).text
     assert "is now a partner of Eindhoven" in after and f'id="s-{first}"' not in after
@@ -306,7 +378,10 @@ def test_suggestions_show_why_and_accept_reject_and_undo_work(demo, keys):
     demo.post(f"/app/profiles/eindhoven/partnerships/{first}/remove", data={"csrf": csrf, "back": back})
     assert f'id="s-{first}"' in demo.get(back).text
 
-    r = demo.post(f"/app/profiles/eindhoven/suggestions/{first}/reject", data={"csrf": csrf, "back": back, "reason": "  works with a rival  "})
+    r = demo.post(
+        f"/app/profiles/eindhoven/suggestions/{first}/reject",
+        data={"csrf": csrf, "back": back, "reason": "  works with a rival  "},
+    )
     assert "(reason: works with a rival)" in r.text and f'id="s-{first}"' not in r.text
     with demo.app.state.sessions() as session:
         assert session.scalar(select(Exclusion.reason)) == "works with a rival"
@@ -333,7 +408,9 @@ def test_cohort_board_pairs_explains_and_accepts(demo, keys):
     csrf = sign_in(demo, keys.manager)
     board = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore")
     assert board.status_code == 200
-    pairs = {frozenset(p.split("|")) for p in re.findall(r'<input type="hidden" name="pair" value="([^"]+)">', board.text)}
+    pairs = {
+        frozenset(p.split("|")) for p in re.findall(r'<input type="hidden" name="pair" value="([^"]+)">', board.text)
+    }
     assert pairs == REAL
     assert "Each city’s regret" in board.text and "What Eindhoven needs" in board.text
     locked = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore&lock_a=eindhoven&lock_b=busan&forbid=barcelona|busan")
@@ -347,7 +424,9 @@ def test_cohort_board_pairs_explains_and_accepts(demo, keys):
     )
     assert "Accepted 2 pairs" in r.text and "(2 new)" in r.text
     with demo.app.state.sessions() as session:
-        programmes = set(session.scalars(select(Partnership.programme).where(Partnership.a == "busan", Partnership.b == "eindhoven")))
+        programmes = set(
+            session.scalars(select(Partnership.programme).where(Partnership.a == "busan", Partnership.b == "eindhoven"))
+        )
     assert programmes == {"World Cities EU-Korea 2017-18"}
 
 
@@ -382,7 +461,9 @@ def test_runs_start_a_rerank_follow_it_and_show_the_diff(demo, keys):
     assert f"What changed since run #{second.id - 1}" in page.text
     assert "was #" in page.text and "Fontys University of Applied Sciences" in page.text
     only = demo.get(f"/app/runs/{second.id}?profile=eindhoven").text
-    assert re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only) and set(re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only)) == {"eindhoven"}
+    assert re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only) and set(
+        re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only)
+    ) == {"eindhoven"}
 
 
 def test_current_suggestions_csv(demo, keys):
@@ -414,14 +495,34 @@ def test_import_lists_every_csv_problem_and_stores_nothing(demo, keys):
     assert r.status_code == 422
     assert "Nothing from towns.csv was stored" in r.text
     rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td><td><code>([^<]+)</code>', r.text)
-    assert [(where, pointer) for where, _, pointer in rows] == [("row 3, country", "/rows/3/country"), ("row 4, org_type", "/rows/4/org_type")]
+    assert [(where, pointer) for where, _, pointer in rows] == [
+        ("row 3, country", "/rows/3/country"),
+        ("row 4, org_type", "/rows/4/org_type"),
+    ]
     assert count(demo.app, Profile) == before
 
 
 def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
     csrf = sign_in(demo, keys.manager)
-    bundle = {"format": "twinning.bundle/1", "profiles": [{"id": "newtown", "kind": "city", "name": "Newtown", "country": "NL", "bloc": "EU", "description": "A new town by the sea.", "interests": ["harbour renewal"]}]}
-    r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("new.json", json.dumps(bundle).encode(), "application/json")})
+    bundle = {
+        "format": "twinning.bundle/1",
+        "profiles": [
+            {
+                "id": "newtown",
+                "kind": "city",
+                "name": "Newtown",
+                "country": "NL",
+                "bloc": "EU",
+                "description": "A new town by the sea.",
+                "interests": ["harbour renewal"],
+            }
+        ],
+    }
+    r = demo.post(
+        "/app/import",
+        data={"csrf": csrf},
+        files={"file": ("new.json", json.dumps(bundle).encode(), "application/json")},
+    )
     assert r.status_code == 200 and "1 new, 0 updated" in r.text
     assert demo.app.state.live.profile_text("newtown").name == "Newtown"
     r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("broken.json", b"{not json", "application/json")})
@@ -430,8 +531,14 @@ def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
 
 def test_bad_ids_numbers_and_control_characters_are_422_pages_not_500s(demo, keys):
     csrf = sign_in(demo, keys.manager)
-    for path in ("/app/profiles?q=lab%00", "/app/profiles/eind%00hoven", "/app/profiles/Bad%20Id/suggestions", "/app/cohorts/Bad%20Id",
-                 f"/app/runs/{2**31}", f"/app/runs/{2**63}/progress"):
+    for path in (
+        "/app/profiles?q=lab%00",
+        "/app/profiles/eind%00hoven",
+        "/app/profiles/Bad%20Id/suggestions",
+        "/app/cohorts/Bad%20Id",
+        f"/app/runs/{2**31}",
+        f"/app/runs/{2**63}/progress",
+    ):
         r = demo.get(path)
         assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
     assert demo.get(f"/app/runs/{2**31 - 1}").status_code == 404
@@ -449,8 +556,17 @@ def test_an_edit_form_with_a_version_that_is_not_ascii_digits_is_refused(demo, k
     csrf = sign_in(demo, keys.member)
     current = demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()
     data = {
-        "csrf": csrf, "version": "²", "kind": "city", "name": "Eindhoven", "country": "NL", "bloc": "EU", "org_type": "", "city": "",
-        "description": current["description"], "interests": "\n".join(current["interests"]), "offers": "\n".join(current["offers"]),
+        "csrf": csrf,
+        "version": "²",
+        "kind": "city",
+        "name": "Eindhoven",
+        "country": "NL",
+        "bloc": "EU",
+        "org_type": "",
+        "city": "",
+        "description": current["description"],
+        "interests": "\n".join(current["interests"]),
+        "offers": "\n".join(current["offers"]),
     }
     r = demo.post("/app/profiles/eindhoven/edit", data=data)
     assert r.status_code == 422 and "lost the version" in r.text

@@ -84,7 +84,8 @@ def test_wrong_format_and_not_json(client, keys):
 CSV = (
     "id,kind,name,country,bloc,org_type,city,description,interests,offers\n"
     "eindhoven,city,Eindhoven,NL,EU,,,Design city.,public lighting;living labs,lighting pilots\n"
-    "philips,organisation,Philips,NL,EU,company,eindhoven,Lighting company.,,connected LED street lighting;lighting software\n"
+    "philips,organisation,Philips,NL,EU,company,eindhoven,Lighting company.,,"
+    "connected LED street lighting;lighting software\n"
 )
 
 
@@ -109,7 +110,9 @@ def test_json_nested_too_deeply_is_a_problem(client, keys):
     deep = b'{"format": "twinning.bundle/1", "profiles": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     r = client.post("/bundles", content=deep, headers={**keys.auth("manager"), "content-type": "application/json"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["title"] == "Invalid bundle" and r.json()["errors"] == [{"pointer": "/", "detail": "nested too deeply"}]
+    assert r.json()["title"] == "Invalid bundle" and r.json()["errors"] == [
+        {"pointer": "/", "detail": "nested too deeply"}
+    ]
 
 
 def test_a_csv_cell_over_the_csv_limit_is_a_problem_and_stores_nothing(client, keys):

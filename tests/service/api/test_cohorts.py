@@ -10,7 +10,15 @@ from service.batch.jobs import RerankParams, rerank
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
 COHORT = "world-cities-eu-korea-2017-18"
-REAL = {frozenset(p) for p in (("barcelona", "busan"), ("scottish-cities-alliance", "suwon"), ("tampere", "gwangju"), ("eindhoven", "seoul"))}
+REAL = {
+    frozenset(p)
+    for p in (
+        ("barcelona", "busan"),
+        ("scottish-cities-alliance", "suwon"),
+        ("tampere", "gwangju"),
+        ("eindhoven", "seoul"),
+    )
+}
 
 
 @pytest.fixture
@@ -58,17 +66,26 @@ def test_known_partnerships_are_forbidden_by_default_and_options_apply(demo, key
     assert not _pairs(body) & REAL  # the 2017-18 pairings are past partnerships
     locked = demo.post(
         f"/cohorts/{COHORT}/pairing",
-        json={"partnerships": "ignore", "lock": [["eindhoven", "busan"]], "forbid": [["tampere", "gwangju"]], "capacity": {"seoul": 2}},
+        json={
+            "partnerships": "ignore",
+            "lock": [["eindhoven", "busan"]],
+            "forbid": [["tampere", "gwangju"]],
+            "capacity": {"seoul": 2},
+        },
         headers=h,
     ).json()
     pairs = _pairs(locked)
     assert frozenset(("eindhoven", "busan")) in pairs and frozenset(("tampere", "gwangju")) not in pairs
     assert next(p for p in locked["pairs"] if {p["a"], p["b"]} == {"eindhoven", "busan"})["locked"]
-    strict = demo.post(f"/cohorts/{COHORT}/pairing", json={"partnerships": "ignore", "min_score": 0.99}, headers=h).json()
+    strict = demo.post(
+        f"/cohorts/{COHORT}/pairing", json={"partnerships": "ignore", "min_score": 0.99}, headers=h
+    ).json()
     assert strict["pairs"] == [] and len(strict["unpaired"]) == 8 and strict["unpaired"][0]["best_options"]
     bad = demo.post(f"/cohorts/{COHORT}/pairing", json={"lock": [["eindhoven", "tampere"]]}, headers=h)
     assert bad.status_code == 422 and "cross sides" in bad.json()["detail"]
-    assert demo.post(f"/cohorts/{COHORT}/pairing", json={"lock": [["eindhoven", "nobody"]]}, headers=h).status_code == 422
+    assert (
+        demo.post(f"/cohorts/{COHORT}/pairing", json={"lock": [["eindhoven", "nobody"]]}, headers=h).status_code == 422
+    )
 
 
 def test_accept_is_idempotent_and_accepted_pairs_stay_locked(demo, keys):
@@ -90,31 +107,62 @@ def test_accept_is_idempotent_and_accepted_pairs_stay_locked(demo, keys):
     assert sum(1 for p in exported if p["programme"] == "Follow-up") == len(pairs)
     bad = demo.post("/cohorts/follow-up/pairing/accept", json={"pairs": [["eindhoven", "tampere"]]}, headers=h)
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/pairs/0"
-    assert demo.post("/cohorts/follow-up/pairing/accept", json={"pairs": pairs}, headers=keys.auth("member")).status_code == 403
+    assert (
+        demo.post("/cohorts/follow-up/pairing/accept", json={"pairs": pairs}, headers=keys.auth("member")).status_code
+        == 403
+    )
 
 
 def test_exclusions_by_members_and_managers(demo, keys):
-    r = demo.post("/profiles/eindhoven/exclusions", json={"excluded": "busan", "reason": "we already cooperate"}, headers=keys.auth("member"))
+    r = demo.post(
+        "/profiles/eindhoven/exclusions",
+        json={"excluded": "busan", "reason": "we already cooperate"},
+        headers=keys.auth("member"),
+    )
     assert r.status_code == 201 and r.json()["excluded"] == "busan"
-    assert demo.post("/profiles/seoul/exclusions", json={"excluded": "busan"}, headers=keys.auth("member")).status_code == 403
-    assert demo.post("/profiles/seoul/exclusions", json={"excluded": "busan"}, headers=keys.auth("manager")).status_code == 201
-    assert demo.post("/profiles/eindhoven/exclusions", json={"excluded": "eindhoven"}, headers=keys.auth("member")).status_code == 422
-    assert demo.post("/profiles/eindhoven/exclusions", json={"excluded": "ghost"}, headers=keys.auth("member")).status_code == 404
+    assert (
+        demo.post("/profiles/seoul/exclusions", json={"excluded": "busan"}, headers=keys.auth("member")).status_code
+        == 403
+    )
+    assert (
+        demo.post("/profiles/seoul/exclusions", json={"excluded": "busan"}, headers=keys.auth("manager")).status_code
+        == 201
+    )
+    assert (
+        demo.post(
+            "/profiles/eindhoven/exclusions", json={"excluded": "eindhoven"}, headers=keys.auth("member")
+        ).status_code
+        == 422
+    )
+    assert (
+        demo.post("/profiles/eindhoven/exclusions", json={"excluded": "ghost"}, headers=keys.auth("member")).status_code
+        == 404
+    )
     listed = demo.get("/profiles/eindhoven/exclusions", headers=keys.auth("member")).json()
     assert [(e["excluded"], e["reason"]) for e in listed] == [("busan", "we already cooperate")]
     # both directions
-    assert [e["excluded"] for e in demo.get("/profiles/busan/exclusions", headers=keys.auth("manager")).json()] == ["eindhoven", "seoul"]
+    assert [e["excluded"] for e in demo.get("/profiles/busan/exclusions", headers=keys.auth("manager")).json()] == [
+        "eindhoven",
+        "seoul",
+    ]
     assert demo.delete("/profiles/eindhoven/exclusions/busan", headers=keys.auth("member")).status_code == 204
     assert demo.delete("/profiles/eindhoven/exclusions/busan", headers=keys.auth("member")).status_code == 404
 
 
 def test_rejected_suggestion_disappears_everywhere_and_can_be_undone(app, demo, keys):
     h = keys.auth("manager")
-    before = [s["id"] for s in demo.get("/profiles/eindhoven/suggestions?target=organisation", headers=h).json()["items"]]
+    before = [
+        s["id"] for s in demo.get("/profiles/eindhoven/suggestions?target=organisation", headers=h).json()["items"]
+    ]
     victim = before[0]
-    r = demo.post(f"/profiles/eindhoven/suggestions/{victim}/reject", json={"reason": "not relevant"}, headers=keys.auth("member"))
+    r = demo.post(
+        f"/profiles/eindhoven/suggestions/{victim}/reject", json={"reason": "not relevant"}, headers=keys.auth("member")
+    )
     assert r.status_code == 201
-    live = [s["id"] for s in demo.get("/profiles/eindhoven/suggestions?target=organisation&source=live", headers=h).json()["items"]]
+    live = [
+        s["id"]
+        for s in demo.get("/profiles/eindhoven/suggestions?target=organisation&source=live", headers=h).json()["items"]
+    ]
     assert victim not in live
     run = rerank(app.state.settings, app.state.sessions, RerankParams())
     batch = demo.get("/profiles/eindhoven/suggestions?target=organisation&source=batch", headers=h).json()
@@ -125,7 +173,10 @@ def test_rejected_suggestion_disappears_everywhere_and_can_be_undone(app, demo, 
     batch = demo.get("/profiles/eindhoven/suggestions?target=organisation&source=batch", headers=h).json()
     assert second not in [s["id"] for s in batch["items"]]
     demo.delete(f"/profiles/eindhoven/exclusions/{victim}", headers=h)
-    assert victim in [s["id"] for s in demo.get("/profiles/eindhoven/suggestions?target=organisation&source=live", headers=h).json()["items"]]
+    assert victim in [
+        s["id"]
+        for s in demo.get("/profiles/eindhoven/suggestions?target=organisation&source=live", headers=h).json()["items"]
+    ]
 
 
 def test_exclusions_are_honoured_by_pairing(demo, keys):
@@ -136,8 +187,16 @@ def test_exclusions_are_honoured_by_pairing(demo, keys):
 
 
 def test_bundle_exclusions_import(demo, keys):
-    bundle = {"format": "twinning.bundle/1", "exclusions": [{"profile": "busan", "excluded": "tampere", "reason": "already cooperating bilaterally"}]}
+    bundle = {
+        "format": "twinning.bundle/1",
+        "exclusions": [{"profile": "busan", "excluded": "tampere", "reason": "already cooperating bilaterally"}],
+    }
     assert demo.post("/bundles", json=bundle, headers=keys.auth("manager")).json()["exclusions"] == 1
-    ids = [s["id"] for s in demo.get("/profiles/tampere/suggestions?k=10", headers=keys.auth("manager")).json()["items"]]
+    ids = [
+        s["id"] for s in demo.get("/profiles/tampere/suggestions?k=10", headers=keys.auth("manager")).json()["items"]
+    ]
     assert "busan" not in ids
-    assert any(e["profile"] == "busan" or e["excluded"] == "busan" for e in demo.get("/bundles", headers=keys.auth("manager")).json()["exclusions"])
+    assert any(
+        e["profile"] == "busan" or e["excluded"] == "busan"
+        for e in demo.get("/bundles", headers=keys.auth("manager")).json()["exclusions"]
+    )

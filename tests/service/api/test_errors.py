@@ -48,13 +48,17 @@ def test_organisation_needs_org_type(client, keys):
 
 
 def test_malformed_json_is_a_problem(client, keys):
-    r = client.post("/profiles", content=b"{not json", headers={**keys.auth("admin"), "content-type": "application/json"})
+    r = client.post(
+        "/profiles", content=b"{not json", headers={**keys.auth("admin"), "content-type": "application/json"}
+    )
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
 
 
 def test_body_over_the_limit_is_413(app, client, keys):
     limit = app.state.settings.max_request_bytes
-    r = client.post("/profiles", content=b"x" * (limit + 1), headers={**keys.auth("admin"), "content-type": "application/json"})
+    r = client.post(
+        "/profiles", content=b"x" * (limit + 1), headers={**keys.auth("admin"), "content-type": "application/json"}
+    )
     assert r.status_code == 413 and r.headers["content-type"].startswith(PROBLEM)
 
 
@@ -97,13 +101,26 @@ SIDES = {"EU": ["eindhoven"], "KR": ["seoul"]}
         ("POST", "/profiles/eindhoven/suggestions/seoul/reject", {"reason": "not\x00now"}, "/reason"),
         ("POST", "/profiles/eindhoven/exclusions", {"excluded": "seoul", "reason": "\x00"}, "/reason"),
         ("PUT", "/cohorts/pilot", {"name": "Pilot\x00", "sides": SIDES}, "/name"),
-        ("POST", "/bundles", {"format": "twinning.bundle/1", "partnerships": [{"a": "eindhoven", "b": "seoul", "programme": "IUC\x00"}]},
-         "/partnerships/0/programme"),
-        ("POST", "/bundles", {"format": "twinning.bundle/1", "exclusions": [{"profile": "eindhoven", "excluded": "seoul", "reason": "\x00"}]},
-         "/exclusions/0/reason"),
+        (
+            "POST",
+            "/bundles",
+            {"format": "twinning.bundle/1", "partnerships": [{"a": "eindhoven", "b": "seoul", "programme": "IUC\x00"}]},
+            "/partnerships/0/programme",
+        ),
+        (
+            "POST",
+            "/bundles",
+            {
+                "format": "twinning.bundle/1",
+                "exclusions": [{"profile": "eindhoven", "excluded": "seoul", "reason": "\x00"}],
+            },
+            "/exclusions/0/reason",
+        ),
     ],
 )
-def test_nul_and_control_characters_are_422_naming_the_field_and_nothing_is_stored(two_cities, keys, method, path, body, pointer):
+def test_nul_and_control_characters_are_422_naming_the_field_and_nothing_is_stored(
+    two_cities, keys, method, path, body, pointer
+):
     h = keys.auth("admin")
     r = two_cities.request(method, path, json=body, headers={**h, "If-Match": '"1"'})
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), r.text

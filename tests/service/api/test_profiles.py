@@ -41,7 +41,10 @@ def test_put_with_stale_version_is_412_and_keeps_the_newer_write(client, keys):
     assert client.get("/profiles/eindhoven", headers=keys.auth("member")).json()["interests"] == ["hydrogen buses"]
 
 
-@pytest.mark.parametrize(("method", "body"), [("PUT", city(interests=["hydrogen buses"])), ("PATCH", {"offers": ["start-up exchange"]}), ("DELETE", None)])
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PUT", city(interests=["hydrogen buses"])), ("PATCH", {"offers": ["start-up exchange"]}), ("DELETE", None)],
+)
 def test_a_write_that_loses_the_race_for_the_same_version_is_412(app, client, keys, method, body):
     """Two editors send the same If-Match at once: the one whose write lands second gets 412, not 500."""
     client.post("/profiles", json=city(), headers=keys.auth("admin"))
@@ -62,7 +65,9 @@ def test_a_write_that_loses_the_race_for_the_same_version_is_412(app, client, ke
     got = client.get("/profiles/eindhoven", headers=keys.auth("member"))
     assert got.headers["ETag"] == '"2"'
     assert {k: got.json()[k] for k in ("name", "interests", "offers")} == {
-        "name": "Eindhoven (rival)", "interests": city()["interests"], "offers": city()["offers"]
+        "name": "Eindhoven (rival)",
+        "interests": city()["interests"],
+        "offers": city()["offers"],
     }
 
 
@@ -84,10 +89,14 @@ def test_if_match_is_ascii_digits(app, client, keys):
     client.post("/profiles", json=city(), headers=keys.auth("admin"))
     raw = TestClient(as_latin1_headers(app))
     for value in ('"²"', '"1²"', '"¹"', '"-1"', '"1.0"', f'"{2**31}"', '"9' + "9" * 5000 + '"'):
-        r = raw.put("/profiles/eindhoven", json=city(), headers={**keys.auth("member"), "If-Match": value.encode("latin-1")})
+        r = raw.put(
+            "/profiles/eindhoven", json=city(), headers={**keys.auth("member"), "If-Match": value.encode("latin-1")}
+        )
         assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), (value[:10], r.text)
         assert r.json()["errors"] == [{"pointer": "/headers/If-Match", "detail": "not a version number"}]
-    r = raw.put("/profiles/eindhoven", json=city(name="Eindhoven NL"), headers={**keys.auth("member"), "If-Match": '"1"'})
+    r = raw.put(
+        "/profiles/eindhoven", json=city(name="Eindhoven NL"), headers={**keys.auth("member"), "If-Match": '"1"'}
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
 
 
@@ -101,7 +110,11 @@ def test_write_without_if_match_is_428(client, keys):
 
 def test_patch_changes_only_given_fields_and_bumps_version(client, keys):
     client.post("/profiles", json=city(), headers=keys.auth("admin"))
-    r = client.patch("/profiles/eindhoven", json={"offers": ["start-up exchange"]}, headers={**keys.auth("member"), "If-Match": '"1"'})
+    r = client.patch(
+        "/profiles/eindhoven",
+        json={"offers": ["start-up exchange"]},
+        headers={**keys.auth("member"), "If-Match": '"1"'},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["offers"] == ["start-up exchange"]
@@ -135,14 +148,20 @@ def test_list_filters_search_and_cursor_pagination(client, keys):
         city("eindhoven"),
         city("seoul", country="KR", bloc="KR", interests=["m-voting", "e-governance"]),
         city("busan", country="KR", bloc="KR", interests=["smart city expo"]),
-        {**city("philips", kind="organisation", org_type="company", interests=[]), "offers": ["connected LED street lighting"]},
+        {
+            **city("philips", kind="organisation", org_type="company", interests=[]),
+            "offers": ["connected LED street lighting"],
+        },
     ]
     for b in bodies:
         assert client.post("/profiles", json=b, headers=keys.auth("admin")).status_code == 201
     h = keys.auth("manager")
     assert [p["id"] for p in client.get("/profiles?kind=organisation", headers=h).json()["items"]] == ["philips"]
     assert [p["id"] for p in client.get("/profiles?bloc=KR", headers=h).json()["items"]] == ["busan", "seoul"]
-    assert [p["id"] for p in client.get("/profiles?country=kr&kind=city", headers=h).json()["items"]] == ["busan", "seoul"]
+    assert [p["id"] for p in client.get("/profiles?country=kr&kind=city", headers=h).json()["items"]] == [
+        "busan",
+        "seoul",
+    ]
     assert [p["id"] for p in client.get("/profiles?q=M-VOTING", headers=h).json()["items"]] == ["seoul"]
     assert [p["id"] for p in client.get("/profiles?q=LED street", headers=h).json()["items"]] == ["philips"]
     page1 = client.get("/profiles?limit=3", headers=h).json()

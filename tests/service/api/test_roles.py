@@ -54,7 +54,10 @@ def test_role_rules(seeded, keys, role, index):
 
 
 def test_member_may_create_only_its_own_profile(client, keys):
-    assert client.post("/profiles", json=city("seoul", country="KR", bloc="KR"), headers=keys.auth("member")).status_code == 403
+    assert (
+        client.post("/profiles", json=city("seoul", country="KR", bloc="KR"), headers=keys.auth("member")).status_code
+        == 403
+    )
     assert client.post("/profiles", json=city("eindhoven"), headers=keys.auth("member")).status_code == 201
 
 
@@ -65,13 +68,20 @@ def test_member_cannot_touch_another_profile(seeded, keys):
     assert seeded.get("/profiles/seoul", headers=keys.auth("manager")).json()["version"] == 1
 
 
-@pytest.mark.parametrize(("method", "body"), [("PUT", city("seoul", country="KR", bloc="KR")), ("PATCH", {"name": "Seoul KR"}), ("DELETE", None)])
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PUT", city("seoul", country="KR", bloc="KR")), ("PATCH", {"name": "Seoul KR"}), ("DELETE", None)],
+)
 def test_authorisation_comes_before_preconditions(seeded, keys, method, body):
     """A key that may not write a profile learns 403 whatever its If-Match; a missing profile 404; only then 428."""
     for role in ("member", "manager"):
         for if_match in ({}, {"If-Match": '"x"'}, {"If-Match": '"1"'}):
             r = seeded.request(method, "/profiles/seoul", json=body, headers={**keys.auth(role), **if_match})
-            assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json"), (role, if_match, r.text)
+            assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json"), (
+                role,
+                if_match,
+                r.text,
+            )
     assert seeded.request(method, "/profiles/tampere", json=body, headers=keys.auth("admin")).status_code == 404
     assert seeded.request(method, "/profiles/seoul", json=body, headers=keys.auth("other_member")).status_code == 428
     assert seeded.get("/profiles/seoul", headers=keys.auth("manager")).json()["version"] == 1

@@ -10,8 +10,16 @@ from service.db.engine import session_scope
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
-REAL_PAIRS = {"eindhoven": "seoul", "seoul": "eindhoven", "barcelona": "busan", "busan": "barcelona",
-              "tampere": "gwangju", "gwangju": "tampere", "scottish-cities-alliance": "suwon", "suwon": "scottish-cities-alliance"}
+REAL_PAIRS = {
+    "eindhoven": "seoul",
+    "seoul": "eindhoven",
+    "barcelona": "busan",
+    "busan": "barcelona",
+    "tampere": "gwangju",
+    "gwangju": "tampere",
+    "scottish-cities-alliance": "suwon",
+    "suwon": "scottish-cities-alliance",
+}
 
 
 @pytest.fixture
@@ -38,7 +46,9 @@ def test_known_partners_are_excluded_by_default_and_pairings_cross_blocs(demo, k
 
 
 def test_eindhoven_collaborators_include_philips_with_checkable_reasons(demo, keys):
-    r = demo.get("/profiles/eindhoven/suggestions?target=organisation&include_partners=true&k=5", headers=keys.auth("manager"))
+    r = demo.get(
+        "/profiles/eindhoven/suggestions?target=organisation&include_partners=true&k=5", headers=keys.auth("manager")
+    )
     items = r.json()["items"]
     philips = next(s for s in items if s["id"] == "philips-lighting")
     assert philips["rank"] <= 2
@@ -52,18 +62,27 @@ def test_eindhoven_collaborators_include_philips_with_checkable_reasons(demo, ke
 
 
 def test_city_pairing_explains_both_directions(demo, keys):
-    top = demo.get("/profiles/eindhoven/suggestions?include_partners=true&k=1", headers=keys.auth("manager")).json()["items"][0]
+    top = demo.get("/profiles/eindhoven/suggestions?include_partners=true&k=1", headers=keys.auth("manager")).json()[
+        "items"
+    ][0]
     assert {m["direction"] for m in top["matches"]} == {"forward", "backward"}
     assert top["parts"]["backward"] is not None
-    assert top["parts"]["handset"] == pytest.approx(0.8 * top["parts"]["dense"] + 0.2 * top["parts"]["lexical"], abs=1e-4)
+    assert top["parts"]["handset"] == pytest.approx(
+        0.8 * top["parts"]["dense"] + 0.2 * top["parts"]["lexical"], abs=1e-4
+    )
     assert set(top["parts"]["contributions"]) == {"fit", "lexical", "themes", "popularity", "language"}
     assert top["reasons"]
 
 
 def test_filters(demo, keys):
     h = keys.auth("manager")
-    assert set(_ids(demo.get("/profiles/eindhoven/suggestions?target=organisation&org_type=university", headers=h))) <= {"fontys", "blanquerna", "university-of-barcelona"}
-    assert all(s.startswith(("seoul",)) or True for s in _ids(demo.get("/profiles/eindhoven/suggestions?target=organisation&country=KR", headers=h)))
+    assert set(
+        _ids(demo.get("/profiles/eindhoven/suggestions?target=organisation&org_type=university", headers=h))
+    ) <= {"fontys", "blanquerna", "university-of-barcelona"}
+    assert all(
+        s.startswith(("seoul",)) or True
+        for s in _ids(demo.get("/profiles/eindhoven/suggestions?target=organisation&country=KR", headers=h))
+    )
     kr = demo.get("/profiles/eindhoven/suggestions?target=organisation&country=KR", headers=h).json()["items"]
     assert kr and all(s["country"] == "KR" for s in kr)
     same_bloc = _ids(demo.get("/profiles/eindhoven/suggestions?target=city&bloc=EU", headers=h))
@@ -95,7 +114,13 @@ def test_members_read_only_their_own_suggestions(demo, keys):
 
 
 def test_adhoc_query_for_a_city_not_registered(demo, keys):
-    body = {"bloc": "EU", "country": "FI", "interests": ["hydrogen fuel cell vehicles", "hydrogen refuelling stations"], "target": "organisation", "k": 3}
+    body = {
+        "bloc": "EU",
+        "country": "FI",
+        "interests": ["hydrogen fuel cell vehicles", "hydrogen refuelling stations"],
+        "target": "organisation",
+        "k": 3,
+    }
     r = demo.post("/suggestions/query", json=body, headers=keys.auth("manager"))
     assert r.status_code == 200, r.text
     assert r.json()["items"][0]["id"] == "doosan"
@@ -114,13 +139,24 @@ def test_profile_writes_update_the_live_index(demo, keys):
     h = keys.auth("admin")
     gwangju = demo.get("/profiles/gwangju", headers=h).json()
     body = {k: gwangju[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description")}
-    body |= {"interests": ["intelligent public lighting", "living labs and innovation parks", "m-voting and e-governance"], "offers": gwangju["offers"]}
+    body |= {
+        "interests": ["intelligent public lighting", "living labs and innovation parks", "m-voting and e-governance"],
+        "offers": gwangju["offers"],
+    }
     r = demo.put("/profiles/gwangju", json=body, headers={**h, "If-Match": f'"{gwangju["version"]}"'})
     assert r.status_code == 200
     ids = _ids(demo.get("/profiles/eindhoven/suggestions?target=city", headers=h))
     assert ids[0] == "gwangju"
-    new = {"id": "incheon", "kind": "city", "name": "Incheon", "country": "KR", "bloc": "KR",
-           "description": "A port city.", "interests": ["intelligent public lighting", "smart street lights"], "offers": []}
+    new = {
+        "id": "incheon",
+        "kind": "city",
+        "name": "Incheon",
+        "country": "KR",
+        "bloc": "KR",
+        "description": "A port city.",
+        "interests": ["intelligent public lighting", "smart street lights"],
+        "offers": [],
+    }
     assert demo.post("/profiles", json=new, headers=h).status_code == 201
     assert "incheon" in _ids(demo.get("/profiles/eindhoven/suggestions?target=city", headers=h))
     assert demo.delete("/profiles/incheon", headers={**h, "If-Match": '"1"'}).status_code == 204
@@ -149,7 +185,13 @@ def test_collaborator_scope_narrows_to_the_city_or_its_country(demo, keys):
     h = keys.auth("manager")
     base = "/profiles/barcelona/suggestions?target=organisation&include_partners=true"
     local = _ids(demo.get(base + "&scope=local", headers=h))
-    assert local and set(local) <= {"blanquerna", "university-of-barcelona", "sonar", "smart-city-expo-world-congress", "22-barcelona"}
+    assert local and set(local) <= {
+        "blanquerna",
+        "university-of-barcelona",
+        "sonar",
+        "smart-city-expo-world-congress",
+        "22-barcelona",
+    }
     national = _ids(demo.get(base + "&scope=national", headers=h))
     assert set(local) <= set(national) and all(i not in national for i in ("philips-lighting", "doosan", "oasc"))
     anywhere = _ids(demo.get(base, headers=h))
@@ -159,7 +201,9 @@ def test_collaborator_scope_narrows_to_the_city_or_its_country(demo, keys):
 
 
 def test_learned_reasons_name_the_place_and_quote_only_close_matches(demo, keys):
-    r = demo.get("/profiles/eindhoven/suggestions?target=organisation&include_partners=true", headers=keys.auth("manager")).json()
+    r = demo.get(
+        "/profiles/eindhoven/suggestions?target=organisation&include_partners=true", headers=keys.auth("manager")
+    ).json()
     philips = next(s for s in r["items"] if s["id"] == "philips-lighting")
     assert "based in Eindhoven, the asking city: " in " ".join(philips["reasons"])
     assert philips["parts"]["features"]["local"] == 1.0 and philips["parts"]["contributions"]["local"] > 0

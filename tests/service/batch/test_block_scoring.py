@@ -21,7 +21,9 @@ def test_forked_workers_fill_the_presence_and_give_the_in_process_rows(corpus_in
     )
 
     def rows(workers: int) -> list:
-        blocks = scored_blocks(BatchScorer(recommender, shortlist_size=150), items, RerankParams(k=5, block_size=32, workers=workers), 1)
+        blocks = scored_blocks(
+            BatchScorer(recommender, shortlist_size=150), items, RerankParams(k=5, block_size=32, workers=workers), 1
+        )
         return sorted(row for _, block_rows in blocks for row in block_rows)
 
     alone = rows(1)

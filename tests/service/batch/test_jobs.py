@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from service.batch import block_scoring
-from service.db.engine import session_scope
-from service.errors import Conflict
 from service.batch.jobs import RerankParams, rerank
 from service.batch.run_lock import take_lock
 from service.batch.runs import current_run
+from service.db.engine import session_scope
 from service.db.models import JobLock, Run, RunSuggestion
+from service.errors import Conflict
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
@@ -38,7 +38,9 @@ def test_a_run_stores_top_k_for_both_targets_and_becomes_current(app, demo):
     assert run.state == "succeeded" and run.counts["profiles"] == len(DEMO["profiles"])
     with app.state.sessions() as s:
         assert current_run(s).id == run.id
-        rows = s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run.id, RunSuggestion.profile_id == "eindhoven")).all()
+        rows = s.scalars(
+            select(RunSuggestion).where(RunSuggestion.run_id == run.id, RunSuggestion.profile_id == "eindhoven")
+        ).all()
     by_target = {t: [r for r in rows if r.target == t] for t in ("city", "organisation")}
     assert [r.rank for r in by_target["organisation"]] == [1, 2, 3, 4, 5]
     assert by_target["city"] and "seoul" not in {r.other_id for r in by_target["city"]}  # a known partner
@@ -53,7 +55,9 @@ def test_a_run_encodes_only_text_that_changed_since_the_last(app, demo):
     _run(app)
     assert _run(app).counts["encoded"] == 0
     with session_scope(app.state.sessions) as s:
-        seoul = store.profile_out(store.get_profile(s, "seoul")).model_dump(exclude={"id", "version", "created_at", "updated_at"})
+        seoul = store.profile_out(store.get_profile(s, "seoul")).model_dump(
+            exclude={"id", "version", "created_at", "updated_at"}
+        )
         seoul["interests"] = seoul["interests"] + ["night-time economy", "river restoration"]
         store.replace_profile(s, "seoul", ProfileFields.model_validate(seoul), expected_version=1)
     assert _run(app).counts["encoded"] == 2
@@ -73,7 +77,9 @@ def test_batch_serving_and_fallback_to_live(app, demo, keys):
     assert demo.get("/profiles/eindhoven/suggestions?country=KR", headers=h).json()["source"] == "live"
     # a profile changed after the run is served live by default
     e = demo.get("/profiles/eindhoven", headers=h).json()
-    body = {k: e[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")}
+    body = {
+        k: e[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
+    }
     body["offers"] = e["offers"] + ["design academy exchange"]
     demo.put("/profiles/eindhoven", json=body, headers={**keys.auth("admin"), "If-Match": f'"{e["version"]}"'})
     assert demo.get("/profiles/eindhoven/suggestions", headers=h).json()["source"] == "live"
@@ -192,27 +198,58 @@ def _synthetic_bundle(n: int) -> dict:
     import random
 
     rng = random.Random(7)
-    themes = ["public lighting", "hydrogen buses", "circular economy", "open data", "bike sharing", "waste-to-energy",
-              "living labs", "e-governance", "solar energy", "urban regeneration", "smart grid", "civic participation",
-              "air quality", "flood resilience", "start-up exchange", "cultural festivals", "port logistics", "social housing"]
+    themes = [
+        "public lighting",
+        "hydrogen buses",
+        "circular economy",
+        "open data",
+        "bike sharing",
+        "waste-to-energy",
+        "living labs",
+        "e-governance",
+        "solar energy",
+        "urban regeneration",
+        "smart grid",
+        "civic participation",
+        "air quality",
+        "flood resilience",
+        "start-up exchange",
+        "cultural festivals",
+        "port logistics",
+        "social housing",
+    ]
     verbs = ["pilots of", "policy for", "know-how in", "funding for"]
     profiles = []
     for i in range(n):
         picks = rng.sample(themes, 5)
-        profiles.append({
-            "id": f"city-{i:05d}", "kind": "city", "name": f"City {i}", "country": "DE" if i % 2 else "JP",
-            "bloc": "EU" if i % 2 else "JP", "description": f"A city working on {picks[0]} and {picks[1]}.",
-            "interests": [f"{rng.choice(verbs)} {t}" for t in picks[:3]], "offers": [f"{rng.choice(verbs)} {t}" for t in picks[3:]],
-        })
+        profiles.append(
+            {
+                "id": f"city-{i:05d}",
+                "kind": "city",
+                "name": f"City {i}",
+                "country": "DE" if i % 2 else "JP",
+                "bloc": "EU" if i % 2 else "JP",
+                "description": f"A city working on {picks[0]} and {picks[1]}.",
+                "interests": [f"{rng.choice(verbs)} {t}" for t in picks[:3]],
+                "offers": [f"{rng.choice(verbs)} {t}" for t in picks[3:]],
+            }
+        )
     return {"format": "twinning.bundle/1", "profiles": profiles}
 
 
 def test_killing_a_run_midway_keeps_the_previous_run_served_and_the_next_starts_cleanly(app, client, keys, settings):
     assert client.post("/bundles", json=_synthetic_bundle(400), headers=keys.auth("admin")).status_code == 200
     good = _run(app)
-    env = {**os.environ, "TWINNING_DATABASE_URL": settings.database_url, "TWINNING_DATA_DIR": str(DATA), "TWINNING_RERANK_BLOCK_SIZE": "8"}
+    env = {
+        **os.environ,
+        "TWINNING_DATABASE_URL": settings.database_url,
+        "TWINNING_DATA_DIR": str(DATA),
+        "TWINNING_RERANK_BLOCK_SIZE": "8",
+    }
     twinning = Path(sys.executable).with_name("twinning")
-    proc = subprocess.Popen([str(twinning), "rerank", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(twinning), "rerank", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         killed_run = None
         for _ in range(600):

@@ -7,13 +7,27 @@ from fastapi.testclient import TestClient
 from embeddings import CachedEncoder, Encoder, MemoryVectorCache
 from matching.scoring import Kind
 from service.app import create_app
-from service.live.recommenders import build_recommender
 from service.live.profiles_text import ProfileText, many_profile_vectors
+from service.live.recommenders import build_recommender
 
 PROFILES = [
-    ProfileText("eindhoven", Kind.CITY, "Eindhoven", "EU", "NL", None, "A city of light and design.", ("smart street lighting",), ("innovation parks",)),
-    ProfileText("seoul", Kind.CITY, "Seoul", "AS", "KR", None, "", ("innovation districts",), ("connected LED lighting",)),
-    ProfileText("philips", Kind.ORGANISATION, "Philips", "EU", "NL", "company", "", (), ("intelligent public lighting",)),
+    ProfileText(
+        "eindhoven",
+        Kind.CITY,
+        "Eindhoven",
+        "EU",
+        "NL",
+        None,
+        "A city of light and design.",
+        ("smart street lighting",),
+        ("innovation parks",),
+    ),
+    ProfileText(
+        "seoul", Kind.CITY, "Seoul", "AS", "KR", None, "", ("innovation districts",), ("connected LED lighting",)
+    ),
+    ProfileText(
+        "philips", Kind.ORGANISATION, "Philips", "EU", "NL", "company", "", (), ("intelligent public lighting",)
+    ),
 ]
 
 
