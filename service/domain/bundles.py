@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import store
-from service.errors import FieldProblem, InvalidBundle, validation_problems
+from service.errors import Conflict, FieldProblem, InvalidBundle, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import Bundle, ImportSummary, ProfileCreate
 
@@ -117,14 +118,23 @@ def import_bundle(
 ) -> ImportSummary:
     """Check every reference, upsert everything in one transaction, then re-index the profiles whose text changed.
 
-    If any reference names a profile neither in the bundle nor stored, nothing is stored. The CLI
-    passes no `live`: it holds no index (a server builds its own at start).
+    If any reference names a profile neither in the bundle nor stored, nothing is stored; if a
+    concurrent write stores one of the same new rows first, nothing is stored either (`Conflict`).
+    The CLI passes no `live`: it holds no index (a server builds its own at start).
     """
     problems = store.reference_problems(session, bundle)
     if problems:
         raise InvalidBundle(f"the bundle has {len(problems)} problem(s); nothing was stored", problems)
-    summary, changed = store.import_bundle(session, bundle, accepted_by)
-    session.commit()
+    try:
+        summary, changed = store.import_bundle(session, bundle, accepted_by)
+        session.commit()
+    except IntegrityError:
+        # a concurrent write stored one of the same new rows (a profile id, a pair) first
+        session.rollback()
+        raise Conflict(
+            "another write stored some of the same profiles or pairs while this import was under way; "
+            "nothing was stored: send the bundle again"
+        ) from None
     if live is not None:
         live.profiles_changed(changed)
     return summary

@@ -1,12 +1,13 @@
 """Profiles: list, read, create, replace, patch and delete; every write commits and keeps the live index in step."""
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, Role
 from service.db import store
 from service.db.models import Profile
-from service.errors import InvalidInput, validation_problems
+from service.errors import AlreadyExists, FieldProblem, InvalidInput, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import ProfileCreate, ProfileFields, ProfileOut, ProfilePatch
 
@@ -49,11 +50,24 @@ def list_profiles(
 
 
 def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:
-    """Store a new profile and index it; an admin may create any, others only the profile they speak for."""
+    """Store a new profile and index it; an admin may create any, others only the profile they speak for.
+
+    An id already stored is `AlreadyExists`, and so is the later of two requests creating one id at once.
+    """
     if principal.role != Role.ADMIN:
         principal.require_writer_of(data.id)
-    profile = store.create_profile(session, data)
-    session.commit()
+    try:
+        profile = store.create_profile(session, data)
+        session.commit()
+    except IntegrityError:
+        # another request created the same id between our check and our insert: it came first
+        session.rollback()
+        if store.profiles_by_ids(session, [data.id]):
+            raise AlreadyExists(
+                f"a profile with id {data.id!r} exists (it was created while yours was under way)",
+                [FieldProblem("/id", "already taken")],
+            ) from None
+        raise
     live.profiles_changed([profile.id])
     return profile
 
@@ -93,4 +107,4 @@ def delete_profile(*, session: Session, live: LiveIndex, principal: Principal, p
     principal.require_writer_of(profile_id)
     store.delete_profile(session, profile_id, version)
     session.commit()
-    live.profiles_removed([profile_id])
+    live.profiles_changed([profile_id])

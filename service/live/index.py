@@ -1,12 +1,15 @@
 """The live index held by the app: every profile's phrases in memory, kept in step with profile writes.
 
 At start every profile's phrase vectors come from the database cache (encoding only text never
-seen by this model); each profile write re-encodes only that profile's new phrases and updates the
-index in place, so a suggestion request never encodes stored text or scans the database.
+seen by this model); each profile write re-encodes only that profile's new phrases, outside the
+lock suggestion requests need, and swaps them into the index in place, so a suggestion request
+never encodes stored text, scans the database or waits for another request's encoding.
 """
 
+import itertools
 import logging
 import threading
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,9 +22,11 @@ from matching.scoring import Kind
 from service.db import store
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import FieldProblem, InvalidInput, ProfileNotFound
+from service.live.memo import Memo
 from service.live.places import home_city, partner_cities, place_of
 from service.live.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
 from service.live.recommenders import build_recommender, load_ranker, load_tagger, ranker_id
+from service.live.snapshot import Snapshot, copies_of, snapshot_of
 from service.settings import Settings
 
 __all__ = ["LiveIndex", "SuggestionRequest", "candidate_filter"]
@@ -75,7 +80,19 @@ def candidate_filter(
 
 
 class LiveIndex:
-    """Holds the recommender for the app; every method is safe to call from several threads (`mutex`)."""
+    """Holds the recommender for the app; every method is safe to call from several threads.
+
+    `mutex` guards the recommender and `texts`. Suggestion requests hold it while they score; a
+    profile write holds it only to swap its new entries in, never while it reads the database or
+    encodes, and cohort pairing only while it copies its members out (`snapshot`).
+
+    Writes are applied in the order their refreshes read the database, not the order they finish
+    encoding: each refresh takes a ticket while it reads (one read at a time, `_reads`), and an
+    entry is swapped in only if its ticket is newer than the one that last set that id. A refresh
+    reads after its own write has committed, so the newest ticket of an id read the newest
+    committed state: of two concurrent writes of a profile, the index ends holding the one
+    committed last, and a deleted profile is never put back by a slower write before it.
+    """
 
     def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], encoder: Encoder | None = None) -> None:
         self.settings = settings
@@ -86,6 +103,13 @@ class LiveIndex:
         self.texts: dict[str, ProfileText] = {}
         self.encoded_at_start = 0
         self.ranker_label = "handset"  # what scores suggestions, once started: "handset" or "learned:<digest>"
+        self.results: Memo = Memo()  # what use cases compute from the index, keyed by `scoring_state`
+        self._reads = threading.Lock()
+        self._tickets = itertools.count(1)
+        self._built_at: int | None = None  # the ticket of the read the index was built from
+        self._set_at: dict[str, int] = {}  # id → the ticket of the read that last set (or removed) its entry
+        self._lexical_fits = 0  # how many times the TF-IDF space was fitted: every lexical score moves then
+        self._refitting = False
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -98,12 +122,14 @@ class LiveIndex:
             if self.recommender is not None:
                 return
             encoder = self.encoder
-            with self.sessions() as session:
+            with self._reads, self.sessions() as session:
+                self._built_at = next(self._tickets)
                 self.texts = all_profile_texts(session)
             tagger = load_tagger(self.settings.themes_path, encoder)
             ranker = load_ranker(self.settings.ranker_path)
             self.recommender = build_recommender(list(self.texts.values()), encoder, tagger, ranker=ranker)
             self.ranker_label = ranker_id(self.settings.ranker_path) if ranker is not None else "handset"
+            self._lexical_fits += 1
             encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
@@ -117,26 +143,85 @@ class LiveIndex:
             self.start()
         return self.recommender
 
-    def profiles_changed(self, ids: list[str]) -> None:
-        if not ids or self.recommender is None:
-            return
-        with self.mutex, self.sessions() as session:
-            rows = store.profiles_by_ids(session, ids)
-            texts = [ProfileText.from_row(r) for r in rows]
-            vectors = many_profile_vectors(self.encoder, texts)
-            for text in texts:
-                self.texts[text.id] = text
-            self.recommender.upsert([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in zip(texts, vectors)])
-            if self.recommender.lexical.outgrown():
-                self.recommender.lexical = LexicalModel().fit({t.id: t.whole_text for t in self.texts.values()})
+    def profiles_changed(self, ids: Iterable[str]) -> None:
+        """Bring these profiles' entries in step with the database, after a write has committed:
+        re-index those stored (encoding only their new text, outside the lock), drop those gone.
 
-    def profiles_removed(self, ids: list[str]) -> None:
-        if self.recommender is None:
+        The entries are swapped in under the lock only if no newer read has set them meanwhile
+        (see the class docstring), so this may run in several threads at once.
+        """
+        ids = list(dict.fromkeys(ids))
+        if not ids:
             return
+        with self._reads:
+            if self._built_at is None and self.recommender is None:
+                return  # not built yet: the build reads the database after this write's commit
+            ticket = next(self._tickets)
+            with self.sessions() as session:
+                texts = [ProfileText.from_row(r) for r in store.profiles_by_ids(session, ids)]
+        vectors = many_profile_vectors(self.encoder, texts)
+        stored = {t.id for t in texts}
         with self.mutex:
-            for key in ids:
-                self.texts.pop(key, None)
-            self.recommender.remove(ids)
+            recommender = self.recommender
+            if recommender is None:  # the build it waited for failed: the next one reads the database anew
+                return
+            newer = [key for key in ids if self._set_at.get(key, self._built_at or 0) < ticket]
+            fresh = [(t, v) for t, v in zip(texts, vectors) if t.id in newer]
+            gone = [key for key in newer if key not in stored and key in self.texts]
+            self._set_at.update(dict.fromkeys(newer, ticket))
+            for text, _ in fresh:
+                self.texts[text.id] = text
+            for key in gone:
+                del self.texts[key]
+            if fresh:
+                recommender.upsert([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in fresh])
+            if gone:
+                recommender.remove(gone)
+            outgrown = recommender.lexical.outgrown() and not self._refitting
+            self._refitting |= outgrown
+        if outgrown:
+            self._refit_lexical()
+
+    def _refit_lexical(self) -> None:
+        """Fit the TF-IDF space anew on every profile's text, outside the lock; the writes made while
+        it was fitted are applied to the new space before it is swapped in."""
+        try:
+            with self.mutex:
+                texts = dict(self.texts)
+            fitted = LexicalModel().fit({key: t.whole_text for key, t in texts.items()})
+            with self.mutex:
+                fitted.update({key: t.whole_text for key, t in self.texts.items() if texts.get(key) is not t})
+                fitted.remove([key for key in texts if key not in self.texts])
+                self.recommender.lexical = fitted
+                self._lexical_fits += 1
+        finally:
+            self._refitting = False
+
+    def snapshot(self, keys: Sequence[str]) -> Snapshot:
+        """A recommender over these profiles (those indexed), to score them with each other without the lock.
+
+        The lock is held only while their rows are copied; see `service.live.snapshot`.
+        """
+        recommender = self._ready()
+        with self.mutex:
+            copies = copies_of(recommender, self.texts, keys)
+        return snapshot_of(copies)
+
+    def scoring_state(self, keys: Sequence[str]) -> Hashable:
+        """A value that changes whenever the scores among these profiles may change: when one of
+        their entries does, the TF-IDF space is refitted, or (with the learned ranker) the entry of
+        a profile in the popularity correction's sample of askers. A key for `results`."""
+        recommender = self._ready()
+        with self.mutex:
+            askers: list[str] = []
+            if recommender.ranker is not None and recommender.ranker.models:
+                askers = sorted(a for group in recommender.context.usual.askers_.values() for a in group)
+            floor = self._built_at or 0
+            return (
+                self._lexical_fits,
+                tuple((key, self._set_at.get(key, floor), key in self.texts) for key in keys),
+                tuple((key, self._set_at.get(key, floor)) for key in askers),
+            )
 
     def status(self) -> dict:
         if self.recommender is None:

@@ -1,0 +1,179 @@
+"""Profile writes encode outside the lock suggestion requests need, and land in the order they committed."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import Encoder
+from matching.scoring import Kind
+from service.app import create_app
+from service.auth import Principal, Role
+from service.db.engine import make_engine, make_sessionmaker, migrate
+from service.domain import profiles
+from service.errors import ProfileNotFound
+from service.live.index import LiveIndex, SuggestionRequest
+from service.schemas import ProfileCreate, ProfileFields
+from tests.factories import city
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
+SLOW = "slow-to-encode"  # a batch of texts holding this waits for the gate
+ADMIN = Principal(key_id=0, role=Role.ADMIN, profile_id=None, name="test")
+
+
+class GatedEncoder(Encoder):
+    """The real model, except that encoding a batch that holds `SLOW` waits until `gate` is set:
+    a slow encoding, made deterministic."""
+
+    def __init__(self, real: Encoder) -> None:
+        super().__init__(real.path, real.model_id, real.name, real.batch_size)
+        self.real = real
+        self.entered = threading.Event()  # set once a slow batch has begun
+        self.gate = threading.Event()
+
+    def load(self) -> object:
+        return self.real.load()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if any(SLOW in t for t in texts):
+            self.entered.set()
+            assert self.gate.wait(timeout=120), "the test never opened the gate"
+        return super().encode(texts)
+
+
+@pytest.fixture
+def gated(encoder) -> Iterator[GatedEncoder]:
+    gated = GatedEncoder(encoder)
+    yield gated
+    gated.gate.set()  # a failed test must not leave a thread waiting
+
+
+@pytest.fixture
+def app(settings, gated):
+    """The app, its live index encoding with the gated model."""
+    engine = make_engine(settings.database_url)
+    yield create_app(settings, live=LiveIndex(settings=settings, sessions=make_sessionmaker(engine), encoder=gated))
+    engine.dispose()
+
+
+@pytest.fixture
+def live(settings, gated) -> Iterator[LiveIndex]:
+    """A started live index over an empty database, encoding with the gated model."""
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    index = LiveIndex(settings=settings, sessions=make_sessionmaker(engine), encoder=gated)
+    index.start()
+    yield index
+    engine.dispose()
+
+
+def _large(**overrides) -> dict:
+    """A profile of 200 distinct lines, one of them slow to encode."""
+    body = city(
+        "eindhoven",
+        interests=[f"{SLOW} theme {i}" if i == 0 else f"circular economy pilot number {i}" for i in range(50)],
+        offers=[f"district heating lesson {i}" for i in range(50)],
+        description=" ".join(f"We ran public lighting trial {i} with residents." for i in range(100)),
+    )
+    body.pop("id")
+    body.update(overrides)
+    return body
+
+
+def _in_thread(work) -> tuple[threading.Thread, list]:
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(work()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_suggestion_is_answered_while_a_large_write_encodes(client, keys, gated, app):
+    h = keys.auth("admin")
+    assert client.post("/bundles", json=DEMO, headers=h).status_code == 200
+    version = client.get("/profiles/eindhoven", headers=h).json()["version"]
+    body = _large()
+    writer, written = _in_thread(
+        lambda: client.put("/profiles/eindhoven", json=body, headers=h | {"If-Match": f'"{version}"'})
+    )
+    assert gated.entered.wait(timeout=60)  # the write has committed and is encoding its 200 new lines
+    started = time.perf_counter()
+    asker, asked = _in_thread(lambda: client.get("/profiles/seoul/suggestions?target=city&source=live", headers=h))
+    asker.join(timeout=30)
+    answered_in = time.perf_counter() - started
+    still_encoding = writer.is_alive()
+    gated.gate.set()
+    writer.join(timeout=120)
+    assert not asker.is_alive() and asked[0].status_code == 200, "the suggestion waited for the write's encoding"
+    assert still_encoding and answered_in < 10
+    assert asked[0].json()["items"]
+    assert written[0].status_code == 200, written[0].text
+    # the write's answer comes once its new text is in the index
+    assert app.state.live.profile_text("eindhoven").interests == tuple(body["interests"])
+    r = client.get("/profiles/eindhoven/suggestions?target=city&source=live", headers=h)
+    assert r.status_code == 200 and r.json()["items"]
+
+
+def _fields(**overrides) -> ProfileFields:
+    body = city("eindhoven", **overrides)
+    body.pop("id")
+    return ProfileFields.model_validate(body)
+
+
+def _replace(live: LiveIndex, version: int, data: ProfileFields) -> int:
+    with live.sessions() as session:
+        return profiles.replace_profile(
+            session=session, live=live, principal=ADMIN, profile_id="eindhoven", data=data, version=version
+        ).version
+
+
+def _delete(live: LiveIndex, version: int) -> None:
+    with live.sessions() as session:
+        profiles.delete_profile(session=session, live=live, principal=ADMIN, profile_id="eindhoven", version=version)
+
+
+def _create(live: LiveIndex, data: ProfileFields) -> None:
+    with live.sessions() as session:
+        profiles.create_profile(
+            session=session, live=live, principal=ADMIN, data=ProfileCreate(id="eindhoven", **data.model_dump())
+        )
+
+
+def test_of_two_writes_of_a_profile_the_index_keeps_the_later_even_when_the_earlier_encodes_longer(live, gated):
+    _create(live, _fields())
+    seoul = ProfileCreate.model_validate(city("seoul", country="KR", bloc="AS", interests=["smart street lighting"]))
+    with live.sessions() as session:
+        profiles.create_profile(session=session, live=live, principal=ADMIN, data=seoul)
+    slow = _fields(interests=[f"{SLOW} mobility"])
+    first, done = _in_thread(lambda: _replace(live, 1, slow))
+    assert gated.entered.wait(timeout=60)  # version 2 is committed, and still encoding
+    later = _fields(interests=["harbour logistics"])
+    assert _replace(live, 2, later) == 3
+    assert live.profile_text("eindhoven").interests == ("harbour logistics",)
+    gated.gate.set()
+    first.join(timeout=120)
+    assert done == [2]
+    assert live.profile_text("eindhoven").interests == ("harbour logistics",)  # version 2 arrived late: not swapped in
+    assert live.recommender_ready().index.vectors_of("eindhoven").texts[0] == "harbour logistics"
+    with live.sessions() as session:
+        suggested = live.suggest_for(session, "seoul", SuggestionRequest(target=Kind.CITY))
+    assert [s.key for s in suggested] == ["eindhoven"]
+
+
+def test_a_deleted_profile_is_not_put_back_by_a_slower_write_before_it_and_may_be_created_again(live, gated):
+    _create(live, _fields())
+    first, _ = _in_thread(lambda: _replace(live, 1, _fields(interests=[f"{SLOW} mobility"])))
+    assert gated.entered.wait(timeout=60)
+    _delete(live, 2)
+    assert live.profile_text("eindhoven") is None
+    gated.gate.set()
+    first.join(timeout=120)
+    assert live.profile_text("eindhoven") is None and "eindhoven" not in live.recommender_ready().index
+    with live.sessions() as session, pytest.raises(ProfileNotFound):
+        live.suggest_for(session, "eindhoven", SuggestionRequest(target=Kind.CITY))
+    _create(live, _fields(interests=["harbour logistics"]))
+    assert live.profile_text("eindhoven").interests == ("harbour logistics",)
