@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matching.scoring import Kind
+from matching.types import Kind
 
 __all__ = ["identical_by_direction"]
 

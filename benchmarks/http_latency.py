@@ -25,7 +25,7 @@ from matching.features import Place
 from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.recommend import Recommender
-from matching.scoring import Kind
+from matching.types import Kind
 from service.app import create_app
 from service.auth import Role, create_key
 from service.db.engine import make_engine, make_sessionmaker, migrate, session_scope

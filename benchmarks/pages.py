@@ -30,7 +30,7 @@ from sqlalchemy import select
 from benchmarks.rerank import change_share, populate
 from benchmarks.synthetic import THEMES, Vocabulary, build_phrases
 from embeddings import load_encoder
-from matching.vectors import PhraseRole
+from matching.types import PhraseRole
 from service.app import create_app
 from service.auth import Role, create_key
 from service.batch.jobs import RerankParams, rerank

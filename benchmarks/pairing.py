@@ -23,7 +23,8 @@ from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.pairing import PairingOptions, optimal_pairing
 from matching.recommend import Recommender
-from matching.scoring import Kind, direction_roles
+from matching.scoring import direction_roles
+from matching.types import Kind
 from service.domain.pairing import cohort_scores
 from service.live.recommenders import load_tagger
 from service.settings import REPO_DATA

@@ -38,8 +38,7 @@ from embeddings import CachedEncoder, load_encoder, split_description, text_key
 from matching.batch import SHORTLIST_SIZE
 from matching.index import RESCORE_SIZE
 from matching.recommend import Query
-from matching.scoring import Kind
-from matching.vectors import PhraseRole
+from matching.types import Kind, PhraseRole
 from service.batch.jobs import RerankParams, rerank
 from service.db.engine import make_engine, make_sessionmaker, migrate
 from service.db.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow

@@ -41,10 +41,11 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from benchmarks.agreement import identical_by_direction  # noqa: E402
 from benchmarks.http_latency import live_recommender, measure_http  # noqa: E402
 from benchmarks.synthetic import Vocabulary, generate_profiles, load_vocabulary  # noqa: E402
-from matching.index import CandidateFilter, PhraseIndex  # noqa: E402
+from matching.index import PhraseIndex  # noqa: E402
 from matching.lexical import LexicalModel  # noqa: E402
 from matching.recommend import Query  # noqa: E402
-from matching.scoring import Kind, direction_roles  # noqa: E402
+from matching.scoring import direction_roles  # noqa: E402
+from matching.types import CandidateFilter, Kind  # noqa: E402
 
 TARGETS = {"p99_ms": 20.0, "http_p99_ms": 30.0, "identical": 0.99, "build_s": 30.0, "rss_gb": 3.0}
 WARMUP = 20

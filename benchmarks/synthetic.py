@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.index import ProfileMeta
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.types import PhraseRole, ProfileMeta
+from matching.vectors import ProfileVectors
 
 __all__ = [
     "BLOCS",

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.index import CandidateFilter, Scored
+from matching.index import Scored
 from matching.presence import CodePresence
 from matching.recommend import Query, Recommender, Suggestion, widened
-from matching.scoring import DirectionRoles, Kind, direction_roles
+from matching.scoring import DirectionRoles, direction_roles
+from matching.types import CandidateFilter, Kind
 
 __all__ = ["BlockItem", "BatchScorer", "SHORTLIST_SIZE", "suggest_block"]
 
@@ -65,7 +66,7 @@ class BatchScorer:
         to fill, part by part (the batch's forked workers do, into shared memory).
         """
         index = self.recommender.index
-        if index.code_vectors_ is None:
+        if not index.fitted:
             return None
         current = self._presence
         if current is None or (current.kind, current.serves) != item.presence_key:

@@ -7,7 +7,6 @@ import numpy as np
 
 from matching.scoring import (
     DirectionRoles,
-    Kind,
     ScoringParams,
     direction_roles,
     need_maxima,
@@ -16,7 +15,8 @@ from matching.scoring import (
     serve_weights,
 )
 from matching.themes import ThemeTagger
-from matching.vectors import PhraseRole, ProfileVectors, stacked
+from matching.types import Kind, PhraseRole
+from matching.vectors import ProfileVectors, stacked
 
 __all__ = [
     "PhraseMatch",

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from matching.scoring import Kind, ScoringParams, coverage_block, explanation_roles, need_maxima
+from matching.scoring import ScoringParams, coverage_block, explanation_roles, need_maxima
+from matching.types import Kind
 from matching.vectors import ProfileVectors, StackedPhrases
 
 __all__ = [

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from matching.index import CandidateFilter, PhraseIndex
-from matching.scoring import Kind, ScoringParams, direction_roles
+from matching.index import PhraseIndex
+from matching.scoring import ScoringParams, direction_roles
+from matching.types import CandidateFilter, Kind
 
 __all__ = ["UsualScores"]
 
@@ -45,7 +46,7 @@ class UsualScores:
         self.usual_ = {}
         for query_kind, target in _DIRECTIONS:
             slots = index.allowed(CandidateFilter(kind=target.value))
-            keys = [index.keys_[s] for s in slots.tolist()]
+            keys = index.keys_at(slots)
             self.usual_[(query_kind, target)] = dict(
                 zip(keys, self._means(index, params, query_kind, target, slots, keys).tolist())
             )

@@ -23,10 +23,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import sparse
 
-from matching.arrays import ranges
-from matching.index import CandidateFilter, PhraseIndex
+from matching.index import PhraseIndex
 from matching.scoring import DirectionRoles, ScoringParams, fuse_directions, role_table, serve_weights
-from matching.vectors import PhraseRole
+from matching.types import CandidateFilter, PhraseRole
 
 __all__ = ["CodePresence", "best_columns"]
 
@@ -53,13 +52,13 @@ class CodePresence:
     ) -> None:
         """With `fill=False` the matrix is left unset for the caller to `fill` part by part, e.g. from
         several processes sharing the memory `allocate` gave (an empty float32 array of a shape)."""
-        if index.code_vectors_ is None:
+        if not index.fitted:
             raise ValueError("the index has no codes yet: below its cascade threshold, score exhaustively")
         self.index = index
         self.params = params
         self.kind = kind
         self.serves = serves
-        centres = index.code_vectors_
+        centres = index.code_vectors
         self.centres_ = np.ascontiguousarray(centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9))
         self.candidates_ = index.allowed(CandidateFilter(kind=kind))
         # codes × candidates, so that a sparse histogram times it reads whole contiguous rows
@@ -94,15 +93,10 @@ class CodePresence:
         out = np.empty((len(slots), self.n_codes), dtype=np.float32)
         for a in range(0, len(slots), _CHUNK_SLOTS):
             chunk = slots[a : a + _CHUNK_SLOTS]
-            lengths = index.length_[chunk].astype(np.int64)
-            rows = ranges(index.start_[chunk], lengths)
-            weighted = (
-                index.vectors_.take(rows, axis=0) * serve_weights(index.roles_[rows], serves, self.params)[:, None]
-            )
+            phrases = index.phrases_at(chunk)
+            weighted = phrases.vectors * serve_weights(phrases.roles, serves, self.params)[:, None]
             sims = weighted @ self.centres_.T
-            starts = np.zeros(len(chunk), dtype=np.int64)
-            np.cumsum(lengths[:-1], out=starts[1:])
-            out[a : a + len(chunk)] = np.maximum.reduceat(sims, starts, axis=0)
+            out[a : a + len(chunk)] = np.maximum.reduceat(sims, phrases.offsets[:-1], axis=0)
         return out
 
     def need_histogram(self, slots: np.ndarray, needs: tuple[PhraseRole, ...]) -> sparse.csr_matrix:
@@ -111,14 +105,13 @@ class CodePresence:
         A profile with no phrase of the need roles counts all its phrases, as `needs_mask` does.
         """
         index = self.index
-        lengths = index.length_[slots].astype(np.int64)
-        rows = ranges(index.start_[slots], lengths)
+        all_codes, phrase_roles, lengths = index.codes_at(slots)
         owner = np.repeat(np.arange(len(slots)), lengths)
-        wanted = role_table(needs)[index.roles_[rows]]
+        wanted = role_table(needs)[phrase_roles]
         has_need = np.bincount(owner, weights=wanted, minlength=len(slots)) > 0
         use = wanted | ~has_need[owner]
         count = np.bincount(owner[use], minlength=len(slots))
-        codes = index.codes_[rows[use]] % self.n_codes
+        codes = all_codes[use] % self.n_codes
         values = (1.0 / np.maximum(count, 1))[owner[use]].astype(np.float32)
         return sparse.csr_matrix((values, (owner[use], codes)), shape=(len(slots), self.n_codes))
 

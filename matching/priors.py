@@ -20,7 +20,7 @@ import numpy as np
 
 from matching.features import FEATURES, Direction, standardised
 from matching.ranker import TrainingQuery
-from matching.scoring import Kind
+from matching.types import Kind
 
 __all__ = ["PRIORS", "GRID", "TunedPriors", "tuned_priors"]
 

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from matching.features import FEATURES, Direction, standardised
-from matching.scoring import Kind
+from matching.types import Kind
 
 __all__ = [
     "DirectionModel",

@@ -12,11 +12,10 @@ from matching.context import ProfileContext
 from matching.diversity import mmr_order
 from matching.explain import Explanation, PhraseMatch, explain_block
 from matching.features import FEATURES, Direction, Place, direction_of
-from matching.index import CandidateFilter, PhraseIndex, ProfileMeta, Scored
+from matching.index import PhraseIndex, Scored
 from matching.lexical import LexicalModel, TermOverlap
 from matching.ranker import LearnedRanker
 from matching.scoring import (
-    Kind,
     ScoringParams,
     coverage_block,
     direction_roles,
@@ -25,6 +24,7 @@ from matching.scoring import (
     hybrid,
 )
 from matching.themes import ThemeTagger
+from matching.types import CandidateFilter, Kind, ProfileMeta
 from matching.vectors import ProfileVectors
 
 __all__ = ["Query", "Suggestion", "Recommender", "widened"]

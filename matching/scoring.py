@@ -9,14 +9,12 @@ mean, which stays low when either side is poorly served.
 """
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 import numpy as np
 
-from matching.vectors import PhraseRole
+from matching.types import Kind, PhraseRole
 
 __all__ = [
-    "Kind",
     "ScoringParams",
     "DirectionRoles",
     "direction_roles",
@@ -26,11 +24,6 @@ __all__ = [
     "fuse_directions",
     "hybrid",
 ]
-
-
-class Kind(StrEnum):
-    CITY = "city"
-    ORGANISATION = "organisation"
 
 
 @dataclass(frozen=True)

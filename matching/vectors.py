@@ -1,17 +1,12 @@
 """The phrase vectors of one profile, and what each phrase is (interest, offer, description)."""
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["PhraseRole", "ProfileVectors", "StackedPhrases", "stacked"]
+from matching.types import PhraseRole
 
-
-class PhraseRole(IntEnum):
-    INTEREST = 0
-    OFFER = 1
-    DESCRIPTION = 2
+__all__ = ["ProfileVectors", "StackedPhrases", "stacked"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from matching.features import FEATURES, GROUPS
 from matching.pairing import CohortScores, optimal_pairing, top1_pairs
 from matching.priors import TunedPriors, tuned_priors
 from matching.ranker import DirectionModel, LearnedRanker, TrainingQuery, ranked
-from matching.scoring import Kind
+from matching.types import Kind
 from service.domain.pairing import cohort_scores
 from service.learning.training import BundleQueries, fit_models
 from service.live.profiles_text import ProfileText

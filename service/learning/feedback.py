@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 from embeddings import CachedEncoder
 from matching.evaluate import mean_metrics, query_metrics
 from matching.features import direction_of
-from matching.index import CandidateFilter
 from matching.ranker import TrainingQuery, ranked
 from matching.recommend import Query
-from matching.scoring import Kind
 from matching.themes import ThemeTagger
+from matching.types import CandidateFilter, Kind
 from service.db.models import Exclusion, Partnership
 from service.learning.training import BundleQueries, fit_models
 from service.live.index import SuggestionRequest, candidate_filter

@@ -20,11 +20,11 @@ import numpy as np
 from embeddings import CachedEncoder
 from matching.explain import need_best_cosines, separating_threshold
 from matching.features import FEATURES
-from matching.index import CandidateFilter
 from matching.ranker import REGULARISATION, DirectionModel, LearnedRanker, TrainingQuery, direction_name, fit_direction
 from matching.recommend import Query, Recommender
-from matching.scoring import Kind, ScoringParams
+from matching.scoring import ScoringParams
 from matching.themes import ThemeTagger
+from matching.types import CandidateFilter, Kind
 from service.live.places import home_city, partner_cities
 from service.live.profiles_text import ProfileText
 from service.live.recommenders import build_recommender

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from matching.batch import BatchScorer, BlockItem
-from matching.index import CandidateFilter, PhraseIndex
+from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.presence import CodePresence
 from matching.recommend import Query, Recommender
-from matching.scoring import Kind, ScoringParams, coverage_block, fuse_directions
+from matching.scoring import ScoringParams, coverage_block, fuse_directions
+from matching.types import CandidateFilter, Kind
 from tests.matching.test_index import CITY_CITY, CITY_ORG, DIM, ORG_CITY, Corpus
 
 PARAMS = ScoringParams()
@@ -45,7 +46,8 @@ def test_need_histograms_sum_to_one_and_fall_back_to_every_phrase(corpus_index):
     slots = np.array([index.slot(k) for k, v, _ in entries[:200] if len(v)])
     histogram = presence.need_histogram(slots, CITY_CITY.query_needs)
     assert np.asarray(histogram.sum(axis=1)).ravel() == pytest.approx(1.0)
-    without = [i for i, s in enumerate(slots) if not (index.vectors_of(index.keys_[s]).roles == 0).any()]
+    keys = index.keys_at(slots)
+    without = [i for i, key in enumerate(keys) if not (index.vectors_of(key).roles == 0).any()]
     assert without  # the corpus has profiles without interests
     for i in without:
         assert histogram[i].sum() == pytest.approx(1.0)
@@ -78,7 +80,7 @@ def test_approximate_scores_follow_the_exact_ones(corpus_index):
     approx = presence.approximate_scores(np.array([index.slot(key)]), CITY_CITY)[0]
     exact = []
     for slot in presence.candidates_:
-        other = index.vectors_of(index.keys_[slot])
+        other = index.vectors_of(index.keys_at(np.array([slot]))[0])
         fwd, bwd = coverage_block(
             vectors.vectors @ other.vectors.T, vectors.roles, other.roles, np.array([0, len(other)]), CITY_CITY, PARAMS
         )

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.explain import PhraseMatch, explain, explain_block, explain_many
-from matching.scoring import Kind, ScoringParams, direction_roles
+from matching.scoring import ScoringParams, direction_roles
 from matching.themes import Theme, ThemeTagger
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.types import Kind, PhraseRole
+from matching.vectors import ProfileVectors
 
 E = np.eye(4, dtype=np.float32)
 PARAMS = ScoringParams()

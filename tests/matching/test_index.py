@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.index import CandidateFilter, PhraseIndex, ProfileMeta, Scored
-from matching.scoring import Kind, ScoringParams, coverage_block, direction_roles, fuse_directions
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.index import PhraseIndex, Scored
+from matching.scoring import ScoringParams, coverage_block, direction_roles, fuse_directions
+from matching.types import CandidateFilter, Kind, PhraseRole, ProfileMeta
+from matching.vectors import ProfileVectors
 
 DIM = 96
 PARAMS = ScoringParams()
@@ -233,7 +234,8 @@ def test_many_writes_compact_and_stay_consistent():
             latest[key] = (vectors, meta)
 
     assert set(index.keys()) == set(latest) and len(index) == len(latest)
-    assert index.dead_rows_ <= index.compact_ratio * index.n_rows_
+    storage = index._storage  # compaction is storage's business: looked at from inside
+    assert storage.dead_rows_ <= index.compact_ratio * storage.n_rows_
     for key, (vectors, meta) in latest.items():
         np.testing.assert_array_equal(index.vectors_of(key).vectors, vectors.vectors)
         assert index.meta_of(key) == meta
@@ -251,8 +253,8 @@ def test_index_grown_by_upserts_alone_switches_to_the_cascade():
     for key, vectors, meta in entries:
         index.upsert(key, vectors, meta)
 
-    assert index.components_ is not None
-    assert index.fitted_rows_ >= index.n_rows_ / 4  # refitted as it grew
+    assert index.fitted
+    assert index._cascade.fitted_rows_ >= index._storage.n_rows_ / 4  # refitted as it grew
     filt = CandidateFilter(kind="city")
     agree = sum(
         index.top_k(query, CITY_CITY, PARAMS, 5, filt) == index.top_k(query, CITY_CITY, PARAMS, 5, filt, exact=True)
@@ -279,7 +281,7 @@ def test_ties_are_ordered_by_key_on_both_paths(large):
 
 def test_cascade_top10_matches_exhaustive(large):
     corpus, entries, index = large
-    assert index.components_ is not None  # large enough for the cascade
+    assert index.fitted  # large enough for the cascade
     rng = np.random.default_rng(7)
     agree = total = 0
     for i in rng.choice(len(entries), 60, replace=False):
@@ -368,10 +370,10 @@ def test_rescoring_reaches_past_its_first_candidates_only_where_they_could_reach
     corpus, entries, index = large
     slots = index.allowed(CandidateFilter(kind="city"))
     rescored = []
-    exact_scores = index._exact_scores
+    exact_scores = index._cascade._exact
     monkeypatch.setattr(
-        index,
-        "_exact_scores",
+        index._cascade,
+        "_exact",
         lambda q, q_roles, at, *rest: rescored.append(len(at)) or exact_scores(q, q_roles, at, *rest),
     )
     deeper = 0
@@ -469,7 +471,7 @@ def test_allowed_among_is_each_filters_mask_at_the_given_slots():
         CandidateFilter(kind="city", bloc=index.meta_of(keys[3]).bloc, exclude_keys=frozenset({keys[3]})),
     ]
     index.remove(keys[4])  # a tombstoned slot among those asked about
-    slots = np.arange(0, index.n_slots_, 3)
+    slots = np.arange(0, index._storage.n_slots_, 3)
     expected = np.stack([index.allowed_mask(f)[slots] for f in filters])
     assert np.array_equal(index.allowed_among(filters, slots), expected)
     assert expected.any(axis=1)[:3].all()  # the filters do let some through

@@ -5,7 +5,7 @@ import numpy as np
 from matching.features import FEATURES
 from matching.priors import GRID, PRIORS, tuned_priors
 from matching.ranker import TrainingQuery, ranked
-from matching.scoring import Kind
+from matching.types import Kind
 
 CITY = Kind.CITY
 DIRECTION = (CITY, CITY)

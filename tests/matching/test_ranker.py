@@ -6,10 +6,11 @@ import pytest
 
 from matching.explain import separating_threshold
 from matching.features import FEATURES, PairInputs, Place, pair_features, standardised
-from matching.index import PhraseIndex, ProfileMeta
+from matching.index import PhraseIndex
 from matching.popularity import UsualScores
 from matching.ranker import LearnedRanker, TrainingQuery, fit_direction
-from matching.scoring import Kind, ScoringParams
+from matching.scoring import ScoringParams
+from matching.types import Kind, ProfileMeta
 from matching.vectors import ProfileVectors, StackedPhrases
 
 CITY, ORG = Kind.CITY, Kind.ORGANISATION

@@ -9,11 +9,12 @@ import pytest
 
 from embeddings import split_description
 from matching.explain import explain
-from matching.index import CandidateFilter, PhraseIndex, ProfileMeta
+from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender
-from matching.scoring import Kind, direction_roles, explanation_roles
+from matching.scoring import direction_roles, explanation_roles
 from matching.themes import Theme, ThemeTagger
+from matching.types import CandidateFilter, Kind, ProfileMeta
 from matching.vectors import ProfileVectors
 
 THEMES = Path(__file__).resolve().parents[2] / "data" / "themes.json"

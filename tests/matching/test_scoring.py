@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.scoring import (
-    Kind,
     ScoringParams,
     coverage_block,
     direction_roles,
@@ -18,7 +17,8 @@ from matching.scoring import (
     needs_mask,
     serve_weights,
 )
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.types import Kind, PhraseRole
+from matching.vectors import ProfileVectors
 
 E = np.eye(4, dtype=np.float32)
 I, O, D = PhraseRole.INTEREST, PhraseRole.OFFER, PhraseRole.DESCRIPTION

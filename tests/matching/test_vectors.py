@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from matching.vectors import PhraseRole, ProfileVectors
+from matching.types import PhraseRole
+from matching.vectors import ProfileVectors
 
 
 def test_from_phrases_keeps_interests_offers_then_description_in_order():
