@@ -26,7 +26,15 @@ from service.schemas import (
     UnpairedOut,
 )
 
-__all__ = ["cohort_scores", "stored_constraints", "propose", "Proposal", "pairing_view", "accept_pairs"]
+__all__ = [
+    "cohort_scores",
+    "stored_constraints",
+    "propose",
+    "solve",
+    "Proposal",
+    "pairing_view",
+    "accept_pairs",
+]
 
 
 @dataclass(frozen=True)
@@ -45,19 +53,24 @@ def cohort_scores(recommender: Recommender, sides: dict[str, list[str]]) -> Coho
     return CohortScores(sides=sides, blocks=blocks, logistic=recommender.learns((Kind.CITY, Kind.CITY)))
 
 
-def _exclusions_only(session: Session, cohort: Cohort) -> list[tuple[str, str]]:
-    members = {m.profile_id for m in cohort.members}
-    rows = session.execute(select(Exclusion.a, Exclusion.b).where(Exclusion.a.in_(members), Exclusion.b.in_(members)))
-    return [(a, b) for a, b in rows]
+Constraints = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (locked, forbidden) pairs
 
 
-def stored_constraints(session: Session, cohort: Cohort) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Pairs accepted for this cohort are kept (locked); exclusions and other, past partnerships are forbidden."""
+def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bool = True) -> Constraints:
+    """Pairs accepted for this cohort are kept (locked); exclusions and other, past partnerships are
+    forbidden. Without `use_partnerships`, exclusions only are forbidden. Each list is sorted."""
     members = {m.profile_id for m in cohort.members}
-    locked, forbidden = [], _exclusions_only(session, cohort)
-    for p in session.scalars(select(Partnership).where(Partnership.a.in_(members), Partnership.b.in_(members))):
-        (locked if p.programme == cohort.name else forbidden).append((p.a, p.b))
-    return locked, forbidden
+    forbidden = [
+        (a, b)
+        for a, b in session.execute(
+            select(Exclusion.a, Exclusion.b).where(Exclusion.a.in_(members), Exclusion.b.in_(members))
+        )
+    ]
+    locked = []
+    if use_partnerships:
+        for p in session.scalars(select(Partnership).where(Partnership.a.in_(members), Partnership.b.in_(members))):
+            (locked if p.programme == cohort.name else forbidden).append((p.a, p.b))
+    return sorted(locked), sorted(forbidden)
 
 
 def propose(
@@ -72,6 +85,21 @@ def propose(
     use_partnerships: bool = True,
 ) -> Proposal:
     """The optimal pairing of a stored cohort, every pair explained as a suggestion is."""
+    stored = stored_constraints(session, cohort, use_partnerships=use_partnerships)
+    return solve(recommender, cohort, stored, capacity=capacity, lock=lock, forbid=forbid, min_score=min_score)
+
+
+def solve(
+    recommender: Recommender,
+    cohort: Cohort,
+    stored: Constraints,
+    *,
+    capacity: dict[str, int],
+    lock: list[tuple[str, str]],
+    forbid: list[tuple[str, str]],
+    min_score: float,
+) -> Proposal:
+    """`propose` with the stored constraints in hand: scores, solves and explains, reading no database."""
     sides = cohort.sides()
     members = {m for ms in sides.values() for m in ms}
     missing = sorted(m for m in members if m not in recommender.index)
@@ -89,9 +117,7 @@ def propose(
             raise InvalidInput(
                 f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/capacity/{city}", "not a member")]
             )
-    stored_locked, stored_forbidden = stored_constraints(session, cohort)
-    if not use_partnerships:
-        stored_locked, stored_forbidden = [], _exclusions_only(session, cohort)
+    stored_locked, stored_forbidden = stored
     options = PairingOptions(
         capacity=capacity,
         locked=_unique(stored_locked + lock),
@@ -126,22 +152,42 @@ def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> PairingOut:
-    """The proposal as the API and the workspace show it."""
-    recommender = live.recommender_ready()
-    with live.mutex:
-        proposal = propose(
-            session,
-            recommender,
-            cohort,
-            capacity=dict(options.capacity),
-            lock=[tuple(p) for p in options.lock],
-            forbid=[tuple(p) for p in options.forbid],
-            min_score=options.min_score,
-            use_partnerships=options.partnerships == "auto",
-        )
+    """The proposal as the API and the workspace (the board and its CSV) show it.
+
+    Scored and solved on a snapshot of the members: the live index is locked only while their rows
+    are copied, so no suggestion request or profile write waits for the solve. The answer is kept
+    (`live.results`) by everything it is computed from: the cohort's sides, the stored constraints
+    among its members (exclusions, partnerships), the options and the index's state of the members
+    (`LiveIndex.scoring_state`). All are read afresh on every call, so a change made by any path
+    (the API, the pages, a bundle import) makes the next call solve again, and nothing else does.
+    """
+    sides = cohort.sides()
+    stored = stored_constraints(session, cohort, use_partnerships=options.partnerships == "auto")
+    members = [m for ms in sides.values() for m in ms]
+    key = (
+        "pairing",
+        cohort.id,
+        tuple((side, tuple(ms)) for side, ms in sides.items()),
+        tuple(map(tuple, stored)),
+        options.model_dump_json(),
+        live.scoring_state(members),
+    )
+    cached = live.results.get(key)
+    if cached is not None:
+        return cached
+    snapshot = live.snapshot(members)
+    proposal = solve(
+        snapshot.recommender,
+        cohort,
+        stored,
+        capacity=dict(options.capacity),
+        lock=[tuple(p) for p in options.lock],
+        forbid=[tuple(p) for p in options.forbid],
+        min_score=options.min_score,
+    )
 
     def name(key: str) -> str:
-        return live.profile_text(key).name
+        return snapshot.texts[key].name
 
     pairs = []
     for p in proposal.pairing.pairs:
@@ -163,7 +209,9 @@ def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
         for c in proposal.pairing.unpaired
     ]
     regrets = [RegretOut(**r.__dict__) for r in proposal.pairing.regrets]
-    return PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
+    out = PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
+    live.results.put(key, out)
+    return out
 
 
 def accept_pairs(*, session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
