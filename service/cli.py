@@ -399,13 +399,16 @@ def runs_diff(
 ) -> None:
     """What changed between two runs: new, dropped and moved suggestions per profile."""
     from service.domain.runs import current_run, previous_run_id, run_diff
+    from service.schemas import row_number
 
+    if against.upper() != "PREVIOUS" and row_number(against) is None:
+        raise typer.BadParameter(f"--against takes a run id or PREVIOUS, not {against!r}")
     with _sessions()() as session:
         current = current_run(session=session)
         run = run_id or (current.id if current else None)
         if run is None:
             _fail(ValueError("no succeeded run yet"))
-        other = previous_run_id(session=session, run_id=run) if against.upper() == "PREVIOUS" else int(against)
+        other = previous_run_id(session=session, run_id=run) if against.upper() == "PREVIOUS" else row_number(against)
         if other is None:
             _fail(ValueError(f"run {run} has no earlier succeeded run"))
         changes = run_diff(session=session, run_id=run, against=other, profile_id=profile)
@@ -447,12 +450,13 @@ def pair(
     from service.domain.pairing import propose
     from service.errors import TwinningError
     from service.live.index import LiveIndex
+    from service.schemas import row_number
 
     caps = {}
     for a, n in _pair_option(capacity or [], "--capacity"):
-        if not n.isdigit():
-            raise typer.BadParameter(f"--capacity takes ID=N, not {a}={n}")
-        caps[a] = int(n)
+        if (count := row_number(n)) is None:
+            raise typer.BadParameter(f"--capacity takes ID=N with N a whole number, not {a}={n}")
+        caps[a] = count
     sessions = _sessions()
     live = LiveIndex(settings=get_settings(), sessions=sessions)
     try:
