@@ -316,6 +316,9 @@ def rerank(
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address for the scoring blocks")] = None,
     k: Annotated[int | None, typer.Option(min=1, max=100, help="suggestions stored per profile and target")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    run_id: Annotated[
+        int | None, typer.Option(min=1, help="execute this queued run (how the server starts the runs it queues)")
+    ] = None,
 ) -> None:
     """Re-rank every profile's suggestions (encoding only changed text) and store them as a run."""
     import time
@@ -326,6 +329,8 @@ def rerank(
     from service.batch.jobs import rerank as run_rerank
     from service.errors import TwinningError
 
+    if run_id is not None and every:
+        raise typer.BadParameter("--run-id executes one queued run; it cannot repeat with --every")
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
     params = RerankParams.of(settings, k=k or settings.suggestions_k, dask_address=dask or settings.dask_address)
@@ -347,7 +352,7 @@ def rerank(
                 bar.update(tasks[p.stage], completed=p.done, total=p.total)
 
             try:
-                run = run_rerank(settings, sessions, params, report=show)
+                run = run_rerank(settings, sessions, params, report=show, run_id=run_id)
             except TwinningError as exc:
                 if interval is None:
                     _fail(exc)

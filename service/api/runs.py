@@ -15,7 +15,7 @@ router = APIRouter(tags=["runs"])
 def start_rerank(
     request: Request, session: SessionDep, settings: SettingsDep, principal: ManagerDep, response: Response
 ) -> dict[str, Any]:
-    """Start a re-ranking in the background; follow it at the Location given."""
+    """Start a re-ranking in a process of its own; follow it at the Location given."""
     run = domain_runs.start_rerank(
         session=session, settings=settings, sessions=request.app.state.sessions, principal=principal
     )

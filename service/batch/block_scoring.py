@@ -119,8 +119,8 @@ def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankPar
         presence = scorer.presence_for(phase[0], allocate=_shared_matrix, fill=False)
         _forked_scorer = scorer
         # the collector writes into every object it visits: in a forked worker that copies each page
-        # of the parent's ~millions of profile objects; frozen, they are never visited (a server
-        # running the job froze its own at start, and keeps them frozen)
+        # of the parent's ~millions of profile objects; frozen, they are never visited (objects the
+        # caller had frozen already stay frozen)
         frozen_before = gc.get_freeze_count() > 0
         gc.collect()
         gc.freeze()

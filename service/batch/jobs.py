@@ -1,37 +1,42 @@
 """The batch re-ranking job: encode what changed, score every profile for both targets, store a run.
 
 What changed is encoded by a child process (`embeddings.ChildProcessEncoder`), so the process that
-builds the index and forks the scoring workers never holds the model.
+builds the index and forks the scoring workers never holds the model. A run the server starts runs
+here too, in a process of its own (`service.batch.launch`).
 
-A run becomes current only when it has succeeded, in one transaction; until then the previous
-current run is served. A crashed or killed run is marked failed by the next one, which then starts
-cleanly. A lock row (`run_lock`) keeps two runs from overlapping.
+A lock row (`run_lock`) keeps two runs from overlapping; its holder is the run's fencing token. A
+run becomes current only when it has succeeded, in one transaction that first checks the lock still
+names the run: a run that lost its lock (taken over while it was stuck) can never become current,
+and until a run does, the previous current run is served. A run that fails marks itself failed and
+drops its rows; one that is killed is marked failed by whoever looks at runs next (`recovery`), and
+its rows are dropped by the next run, which then starts cleanly.
 """
 
 import ctypes
 import logging
-import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.batch.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
-from service.batch.run_lock import LOCK_NAME, holder_is_gone, new_holder, release_lock, take_lock
+from service.batch.recovery import fail_dead_runs
+from service.batch.run_lock import Heartbeat, heartbeat_interval, new_holder, refresh_lock, release_lock, take_lock
 from service.batch.runs import previous_run_id, run_diff
-from service.db.models import Exclusion, JobLock, Partnership, Run, RunSuggestion, utcnow
+from service.db.models import Exclusion, Partnership, Run, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import Conflict
 from service.live.profiles_text import all_profile_texts
 from service.live.recommenders import load_ranker, load_tagger, profile_entries, recommender_over, vector_width
 from service.settings import Settings
 
-__all__ = ["RerankParams", "ProgressReport", "rerank", "start_background_rerank"]
+__all__ = ["RerankParams", "ProgressReport", "rerank"]
 
 log = logging.getLogger(__name__)
 STAGES = ("encoding", "scoring", "storing")
@@ -48,28 +53,31 @@ class ProgressReport:
 ProgressFn = Callable[[ProgressReport], None]
 
 
-def _abandon_dead_runs(session: Session) -> int:
-    """Runs left `running` by a killed process: mark them failed and drop their partial rows."""
-    dead = list(session.scalars(select(Run).where(Run.state == "running")))
-    for run in dead:
-        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run.id))
-        run.state, run.finished_at = "failed", utcnow()
-        run.error = run.error or "abandoned: the process running it stopped before it finished"
-    return len(dead)
-
-
-def _prune(session: Session, keep: int) -> None:
-    old = list(session.scalars(select(Run.id).where(Run.state != "running").order_by(Run.id.desc()).offset(keep)))
+def _prune_old_runs(session: Session, keep: int) -> None:
+    finished = Run.state.in_(("succeeded", "failed"))
+    old = list(session.scalars(select(Run.id).where(finished).order_by(Run.id.desc()).offset(keep)))
     if old:
         session.execute(delete(RunSuggestion).where(RunSuggestion.run_id.in_(old)))
         session.execute(delete(Run).where(Run.id.in_(old)))
 
 
 class _Tracker:
-    """Turns per-block progress into stage, counts and an ETA; writes it to the run row now and then."""
+    """Turns per-block progress into stage, counts and an ETA; writes it to the run row now and then.
 
-    def __init__(self, sessions: sessionmaker[Session], run_id: int, holder: str, report: ProgressFn | None) -> None:
-        self.sessions, self.run_id, self.holder, self.report = sessions, run_id, holder, report
+    Every call is also a fence check: it raises once the heartbeat has found the lock taken over, and
+    when the run row is no longer this run's (marked failed by someone who judged its owner dead).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run_id: int,
+        holder: str,
+        heartbeat: Heartbeat,
+        report: ProgressFn | None,
+    ) -> None:
+        self.sessions, self.run_id, self.holder = sessions, run_id, holder
+        self.heartbeat, self.report = heartbeat, report
         self.stage_started = time.monotonic()
         self.last_write = 0.0
         self.stage = ""
@@ -83,16 +91,18 @@ class _Tracker:
         progress = ProgressReport(stage, done, total, None if eta is None else round(eta, 1))
         if self.report:
             self.report(progress)
+        self.heartbeat.check()
         if now - self.last_write > 1.0 or done == total:
             self.last_write = now
             with self.sessions() as session:
-                session.execute(update(Run).where(Run.id == self.run_id).values(progress=asdict(progress)))
-                session.execute(
-                    update(JobLock)
-                    .where(JobLock.name == LOCK_NAME, JobLock.holder == self.holder)
-                    .values(heartbeat_at=utcnow())
-                )
+                written = session.execute(
+                    update(Run)
+                    .where(Run.id == self.run_id, Run.state == "running", Run.holder == self.holder)
+                    .values(progress=asdict(progress))
+                ).rowcount
                 session.commit()
+            if written != 1:
+                raise Conflict(f"run {self.run_id} was marked failed while it worked: its owner was judged dead")
 
 
 def _insert_rows_sql(paramstyle: str) -> str:
@@ -134,51 +144,109 @@ def rerank(
     report: ProgressFn | None = None,
     run_id: int | None = None,
 ) -> Run:
-    """Run once: take the lock, score everything, make the run current; raises after marking a failure."""
-    holder = new_holder()
-    take_lock(sessions, holder, settings.lock_stale_seconds)
+    """Run once: take the lock, score everything, make the run current; raises after marking a failure.
+
+    With `run_id`, the run the server queued under that id is the one executed (`twinning rerank
+    --run-id`); without, a new run is made.
+    """
+    holder, ours = new_holder(), False
+    try:
+        take_lock(sessions, holder, settings.lock_stale_seconds)
+        with Heartbeat(sessions, holder, heartbeat_interval(settings.lock_stale_seconds)) as heartbeat:
+            base = load_encoder(settings.model)
+            run_id = _begin(sessions, params, holder, run_id, base.model_id)
+            ours = True
+            track = _Tracker(sessions, run_id, holder, heartbeat, report)
+            counts = _execute(settings, sessions, params, run_id, track, base)
+            run = _make_current(sessions, settings, run_id, holder, counts)
+    except BaseException as exc:
+        if run_id is not None:
+            _record_failure(sessions, run_id, holder if ours else None, exc)
+        raise
+    finally:
+        try:
+            release_lock(sessions, holder)
+        except SQLAlchemyError:  # left to be taken over: its holder is gone, or silent, by then
+            log.exception("could not release the lock of %s", holder)
+    if report:
+        report(ProgressReport("storing", 1, 1, 0.0))
+    return run
+
+
+def _begin(
+    sessions: sessionmaker[Session], params: RerankParams, holder: str, run_id: int | None, model_id: str
+) -> int:
+    """Make the run this holder's: runs left unfinished by others are failed, failed runs' rows dropped."""
+    values = {"state": "running", "holder": holder, "model_id": model_id, "started_at": utcnow()}
+    with sessions() as session:
+        fail_dead_runs(session)  # this process holds the lock: any other running run has lost it
+        failed = select(Run.id).where(Run.state == "failed")
+        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id.in_(failed)))
+        if run_id is None:
+            run = Run(params=asdict(params), **values)
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        else:
+            queued = select(Run.params).where(Run.id == run_id, Run.state == "queued")
+            requested = session.scalar(queued)
+            taken = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.state == "queued")
+                .values(params=(requested or {}) | asdict(params), **values)
+            ).rowcount
+            if taken != 1:
+                raise Conflict(f"run {run_id} is not queued: it has been failed or has run already")
+        session.commit()
+    return run_id
+
+
+def _make_current(sessions: sessionmaker[Session], settings: Settings, run_id: int, holder: str, counts: dict) -> Run:
+    """The one transaction that makes the run the served one, only while the lock still names it."""
+    with sessions() as session:
+        # read before the fenced transaction, so that holds no write lock while two rankings are read;
+        # no other run can succeed meanwhile, and if one took over, the fence stops this one
+        previous = previous_run_id(session, run_id)
+        diff = None if previous is None else {"against": previous, "changes": run_diff(session, run_id, previous)}
+    with sessions() as session:
+        # the fence is the transaction's first write: it takes SQLite's write lock, and PostgreSQL's
+        # lock on the row, so no takeover can come between it and the commit
+        if not refresh_lock(session, holder):
+            raise Conflict(f"run {run_id} lost its lock before it could become current: another run took over")
+        made = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.state == "running", Run.holder == holder)
+            .values(
+                state="succeeded",
+                finished_at=utcnow(),
+                counts=counts,
+                progress=asdict(ProgressReport("storing", 1, 1, 0.0)),
+                diff=diff,
+            )
+        ).rowcount
+        if made != 1:
+            raise Conflict(f"run {run_id} was marked failed before it could become current")
+        _prune_old_runs(session, settings.keep_runs)
+        session.commit()
+        return session.get(Run, run_id)
+
+
+def _record_failure(sessions: sessionmaker[Session], run_id: int, holder: str | None, exc: BaseException) -> None:
+    """Mark the run failed with the error and drop its rows; a run someone else already marked keeps
+    that mark. `holder` is None while the run is still queued (it failed before it began)."""
+    mine = (Run.state == "running") & (Run.holder == holder) if holder else Run.state == "queued"
     try:
         with sessions() as session:
-            _abandon_dead_runs(session)
-            run = session.get(Run, run_id) if run_id else None
-            if run is None:
-                run = Run(state="running", model_id="", params={})
-                session.add(run)
-            base = load_encoder(settings.model)
-            run.state, run.model_id, run.holder = "running", base.model_id, holder
-            run.params = asdict(params) | {"dask_address": params.dask_address}
-            run.started_at = utcnow()
-            session.commit()
-            run_id = run.id
-        track = _Tracker(sessions, run_id, holder, report)
-        try:
-            counts = _execute(settings, sessions, params, run_id, track, base)
-        except BaseException as exc:
-            with sessions() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, mine)
+                .values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}")
+            )
+            if session.scalar(select(Run.state).where(Run.id == run_id)) == "failed":
                 session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run_id))
-                session.execute(
-                    update(Run)
-                    .where(Run.id == run_id)
-                    .values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}")
-                )
-                session.commit()
-            raise
-        track("storing", 0, 1)
-        with sessions() as session:
-            # the one transaction that makes this run the served one
-            run = session.get(Run, run_id)
-            previous = previous_run_id(session, run_id)
-            if previous is not None:
-                run.diff = {"against": previous, "changes": run_diff(session, run_id, previous)}
-            run.state, run.finished_at, run.counts = "succeeded", utcnow(), counts
-            run.progress = asdict(ProgressReport("storing", 1, 1, 0.0))
-            _prune(session, settings.keep_runs)
             session.commit()
-        if report:
-            report(ProgressReport("storing", 1, 1, 0.0))
-        return run
-    finally:
-        release_lock(sessions, holder)
+    except SQLAlchemyError:  # the next reader or run marks it: its owner is gone by then
+        log.exception("could not record the failure of run %s", run_id)
 
 
 def _execute(
@@ -196,7 +264,7 @@ def _execute(
 
     track("encoding", 0, len(texts))
     profiles = list(texts.values())
-    # cache misses go to a child process, unless this one has the model already (a server)
+    # cache misses go to a child process, unless this process holds the model already
     with nullcontext(base) if base.loaded else ChildProcessEncoder(base) as model:
         encoder = CachedEncoder(model, DatabaseVectorCache(sessions))
         tagger = load_tagger(settings.themes_path, encoder)
@@ -226,41 +294,16 @@ def _execute(
         storing += time.monotonic() - t
         track("scoring", done, len(items))
         t = time.monotonic()
+    track("storing", 0, 1)
     timings |= {
         "scoring": round(scoring, 3),
         "storing": round(storing, 3),
         "total": round(time.monotonic() - started, 3),
     }
     timings["encoding"] = round(timings["encoding"], 3)
-    return {"profiles": len(texts), "encoded": encoder.encoded_count_, "suggestions": stored, "seconds": timings}
-
-
-def start_background_rerank(
-    session: Session, settings: Settings, sessions: sessionmaker[Session], requested_by: str
-) -> Run:
-    """Queue a run and start it on a thread of this process; Conflict when one is queued or running."""
-    lock = session.get(JobLock, LOCK_NAME)
-    queued = session.scalar(select(Run.id).where(Run.state == "queued").limit(1))
-    if queued or (
-        lock and lock.holder and not holder_is_gone(lock.holder, lock.heartbeat_at, settings.lock_stale_seconds)
-    ):
-        raise Conflict("a re-ranking run is already queued or in progress")
-    run = Run(state="queued", model_id="", params={"requested_by": requested_by})
-    session.add(run)
-    session.commit()
-    params = RerankParams.of(settings)
-
-    def work() -> None:
-        try:
-            rerank(settings, sessions, params, run_id=run.id)
-        except Conflict as exc:
-            with sessions() as s:
-                s.execute(
-                    update(Run).where(Run.id == run.id).values(state="failed", error=str(exc), finished_at=utcnow())
-                )
-                s.commit()
-        except Exception:  # recorded on the run row by rerank itself
-            log.exception("re-ranking run %s failed", run.id)
-
-    threading.Thread(target=work, name=f"rerank-{run.id}", daemon=True).start()
-    return run
+    return {
+        "profiles": len(texts),
+        "encoded": encoder.encoded_count_,
+        "suggestions": stored,
+        "seconds": timings,
+    }

@@ -1,4 +1,8 @@
-"""Batch runs: start a re-ranking in the background, read runs, and what changed between two."""
+"""Batch runs: start a re-ranking in a process of its own, read runs, and what changed between two.
+
+Reading runs marks failed first the queued or running runs whose owner is certainly dead
+(`service.batch.recovery`), so nobody is shown a run as going on that no process is working on.
+"""
 
 from typing import Any
 
@@ -6,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth import Principal
 from service.batch import runs
-from service.batch.jobs import start_background_rerank
+from service.batch.launch import start_background_rerank
+from service.batch.recovery import fail_dead_runs
 from service.db.models import Run
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.schemas import MAX_ROW_ID, row_number
@@ -28,17 +33,23 @@ run_out = runs.run_out
 
 
 def start_rerank(*, session: Session, settings: Settings, sessions: sessionmaker[Session], principal: Principal) -> Run:
-    """Queue a run and start it on a thread of this process; `Conflict` when one is queued or running."""
+    """Queue a run and start it in a process of its own; `Conflict` when a live one is queued or running.
+
+    Runs whose owner died (or went silent for `lock_stale_seconds`) are failed first, so a run that
+    never started cannot block every later one.
+    """
     return start_background_rerank(session, settings, sessions, principal.label)
 
 
 def get_run(*, session: Session, run_id: int) -> Run:
     """The run; `NotFound` without one."""
+    fail_dead_runs(session)
     return runs.get_run(session, run_id)
 
 
 def list_runs(*, session: Session, limit: int = 50) -> list[Run]:
     """The latest runs, newest first."""
+    fail_dead_runs(session)
     return runs.list_runs(session, limit)
 
 

@@ -1,17 +1,14 @@
-"""Batch re-ranking: runs, incremental encoding, failures and kills leave the current run served, locks, diffs."""
+"""Batch re-ranking: runs, incremental encoding, serving, locks, pruning of old runs, diffs, executors.
+
+Failures, kills and lost locks are in `test_failures.py`; runs started through the API in `test_launch.py`.
+"""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from service.batch import block_scoring
 from service.batch.jobs import RerankParams, rerank
 from service.batch.run_lock import take_lock
 from service.batch.runs import current_run
@@ -21,12 +18,6 @@ from service.errors import Conflict
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def demo(app, client, keys):
-    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
-    return client
 
 
 def _run(app, **params) -> Run:
@@ -86,25 +77,6 @@ def test_batch_serving_and_fallback_to_live(app, demo, keys):
     assert demo.get("/profiles/eindhoven/suggestions?source=batch", headers=h).json()["source"] == "batch"
 
 
-def test_a_failed_run_leaves_the_previous_current_run(app, demo, monkeypatch):
-    good = _run(app)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("scoring blew up")
-
-    monkeypatch.setattr(block_scoring, "suggest_block", broken)
-    with pytest.raises(RuntimeError):
-        _run(app)
-    with app.state.sessions() as s:
-        assert current_run(s).id == good.id
-        failed = s.scalars(select(Run).where(Run.state == "failed")).one()
-        assert "scoring blew up" in failed.error
-        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == failed.id)).first() is None
-        assert s.get(JobLock, "rerank").holder is None
-    monkeypatch.undo()
-    assert _run(app).state == "succeeded"
-
-
 def test_runs_never_overlap(app, demo):
     take_lock(app.state.sessions, "elsewhere:1:abc", stale_after=300)
     with pytest.raises(Conflict):
@@ -129,23 +101,6 @@ def test_old_runs_are_pruned(app, demo):
     with app.state.sessions() as s:
         assert [r for r in s.scalars(select(Run.id).order_by(Run.id))] == ids[-2:]
         assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == ids[0])).first() is None
-
-
-def test_jobs_api_runs_in_the_background_and_reports_progress(app, demo, keys):
-    h = keys.auth("manager")
-    assert demo.post("/jobs/rerank", headers=keys.auth("member")).status_code == 403
-    r = demo.post("/jobs/rerank", headers=h)
-    assert r.status_code == 202
-    job = r.headers["Location"]
-    for _ in range(300):
-        state = demo.get(job, headers=h).json()
-        if state["state"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.1)
-    assert state["state"] == "succeeded", state
-    assert state["progress"]["stage"] == "storing" and state["counts"]["profiles"] == len(DEMO["profiles"])
-    runs = demo.get("/runs", headers=h).json()["items"]
-    assert runs[0]["id"] == state["id"]
 
 
 def test_diff_lists_new_dropped_and_moved(app, demo, keys):
@@ -191,90 +146,3 @@ def test_forked_workers_give_exactly_the_in_process_results(app, demo):
     forked = _run(app, block_size=4, workers=2)
     assert forked.params["workers"] == 2
     assert _stored(app, alone.id) == _stored(app, forked.id) and _stored(app, alone.id)
-
-
-def _synthetic_bundle(n: int) -> dict:
-    """n cities built from a small phrase vocabulary, so encoding is quick but scoring takes a while."""
-    import random
-
-    rng = random.Random(7)
-    themes = [
-        "public lighting",
-        "hydrogen buses",
-        "circular economy",
-        "open data",
-        "bike sharing",
-        "waste-to-energy",
-        "living labs",
-        "e-governance",
-        "solar energy",
-        "urban regeneration",
-        "smart grid",
-        "civic participation",
-        "air quality",
-        "flood resilience",
-        "start-up exchange",
-        "cultural festivals",
-        "port logistics",
-        "social housing",
-    ]
-    verbs = ["pilots of", "policy for", "know-how in", "funding for"]
-    profiles = []
-    for i in range(n):
-        picks = rng.sample(themes, 5)
-        profiles.append(
-            {
-                "id": f"city-{i:05d}",
-                "kind": "city",
-                "name": f"City {i}",
-                "country": "DE" if i % 2 else "JP",
-                "bloc": "EU" if i % 2 else "JP",
-                "description": f"A city working on {picks[0]} and {picks[1]}.",
-                "interests": [f"{rng.choice(verbs)} {t}" for t in picks[:3]],
-                "offers": [f"{rng.choice(verbs)} {t}" for t in picks[3:]],
-            }
-        )
-    return {"format": "twinning.bundle/1", "profiles": profiles}
-
-
-def test_killing_a_run_midway_keeps_the_previous_run_served_and_the_next_starts_cleanly(app, client, keys, settings):
-    assert client.post("/bundles", json=_synthetic_bundle(400), headers=keys.auth("admin")).status_code == 200
-    good = _run(app)
-    env = {
-        **os.environ,
-        "TWINNING_DATABASE_URL": settings.database_url,
-        "TWINNING_DATA_DIR": str(DATA),
-        "TWINNING_RERANK_BLOCK_SIZE": "8",
-    }
-    twinning = Path(sys.executable).with_name("twinning")
-    proc = subprocess.Popen(
-        [str(twinning), "rerank", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        killed_run = None
-        for _ in range(600):
-            with app.state.sessions() as s:
-                running = s.scalars(select(Run).where(Run.state == "running")).first()
-                if running and running.progress.get("stage") == "scoring" and running.progress.get("done", 0) >= 16:
-                    killed_run = running.id
-                    break
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-        assert killed_run is not None, "the run never reached the scoring stage"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    with app.state.sessions() as s:
-        assert current_run(s).id == good.id
-        assert s.get(Run, killed_run).state == "running"  # nobody has noticed yet
-        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == killed_run)).first() is not None
-    r = client.get("/profiles/city-00001/suggestions?source=batch", headers=keys.auth("manager")).json()
-    assert r["run_id"] == good.id and len(r["items"]) == 10
-    after = _run(app)  # the dead holder's lock is taken over at once
-    with app.state.sessions() as s:
-        dead = s.get(Run, killed_run)
-        assert dead.state == "failed" and "abandoned" in dead.error
-        assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == killed_run)).first() is None
-        assert current_run(s).id == after.id
