@@ -1,7 +1,6 @@
 """Cohort pairing scores and solves on a snapshot of its members, never holding the live index's lock."""
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,8 @@ import pytest
 
 from matching.scoring import Kind
 from service.domain import pairing
-from service.live.index import LiveIndex, SuggestionRequest
+from service.live.index import SuggestionRequest
+from tests.service.live.locks import lock_is_free
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
@@ -22,21 +22,6 @@ KR = ["busan", "seoul", "suwon", "gwangju"]
 def demo(client, keys):
     assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
     return client
-
-
-def _lock_is_free(live: LiveIndex) -> bool:
-    """Whether another thread could take the live index's lock now (it is reentrant for this one)."""
-    taken: list[bool] = []
-
-    def take() -> None:
-        taken.append(live.mutex.acquire(timeout=10))
-        if taken[0]:
-            live.mutex.release()
-
-    thread = threading.Thread(target=take)
-    thread.start()
-    thread.join()
-    return taken[0]
 
 
 def test_a_snapshot_scores_its_profiles_with_each_other_as_the_live_index_does(app, demo, keys):
@@ -67,11 +52,11 @@ def test_pairing_scores_and_solves_without_holding_the_lock(app, demo, keys, mon
     scores, solve = pairing.cohort_scores, pairing.optimal_pairing
 
     def scoring(*args, **kwargs):
-        free["scoring"] = _lock_is_free(live)
+        free["scoring"] = lock_is_free(live)
         return scores(*args, **kwargs)
 
     def solving(*args, **kwargs):
-        free["solving"] = _lock_is_free(live)
+        free["solving"] = lock_is_free(live)
         with live.sessions() as session:  # a suggestion request served meanwhile
             answered.append(len(live.suggest_for(session, "seoul", SuggestionRequest(target=Kind.CITY))))
         return solve(*args, **kwargs)

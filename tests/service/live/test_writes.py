@@ -10,15 +10,19 @@ import numpy as np
 import pytest
 
 from embeddings import Encoder
+from matching.lexical import LexicalModel
 from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Principal, Role
 from service.db.engine import make_engine, make_sessionmaker, migrate
 from service.domain import profiles
+from service.domain.bundles import import_bundle
 from service.errors import ProfileNotFound
+from service.live import index as index_module
 from service.live.index import LiveIndex, SuggestionRequest
-from service.schemas import ProfileCreate, ProfileFields
+from service.schemas import Bundle, ProfileCreate, ProfileFields
 from tests.factories import city
+from tests.service.live.locks import lock_is_free
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
@@ -177,3 +181,29 @@ def test_a_deleted_profile_is_not_put_back_by_a_slower_write_before_it_and_may_b
         live.suggest_for(session, "eindhoven", SuggestionRequest(target=Kind.CITY))
     _create(live, _fields(interests=["harbour logistics"]))
     assert live.profile_text("eindhoven").interests == ("harbour logistics",)
+
+
+def test_the_tfidf_space_is_refitted_outside_the_lock_and_keeps_the_writes_made_meanwhile(live, monkeypatch):
+    watched: dict[str, bool] = {}
+
+    class WatchedFit(LexicalModel):
+        def fit(self, texts):
+            watched["lock free"] = lock_is_free(live)
+            # a write while the space is fitted: it is swapped in at once, and kept by the new space
+            _replace(live, 1, _fields(description="A harbour city with ferries and shipyards."))
+            return super().fit(texts)
+
+    monkeypatch.setattr(index_module, "LexicalModel", WatchedFit)
+    _create(live, _fields())
+    # the space was fitted on no text: 16 more profiles outgrow it
+    bundle = Bundle(
+        format="twinning.bundle/1",
+        profiles=[ProfileCreate.model_validate(city(f"city-{i}", interests=[f"theme {i}"])) for i in range(16)],
+    )
+    with live.sessions() as session:
+        import_bundle(session=session, live=live, bundle=bundle, accepted_by=None)
+    lexical = live.recommender_ready().lexical
+    assert watched == {"lock free": True} and isinstance(lexical, WatchedFit) and lexical.n_fitted_ == 17
+    written = live.profile_text("eindhoven").whole_text
+    assert "harbour" in written
+    assert (lexical.row("eindhoven") != lexical.transform(written)).nnz == 0
