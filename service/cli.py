@@ -367,7 +367,8 @@ def rerank(
             c = run.counts
             typer.echo(
                 f"run {run.id} succeeded: {c['profiles']} profiles, {c['encoded']} texts encoded, "
-                f"{c['suggestions']} suggestions stored; seconds {c['seconds']}"
+                f"{c['suggestions']} suggestions stored, {c['vectors_pruned']} cached vectors pruned; "
+                f"seconds {c['seconds']}"
             )
         if interval is None:
             return

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
 from service.batch.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
+from service.batch.cache_pruning import ReferencedVectors, profile_versions, prune_unreferenced
 from service.batch.recovery import fail_dead_runs
 from service.batch.run_lock import Heartbeat, heartbeat_interval, new_holder, refresh_lock, release_lock, take_lock
 from service.batch.runs import previous_run_id, run_diff
@@ -255,6 +256,7 @@ def _execute(
     started = time.monotonic()
     timings: dict[str, float] = {}
     with sessions() as session:
+        versions = profile_versions(session)
         texts = all_profile_texts(session)
         excluded = _pairs(session, Exclusion)
         partnerships = _pairs(session, Partnership)
@@ -266,7 +268,8 @@ def _execute(
     profiles = list(texts.values())
     # cache misses go to a child process, unless this process holds the model already
     with nullcontext(base) if base.loaded else ChildProcessEncoder(base) as model:
-        encoder = CachedEncoder(model, DatabaseVectorCache(sessions))
+        referenced = ReferencedVectors(DatabaseVectorCache(sessions))
+        encoder = CachedEncoder(model, referenced)
         tagger = load_tagger(settings.themes_path, encoder)
         entries = profile_entries(profiles, encoder, on_progress=lambda d, n: track("encoding", d, n))
         dim = vector_width(entries, encoder)
@@ -295,9 +298,12 @@ def _execute(
         track("scoring", done, len(items))
         t = time.monotonic()
     track("storing", 0, 1)
+    t = time.monotonic()
+    pruned = prune_unreferenced(sessions, encoder.model_id, referenced, versions)
     timings |= {
         "scoring": round(scoring, 3),
         "storing": round(storing, 3),
+        "pruning": round(time.monotonic() - t, 3),
         "total": round(time.monotonic() - started, 3),
     }
     timings["encoding"] = round(timings["encoding"], 3)
@@ -305,5 +311,6 @@ def _execute(
         "profiles": len(texts),
         "encoded": encoder.encoded_count_,
         "suggestions": stored,
+        "vectors_pruned": pruned,
         "seconds": timings,
     }
