@@ -165,9 +165,9 @@ class LiveIndex:
             recommender = self.recommender
             if recommender is None:  # the build it waited for failed: the next one reads the database anew
                 return
-            newer = [key for key in ids if self._set_at.get(key, self._built_at or 0) < ticket]
+            newer = {key for key in ids if ticket > max(self._set_at.get(key, 0), self._built_at or 0)}
             fresh = [(t, v) for t, v in zip(texts, vectors) if t.id in newer]
-            gone = [key for key in newer if key not in stored and key in self.texts]
+            gone = [key for key in ids if key in newer and key not in stored and key in self.texts]
             self._set_at.update(dict.fromkeys(newer, ticket))
             for text, _ in fresh:
                 self.texts[text.id] = text
@@ -216,11 +216,10 @@ class LiveIndex:
             askers: list[str] = []
             if recommender.ranker is not None and recommender.ranker.models:
                 askers = sorted(a for group in recommender.context.usual.askers_.values() for a in group)
-            floor = self._built_at or 0
             return (
                 self._lexical_fits,
-                tuple((key, self._set_at.get(key, floor), key in self.texts) for key in keys),
-                tuple((key, self._set_at.get(key, floor)) for key in askers),
+                tuple((key, self._set_at.get(key, 0)) for key in keys),
+                tuple((key, self._set_at.get(key, 0)) for key in askers),
             )
 
     def status(self) -> dict:
