@@ -33,6 +33,11 @@ class Principal:
     def label(self) -> str:
         return self.name or f"key-{self.key_id}"
 
+    @property
+    def is_manager(self) -> bool:
+        """Managers and admins decide for the programme: they may settle or undo any pair decision."""
+        return self.role in (Role.ADMIN, Role.MANAGER)
+
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden(f"the {self.role} role may not do this; it needs {' or '.join(roles)}")

@@ -22,6 +22,7 @@ __all__ = [
     "NotAuthenticated",
     "Forbidden",
     "Conflict",
+    "Referenced",
     "problem_response",
     "validation_problems",
     "install_error_handlers",
@@ -85,6 +86,12 @@ class AlreadyExists(TwinningError):
 
 class Conflict(TwinningError):
     status, title = 409, "Conflict"
+
+
+class Referenced(Conflict):
+    """Deleting it would change what others hold (partnerships, exclusions, cohorts, organisations)."""
+
+    title = "Still referenced"
 
 
 class VersionConflict(TwinningError):

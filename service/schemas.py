@@ -26,7 +26,10 @@ __all__ = [
     "ProfilePatch",
     "ProfileOut",
     "ProfilePage",
+    "ProfileReferences",
+    "ProfileDeleted",
     "PartnershipIn",
+    "PartnershipOut",
     "CohortIn",
     "ExclusionIn",
     "Bundle",
@@ -202,6 +205,29 @@ class ProfilePage(BaseModel):
     total: int
 
 
+class ProfileReferences(BaseModel):
+    """What refers to a profile: in a 409, what blocks deleting it; after `?cascade=true`, what went with it."""
+
+    partnerships: list[str] = Field(default_factory=list, description="partners' ids")
+    proposals: list[str] = Field(default_factory=list, description="the other sides of pending proposals")
+    exclusions: list[str] = Field(default_factory=list, description="the other sides of exclusions")
+    cohorts: list[str] = Field(default_factory=list, description="cohorts it was a member of")
+    organisations: list[str] = Field(
+        default_factory=list, description="organisations based in it (their `city` is cleared when it goes)"
+    )
+
+    def empty(self) -> bool:
+        return not (self.partnerships or self.proposals or self.exclusions or self.cohorts or self.organisations)
+
+
+class ProfileDeleted(BaseModel):
+    """The answer to a manager's `DELETE /profiles/{id}?cascade=true`."""
+
+    deleted: str
+    removed: ProfileReferences
+    keys_revoked: int = Field(description="member keys bound to it, which die with it")
+
+
 class PartnershipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -315,6 +341,11 @@ class SuggestionOut(BaseModel):
     matches: list[PhraseMatchOut]
     shared_themes: list[ThemeOut]
     shared_terms: list[str]
+    proposal: Literal["sent", "received"] | None = Field(
+        default=None,
+        description="a partnership proposal between the two: sent by the asking profile (waiting for this one), "
+        "or received from this one (waiting for the asking profile's answer)",
+    )
 
 
 class SuggestionList(BaseModel):
@@ -369,11 +400,39 @@ class RejectBody(BaseModel):
 
 
 class ExclusionOut(BaseModel):
+    """An exclusion as one side sees it: the other side learns that it exists, never its reason nor its key."""
+
     profile: str
     excluded: str
-    reason: str | None
-    created_by: str | None
+    reason: str | None = Field(description="shown to its maker's side and to managers only")
+    created_by: str | None = Field(description="the key that made it; shown to its maker's side and to managers only")
     created_at: datetime
+    maker: str | None = Field(description="the profile whose member made it; null if a manager did, or it is older")
+    maker_role: Literal["member", "manager"] | None = Field(
+        description="who made it; null: made before makers were recorded (only managers remove it)"
+    )
+    removable: bool = Field(description="whether the asking key may remove it: its member maker and managers may")
+
+
+class PartnershipOut(BaseModel):
+    """A profile's partnership, agreed or proposed, as that profile sees it."""
+
+    profile: str
+    partner: str
+    state: Literal["agreed", "proposed"]
+    proposer: str | None = Field(description="the side whose member proposed it; null if a manager recorded it")
+    waiting_for: str | None = Field(description="for a proposal: the side whose answer it waits for")
+    programme: str | None
+    themes: list[str]
+    accepted_by: str | None
+    accepted_at: datetime | None
+    created_at: datetime
+    held_by_managers: bool = Field(
+        description="a programme's, a manager's or an imported partnership: only a manager may end it"
+    )
+    removable: bool = Field(
+        description="whether the asking key may remove it (withdraw or decline a proposal, end a partnership)"
+    )
 
 
 class CohortBody(BaseModel):
@@ -459,6 +518,10 @@ class AcceptRequest(BaseModel):
 
 class AcceptOut(BaseModel):
     cohort: str
-    accepted: int
-    created: int
+    accepted: int = Field(description="pairs now agreed partnerships")
+    created: int = Field(description="of those, partnerships that did not exist before")
     accepted_by: str
+    state: Literal["agreed", "proposed"] = Field(
+        default="agreed", description="proposed: a member's accept waits for the other side or a manager to confirm it"
+    )
+    waiting_for: str | None = Field(default=None, description="for a proposal: the side whose answer it waits for")

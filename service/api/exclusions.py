@@ -13,7 +13,9 @@ router = APIRouter(tags=["exclusions"])
 def create_exclusion(
     profile_id: ProfileIdPath, body: ExclusionCreate, session: SessionDep, principal: PrincipalDep
 ) -> ExclusionOut:
-    """Never suggest `excluded` to this profile, nor this profile to `excluded`; repeating it is harmless."""
+    """Never suggest `excluded` to this profile, nor this profile to `excluded`. It records its maker: only
+    that side's member or a manager removes it, and the other side never sees its reason. Repeating it
+    is harmless."""
     return exclusions.exclude(
         session=session, principal=principal, profile_id=profile_id, other=body.excluded, reason=body.reason
     )
@@ -21,6 +23,7 @@ def create_exclusion(
 
 @router.get("/profiles/{profile_id}/exclusions", response_model=list[ExclusionOut])
 def list_exclusions(profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> list[ExclusionOut]:
+    """A profile's exclusions; the reason and key of one the other side made are not shown."""
     return exclusions.list_exclusions(session=session, principal=principal, profile_id=profile_id)
 
 
@@ -28,6 +31,7 @@ def list_exclusions(profile_id: ProfileIdPath, session: SessionDep, principal: P
 def delete_exclusion(
     profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep
 ) -> Response:
+    """Remove an exclusion: its maker's member or a manager may (403 otherwise)."""
     exclusions.delete_exclusion(session=session, principal=principal, profile_id=profile_id, other=other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -40,7 +44,8 @@ def delete_exclusion(
 def reject_suggestion(
     profile_id: ProfileIdPath, other: ProfileIdPath, body: RejectBody, session: SessionDep, principal: PrincipalDep
 ) -> ExclusionOut:
-    """Reject a suggestion: it becomes an exclusion (undo with DELETE on the exclusion)."""
+    """Reject a suggestion: it becomes an exclusion this side made (undo with DELETE on the exclusion), and a
+    proposal between the two is declined."""
     return exclusions.exclude(
         session=session, principal=principal, profile_id=profile_id, other=other, reason=body.reason
     )

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from service.api.deps import IfMatchDep, LiveDep, PrincipalDep, ProfileIdPath, ProfileWriterDep, SessionDep, SettingsDep
 from service.domain import profiles
@@ -10,6 +11,7 @@ from service.errors import FieldProblem, InvalidInput
 from service.schemas import (
     ID_PATTERN,
     ProfileCreate,
+    ProfileDeleted,
     ProfileFields,
     ProfileOut,
     ProfilePage,
@@ -105,9 +107,32 @@ def patch_profile(
     return profiles.profile_out(profile)
 
 
-@router.delete("/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{profile_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        200: {"model": ProfileDeleted, "description": "deleted with `cascade=true`: what went with it"},
+        409: {"description": "others refer to it (`references` lists them); a manager may delete with cascade=true"},
+    },
+)
 def delete_profile(
-    profile_id: ProfileIdPath, if_match: IfMatchDep, session: SessionDep, live: LiveDep, principal: ProfileWriterDep
+    profile_id: ProfileIdPath,
+    if_match: IfMatchDep,
+    session: SessionDep,
+    live: LiveDep,
+    principal: ProfileWriterDep,
+    cascade: Annotated[
+        bool,
+        Query(
+            description="delete it together with its partnerships, proposals, exclusions, cohort memberships "
+            "and organisations' links to it (admins; a member gets 403)"
+        ),
+    ] = False,
 ) -> Response:
-    profiles.delete_profile(session=session, live=live, principal=principal, profile_id=profile_id, version=if_match)
+    """Delete a profile; one that others refer to answers 409 unless a manager deletes it with them."""
+    deleted = profiles.delete_profile(
+        session=session, live=live, principal=principal, profile_id=profile_id, version=if_match, cascade=cascade
+    )
+    if cascade:
+        return JSONResponse(deleted.model_dump(mode="json"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,7 @@ from matching.scoring import Kind
 from service.api.deps import LiveDep, ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
 from service.domain import partnerships, suggestions
 from service.live.index import SuggestionRequest
-from service.schemas import AcceptOut, AdhocQuery, Bloc, CountryFilter, OrgType, Scope, SuggestionList
+from service.schemas import AcceptOut, AdhocQuery, Bloc, CountryFilter, OrgType, PartnershipOut, Scope, SuggestionList
 
 router = APIRouter(tags=["suggestions"])
 
@@ -67,14 +67,23 @@ def query_suggestions(body: AdhocQuery, live: LiveDep, principal: ManagerDep) ->
 
 @router.post("/profiles/{profile_id}/suggestions/{other}/accept", response_model=AcceptOut)
 def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
-    """Accept a suggestion: it becomes a partnership, and is no longer suggested."""
+    """Accept a suggestion. A member's accept proposes a partnership (`state: proposed`) until the other side
+    accepts in turn or a manager confirms it; a manager's records it at once. Only agreed partnerships
+    stop being suggested."""
     return partnerships.accept_suggestion(session=session, principal=principal, profile_id=profile_id, other=other)
+
+
+@router.get("/profiles/{profile_id}/partnerships", response_model=list[PartnershipOut])
+def list_partnerships(profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> list[PartnershipOut]:
+    """A profile's agreed partnerships, then its proposals: sent ones, and those waiting for its answer."""
+    return partnerships.list_partnerships(session=session, principal=principal, profile_id=profile_id)
 
 
 @router.delete("/profiles/{profile_id}/partnerships/{other}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_partnership(
     profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    """Undo an accepted partnership."""
+    """Withdraw or decline a proposal, or end a partnership: a member may end one both members agreed to;
+    a programme's, a manager's or an imported one only a manager may (403)."""
     partnerships.delete_partnership(session=session, principal=principal, profile_id=profile_id, other=other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -23,6 +25,7 @@ __all__ = [
     "Profile",
     "Phrase",
     "Partnership",
+    "PartnershipProposal",
     "Cohort",
     "CohortMember",
     "Exclusion",
@@ -97,7 +100,11 @@ class SortedPair:
 
 
 class Partnership(SortedPair, Base):
-    """A known pairing; `a` sorts before `b` so each pair is stored once."""
+    """A pairing both sides agreed to, or a manager (or an import) recorded; `a` sorts before `b`.
+
+    Only a manager may end one that is `held_by_managers`. Proposals waiting for an answer are
+    `PartnershipProposal`s, never rows here, so whatever reads partnerships reads agreed ones only.
+    """
 
     __tablename__ = "partnerships"
     __table_args__ = (UniqueConstraint("a", "b", name="uq_partnership_pair"),)
@@ -107,13 +114,46 @@ class Partnership(SortedPair, Base):
     b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     programme: Mapped[str | None] = mapped_column(String(200))
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    accepted_by: Mapped[str | None] = mapped_column(String(64))
+    accepted_by: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # one side's member proposed it (`proposer`, key `proposed_by`) and the other side's confirmed it
+    members_agreed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    proposer: Mapped[str | None] = mapped_column(String(64))
+    proposed_by: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def held_by_managers(self) -> bool:
+        """A programme's partnership, a manager's, an imported one, or one from before consent was recorded."""
+        return not self.members_agreed or self.programme is not None
+
+
+class PartnershipProposal(SortedPair, Base):
+    """One side's accept of the other, waiting for the other side (or a manager) to confirm it."""
+
+    __tablename__ = "partnership_proposals"
+    __table_args__ = (UniqueConstraint("a", "b", name="uq_partnership_proposal_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    a: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    proposer: Mapped[str] = mapped_column(String(64))  # a or b: the side whose member proposed it
+    proposed_by: Mapped[str] = mapped_column(String(200))  # that member key's label
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def waiting_for(self) -> str:
+        """The side whose answer the proposal waits for."""
+        return self.other_than(self.proposer)
 
 
 class Exclusion(SortedPair, Base):
-    """A pairing that must never be suggested, in either direction; `a` sorts before `b`."""
+    """A pairing that must never be suggested, in either direction; `a` sorts before `b`.
+
+    Its maker is a side's member (`maker` is that profile, `maker_role` "member") or a manager
+    (`maker_role` "manager", an import too); both NULL: made before makers were recorded.
+    Only its member maker or a manager removes it.
+    """
 
     __tablename__ = "exclusions"
     __table_args__ = (UniqueConstraint("a", "b", name="uq_exclusion_pair"),)
@@ -122,8 +162,10 @@ class Exclusion(SortedPair, Base):
     a: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
-    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    maker: Mapped[str | None] = mapped_column(String(64))
+    maker_role: Mapped[str | None] = mapped_column(String(16))
 
 
 class Cohort(Base):

@@ -4,10 +4,21 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.db.models import Cohort, CohortMember, Exclusion, Partnership, Phrase, Profile, other_side, utcnow
+from service.db.models import (
+    ApiKey,
+    Cohort,
+    CohortMember,
+    Exclusion,
+    Partnership,
+    PartnershipProposal,
+    Phrase,
+    Profile,
+    other_side,
+    utcnow,
+)
 from service.errors import AlreadyExists, FieldProblem, NotFound, ProfileNotFound, VersionConflict
 from service.schemas import (
     Bundle,
@@ -25,6 +36,7 @@ __all__ = [
     "list_profiles",
     "create_profile",
     "replace_profile",
+    "profile_at_version",
     "delete_profile",
     "profile_out",
     "import_bundle",
@@ -34,16 +46,25 @@ __all__ = [
     "excluded_ids",
     "cohort_id",
     "upsert_partnership",
+    "get_partnership",
+    "get_proposal",
+    "add_proposal",
+    "confirm_proposal",
+    "list_proposals",
+    "get_exclusion",
+    "add_exclusion",
     "upsert_exclusion",
     "upsert_cohort",
     "list_exclusions",
-    "delete_exclusion",
     "list_cohorts",
     "get_cohort",
     "profiles_by_ids",
     "partner_pairs",
-    "delete_partnership",
     "list_partnerships",
+    "cohorts_with",
+    "organisations_in",
+    "unlink_organisations",
+    "revoke_member_keys",
 ]
 
 SCALAR_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description")
@@ -158,9 +179,15 @@ def replace_profile(session: Session, profile_id: str, data: ProfileFields, expe
     return profile
 
 
-def delete_profile(session: Session, profile_id: str, expected_version: int) -> None:
+def profile_at_version(session: Session, profile_id: str, expected_version: int) -> Profile:
+    """The stored profile if it is still at `expected_version` (else `VersionConflict`)."""
     profile = get_profile(session, profile_id)
     _check_version(profile, expected_version)
+    return profile
+
+
+def delete_profile(session: Session, profile: Profile) -> None:
+    """Delete a profile; its phrases, pairs, proposals and cohort memberships go with it (foreign keys cascade)."""
     session.delete(profile)
     session.flush()
 
@@ -183,9 +210,34 @@ def excluded_ids(session: Session, profile_id: str) -> set[str]:
     return {other_side(a, b, profile_id) for a, b in rows}
 
 
+def _pair_row(session: Session, model: type, x: str, y: str) -> Any:
+    a, b = ordered_pair(x, y)
+    return session.scalar(select(model).where(model.a == a, model.b == b))
+
+
+def get_partnership(session: Session, x: str, y: str) -> Partnership | None:
+    return _pair_row(session, Partnership, x, y)
+
+
+def get_proposal(session: Session, x: str, y: str) -> PartnershipProposal | None:
+    return _pair_row(session, PartnershipProposal, x, y)
+
+
+def get_exclusion(session: Session, x: str, y: str) -> Exclusion | None:
+    return _pair_row(session, Exclusion, x, y)
+
+
 def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | None = None) -> Partnership:
+    """Record an agreed partnership (an import's or a manager's); a proposal of the pair is settled by it.
+
+    A new one is held by managers (and keeps who proposed it, if someone had); a stored one keeps
+    who agreed to it and takes the programme and themes given, so importing an export changes nothing.
+    """
     a, b = ordered_pair(p.a, p.b)
-    row = session.scalar(select(Partnership).where(Partnership.a == a, Partnership.b == b))
+    proposal = get_proposal(session, a, b)
+    if proposal is not None:
+        session.delete(proposal)
+    row = get_partnership(session, a, b)
     if row is None:
         row = Partnership(
             a=a,
@@ -194,6 +246,9 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
             themes=list(p.themes),
             accepted_by=accepted_by,
             accepted_at=utcnow() if accepted_by else None,
+            members_agreed=False,
+            proposer=proposal.proposer if proposal else None,
+            proposed_by=proposal.proposed_by if proposal else None,
         )
         session.add(row)
     else:
@@ -202,12 +257,64 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
     return row
 
 
+def add_proposal(session: Session, proposer: str, other: str, proposed_by: str) -> PartnershipProposal:
+    a, b = ordered_pair(proposer, other)
+    row = PartnershipProposal(a=a, b=b, proposer=proposer, proposed_by=proposed_by)
+    session.add(row)
+    return row
+
+
+def confirm_proposal(session: Session, proposal: PartnershipProposal, accepted_by: str) -> Partnership:
+    """The other side's member agrees: the proposal becomes a partnership both members agreed to."""
+    row = Partnership(
+        a=proposal.a,
+        b=proposal.b,
+        themes=[],
+        accepted_by=accepted_by,
+        accepted_at=utcnow(),
+        members_agreed=True,
+        proposer=proposal.proposer,
+        proposed_by=proposal.proposed_by,
+    )
+    session.delete(proposal)
+    session.add(row)
+    return row
+
+
+def list_proposals(session: Session, profile_id: str) -> list[PartnershipProposal]:
+    """Proposals this profile sent or that wait for its answer, oldest first."""
+    return list(
+        session.scalars(
+            select(PartnershipProposal)
+            .where(or_(PartnershipProposal.a == profile_id, PartnershipProposal.b == profile_id))
+            .order_by(PartnershipProposal.created_at, PartnershipProposal.id)
+        )
+    )
+
+
+def add_exclusion(
+    session: Session,
+    profile_id: str,
+    other: str,
+    *,
+    reason: str | None,
+    created_by: str | None,
+    maker: str | None,
+    maker_role: str,
+) -> Exclusion:
+    a, b = ordered_pair(profile_id, other)
+    row = Exclusion(a=a, b=b, reason=reason, created_by=created_by, maker=maker, maker_role=maker_role)
+    session.add(row)
+    return row
+
+
 def upsert_exclusion(session: Session, e: ExclusionIn, created_by: str | None = None) -> Exclusion:
-    a, b = ordered_pair(e.profile, e.excluded)
-    row = session.scalar(select(Exclusion).where(Exclusion.a == a, Exclusion.b == b))
+    """An imported exclusion: a new one is a manager's; a stored one keeps its maker and takes a reason given."""
+    row = get_exclusion(session, e.profile, e.excluded)
     if row is None:
-        row = Exclusion(a=a, b=b, reason=e.reason, created_by=created_by)
-        session.add(row)
+        row = add_exclusion(
+            session, e.profile, e.excluded, reason=e.reason, created_by=created_by, maker=None, maker_role="manager"
+        )
     elif e.reason:
         row.reason = e.reason
     return row
@@ -329,8 +436,9 @@ def export_bundle(session: Session) -> dict[str, Any]:
     cohorts = [
         {"id": c.id, "name": c.name, "sides": c.sides()} for c in session.scalars(select(Cohort).order_by(Cohort.id))
     ]
+    # an exclusion a side's member made reads as that side's: "busan never wants tampere"
     exclusions = [
-        {"profile": e.a, "excluded": e.b, "reason": e.reason}
+        {"profile": e.maker or e.a, "excluded": e.other_than(e.maker or e.a), "reason": e.reason}
         for e in session.scalars(select(Exclusion).order_by(Exclusion.a, Exclusion.b))
     ]
     return {
@@ -357,12 +465,6 @@ def list_exclusions(session: Session, profile_id: str) -> list[Exclusion]:
     )
 
 
-def delete_exclusion(session: Session, profile_id: str, other: str) -> None:
-    a, b = ordered_pair(profile_id, other)
-    if session.execute(delete(Exclusion).where(Exclusion.a == a, Exclusion.b == b)).rowcount == 0:
-        raise NotFound(f"{profile_id!r} has no exclusion of {other!r}")
-
-
 def list_cohorts(session: Session) -> list[Cohort]:
     return list(session.scalars(select(Cohort).order_by(Cohort.id)))
 
@@ -378,12 +480,6 @@ def partner_pairs(session: Session) -> set[frozenset[str]]:
     return {frozenset(row) for row in session.execute(select(Partnership.a, Partnership.b))}
 
 
-def delete_partnership(session: Session, profile_id: str, other: str) -> None:
-    a, b = ordered_pair(profile_id, other)
-    if session.execute(delete(Partnership).where(Partnership.a == a, Partnership.b == b)).rowcount == 0:
-        raise NotFound(f"{profile_id!r} has no partnership with {other!r}")
-
-
 def list_partnerships(session: Session, profile_id: str) -> list[Partnership]:
     return list(
         session.scalars(
@@ -392,3 +488,35 @@ def list_partnerships(session: Session, profile_id: str) -> list[Partnership]:
             .order_by(Partnership.id)
         )
     )
+
+
+def cohorts_with(session: Session, profile_id: str) -> list[str]:
+    """The ids of the cohorts the profile is a member of."""
+    return list(
+        session.scalars(
+            select(CohortMember.cohort_id).where(CohortMember.profile_id == profile_id).order_by(CohortMember.cohort_id)
+        )
+    )
+
+
+def organisations_in(session: Session, city_id: str) -> list[str]:
+    """The ids of the profiles whose `city` names this one, in order."""
+    return list(session.scalars(select(Profile.id).where(Profile.city == city_id).order_by(Profile.id)))
+
+
+def unlink_organisations(session: Session, city_id: str) -> None:
+    """Clear the `city` of every profile based in this one (a write of each: its version moves)."""
+    for profile in session.scalars(select(Profile).where(Profile.city == city_id)):
+        profile.city = None
+        profile.updated_at = utcnow()
+    session.flush()
+
+
+def revoke_member_keys(session: Session, profile_id: str) -> int:
+    """Revoke the live member keys bound to a profile; returns how many."""
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.profile_id == profile_id, ApiKey.role == "member", ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount

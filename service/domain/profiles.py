@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 from service.auth import Principal, Role
 from service.db import store
 from service.db.models import Profile
+from service.domain import references
 from service.errors import AlreadyExists, FieldProblem, InvalidInput, validation_problems
 from service.live.index import LiveIndex
-from service.schemas import ProfileCreate, ProfileFields, ProfileOut, ProfilePatch
+from service.schemas import ProfileCreate, ProfileDeleted, ProfileFields, ProfileOut, ProfilePatch
 
 __all__ = [
     "profile_out",
@@ -102,9 +103,17 @@ def patch_profile(
     )
 
 
-def delete_profile(*, session: Session, live: LiveIndex, principal: Principal, profile_id: str, version: int) -> None:
-    """Delete a profile still at `version` (with its phrases, pairs and memberships) and drop it from the index."""
+def delete_profile(
+    *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, version: int, cascade: bool = False
+) -> ProfileDeleted:
+    """Delete a profile still at `version` and drop it from the index; its member keys die with it.
+
+    One that others refer to only a manager deletes, with `cascade` (the rules: `service.domain.references`).
+    Returns what went with it.
+    """
     principal.require_writer_of(profile_id)
-    store.delete_profile(session, profile_id, version)
+    profile = store.profile_at_version(session, profile_id, version)
+    deleted = references.delete_profile(session=session, principal=principal, profile=profile, cascade=cascade)
     session.commit()
-    live.profiles_changed([profile_id])
+    live.profiles_changed([profile_id, *deleted.removed.organisations])
+    return deleted

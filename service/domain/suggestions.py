@@ -9,7 +9,7 @@ from matching.scoring import Kind
 from service.auth import Principal
 from service.batch.runs import current_run, stored_suggestion, stored_suggestions
 from service.db.models import Run
-from service.db.store import excluded_ids, get_profile, partner_ids
+from service.db.store import excluded_ids, get_profile, list_proposals, partner_ids
 from service.domain.reasons import reasons
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.live.index import LiveIndex, SuggestionRequest
@@ -91,14 +91,26 @@ def suggestions_for(
                     ],
                 )
         if run is not None and plain and (source == "batch" or _utc(run.started_at) >= _utc(profile.updated_at)):
-            return _batch_list(session, live, run, profile_id, ask.target, ask.k)
+            return _mark_proposals(session, profile_id, _batch_list(session, live, run, profile_id, ask.target, ask.k))
     found = live.suggest_for(session, profile_id, ask)
     asking = live.profile_text(profile_id)
-    return SuggestionList(
+    listed = SuggestionList(
         profile=profile_id,
         target=ask.target,
         items=[suggestion_out(live, i + 1, s, asking) for i, s in enumerate(found)],
     )
+    return _mark_proposals(session, profile_id, listed)
+
+
+def _mark_proposals(session: Session, profile_id: str, listed: SuggestionList) -> SuggestionList:
+    """Mark the suggestions a pending proposal links to the profile (a proposal is no partnership: they stay)."""
+    marks = {
+        p.other_than(profile_id): "sent" if p.proposer == profile_id else "received"
+        for p in list_proposals(session, profile_id)
+    }
+    for item in listed.items:
+        item.proposal = marks.get(item.id)
+    return listed
 
 
 def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:

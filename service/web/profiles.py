@@ -1,4 +1,5 @@
-"""The profile directory, one profile's page (phrases, themes, partnerships, exclusions) and its edit form."""
+"""The profile directory, one profile's page (phrases, themes, partnerships, proposals waiting for its answer,
+exclusions) and its edit form."""
 
 from typing import Annotated
 
@@ -72,27 +73,18 @@ def profile_page(
     request: Request, profile_id: ProfileIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep
 ) -> Response:
     profile = profiles.profile_out(profiles.get_profile(session=db, profile_id=profile_id))
-    partners = excluded = None
+    partners = excluded = waiting = None
     # reading a profile is open to every key (as GET /profiles/{id}); its relations are not
     if viewer.can_read(profile_id):
-        partners = [
-            {
-                "other": other,
-                "name": profile_name(live, other),
-                "programme": p.programme,
-                "themes": p.themes or [],
-                "accepted_by": p.accepted_by,
-            }
-            for p in partnerships.list_partnerships(session=db, principal=viewer.principal, profile_id=profile_id)
-            if (other := p.other_than(profile_id))
-        ]
+        listed = partnerships.list_partnerships(session=db, principal=viewer.principal, profile_id=profile_id)
+        partners = [p | {"name": profile_name(live, p["partner"])} for p in (p.model_dump() for p in listed)]
+        waiting = [p for p in partners if p["waiting_for"] == profile_id]
+        partners = [p for p in partners if p["waiting_for"] != profile_id]
         excluded = [
-            {
-                "other": e.excluded,
+            e.model_dump()
+            | {
                 "name": profile_name(live, e.excluded),
-                "reason": e.reason,
-                "created_by": e.created_by,
-                "created_at": e.created_at,
+                "maker_name": profile_name(live, e.maker) if e.maker else None,
             }
             for e in exclusions.list_exclusions(session=db, principal=viewer.principal, profile_id=profile_id)
         ]
@@ -105,6 +97,7 @@ def profile_page(
         profile=profile,
         themes=live.phrase_themes(profile_id),
         partnerships=partners,
+        waiting=waiting,
         exclusions=excluded,
         city_name=city_name,
     )

@@ -1,4 +1,4 @@
-"""A profile's suggestions with their reasons; accepting, rejecting and undoing either."""
+"""A profile's suggestions with their reasons; accepting (proposing or confirming), rejecting and undoing either."""
 
 from typing import Annotated
 
@@ -113,11 +113,15 @@ def accept(
     live: LiveDep,
     back: Back = "",
 ) -> Response:
-    partnerships.accept_suggestion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
+    """Accept a suggestion, or confirm a proposal (as POST /profiles/{id}/suggestions/{other}/accept)."""
+    done = partnerships.accept_suggestion(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
     back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
+    mine, theirs = profile_name(live, profile_id), profile_name(live, other)
     viewer.flash(
-        f"{profile_name(live, other)} is now a partner of {profile_name(live, profile_id)}; "
-        "it will not be suggested again.",
+        f"Proposed a partnership of {mine} with {theirs}: it becomes one when {theirs} accepts it "
+        "or a programme manager confirms it."
+        if done.state == "proposed"
+        else f"{theirs} is now a partner of {mine}; it will not be suggested again.",
         undo_url=f"/app/profiles/{profile_id}/partnerships/{other}/remove",
         back=back,
     )
@@ -160,10 +164,15 @@ def remove_partnership(
     live: LiveDep,
     back: Back = "",
 ) -> Response:
-    """Undo an accepted partnership (as DELETE /profiles/{id}/partnerships/{other})."""
-    partnerships.delete_partnership(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
+    """Withdraw or decline a proposal, or end a partnership (as DELETE /profiles/{id}/partnerships/{other})."""
+    done = partnerships.delete_partnership(session=db, principal=viewer.principal, profile_id=profile_id, other=other)
+    mine, theirs = profile_name(live, profile_id), profile_name(live, other)
     viewer.flash(
-        f"The partnership of {profile_name(live, profile_id)} with {profile_name(live, other)} was removed.",
+        {
+            "withdrawn": f"The proposal of {mine} to {theirs} was withdrawn.",
+            "declined": f"The proposal of {theirs} to {mine} was declined.",
+            "ended": f"The partnership of {mine} with {theirs} was removed.",
+        }[done],
         kind="info",
     )
     return redirect(local_path(back, f"/app/profiles/{profile_id}"))

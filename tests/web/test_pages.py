@@ -373,10 +373,13 @@ def test_suggestions_show_why_and_accept_reject_and_undo_work(demo, keys):
     )
     assert r.status_code == 303 and r.headers["location"] == back
     after = demo.get(back).text
-    assert "is now a partner of Eindhoven" in after and f'id="s-{first}"' not in after
-    assert f'action="/app/profiles/eindhoven/partnerships/{first}/remove"' in after  # the undo button
-    demo.post(f"/app/profiles/eindhoven/partnerships/{first}/remove", data={"csrf": csrf, "back": back})
-    assert f'id="s-{first}"' in demo.get(back).text
+    # a member's accept is a proposal: the suggestion stays, marked, until the other side answers
+    assert "Proposed a partnership of Eindhoven with" in after and "proposal sent" in after
+    card = after.split(f'id="s-{first}"')[1].split('<li class="card suggestion"')[0]
+    assert "waiting for" in card and f'action="/app/profiles/eindhoven/partnerships/{first}/remove"' in card
+    assert f'action="/app/profiles/eindhoven/suggestions/{first}/accept"' not in card
+    r = demo.post(f"/app/profiles/eindhoven/partnerships/{first}/remove", data={"csrf": csrf, "back": back})
+    assert "was withdrawn" in r.text and "proposal sent" not in r.text and f'id="s-{first}"' in r.text
 
     r = demo.post(
         f"/app/profiles/eindhoven/suggestions/{first}/reject",
