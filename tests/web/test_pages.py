@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from service.auth import hash_secret
+from service.auth import Role, create_key, hash_secret
 from service.batch.jobs import RerankParams, rerank
+from service.db.engine import session_scope
 from service.db.models import ApiKey, Exclusion, Partnership, Profile, utcnow
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -402,6 +403,49 @@ def test_suggestion_filters_are_checked_like_the_api(demo, keys):
     bad = demo.get("/app/profiles/eindhoven/suggestions?target=organisation&country=XX&diversity=3")
     assert bad.status_code == 422 and 'id="country-error"' in bad.text and 'id="diversity-error"' in bad.text
     assert demo.get("/app/profiles/eindhoven/suggestions?target=village").status_code == 422
+
+
+def member_headers(app, profile_id: str) -> dict[str, str]:
+    with session_scope(app.state.sessions) as session:
+        return {"Authorization": f"Bearer {create_key(session, role=Role.MEMBER, profile_id=profile_id)[0]}"}
+
+
+def test_proposals_waiting_for_a_citys_answer_are_shown_and_answered(demo, keys):
+    busan, suwon = member_headers(demo.app, "busan"), member_headers(demo.app, "suwon")
+    for headers, side in ((busan, "busan"), (suwon, "suwon")):
+        assert (
+            demo.post(f"/profiles/{side}/suggestions/eindhoven/accept", headers=headers).json()["state"] == "proposed"
+        )
+    csrf = sign_in(demo, keys.member)
+    page = demo.get("/app/profiles/eindhoven").text
+    waiting = page.split('id="waiting-h"')[1].split("</section>")[0]
+    assert "Proposals waiting for Eindhoven’s answer" in page and "Busan" in waiting and "Suwon" in waiting
+    assert 'action="/app/profiles/eindhoven/suggestions/busan/accept"' in waiting
+    assert 'action="/app/profiles/eindhoven/partnerships/suwon/remove"' in waiting
+    # the suggestion stays, marked, and offers to confirm
+    card = (
+        demo.get("/app/profiles/eindhoven/suggestions")
+        .text.split('id="s-busan"')[1]
+        .split('<li class="card suggestion"')[0]
+    )
+    assert "proposed a partnership" in card and "Confirm" in card
+
+    back = "/app/profiles/eindhoven"
+    r = demo.post("/app/profiles/eindhoven/suggestions/busan/accept", data={"csrf": csrf, "back": back})
+    assert "Busan is now a partner of Eindhoven" in r.text
+    assert "Busan" not in r.text.split('id="waiting-h"')[1].split("</section>")[0]
+    partners = r.text.split('id="partners-h"')[1].split("</section>")[0]
+    assert 'action="/app/profiles/eindhoven/partnerships/busan/remove"' in partners  # both members agreed to it
+    assert 'action="/app/profiles/eindhoven/partnerships/seoul/remove"' not in partners  # the programme's
+    assert "only a manager may end it" in partners
+    r = demo.post("/app/profiles/eindhoven/partnerships/suwon/remove", data={"csrf": csrf, "back": back})
+    assert "The proposal of Suwon to Eindhoven was declined." in r.text and 'id="waiting-h"' not in r.text
+
+    # an exclusion the other side made shows that it exists: not its reason, and no way to remove it
+    demo.post("/profiles/suwon/exclusions", json={"excluded": "eindhoven", "reason": "secret grudge"}, headers=suwon)
+    excluded = demo.get(back).text.split('id="excl-h"')[1].split("</section>")[0]
+    assert "excluded by Suwon" in excluded and "secret grudge" not in excluded
+    assert 'action="/app/profiles/eindhoven/exclusions/suwon/remove"' not in excluded
 
 
 # cohorts
