@@ -65,7 +65,11 @@ def query_suggestions(body: AdhocQuery, live: LiveDep, principal: ManagerDep) ->
     return suggestions.adhoc_suggestions(live=live, body=body)
 
 
-@router.post("/profiles/{profile_id}/suggestions/{other}/accept", response_model=AcceptOut)
+@router.post(
+    "/profiles/{profile_id}/suggestions/{other}/accept",
+    response_model=AcceptOut,
+    responses={409: {"description": "a member proposed across an exclusion between the two"}},
+)
 def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
     """Accept a suggestion. A member's accept proposes a partnership (`state: proposed`) until the other side
     accepts in turn or a manager confirms it; a manager's records it at once. Only agreed partnerships

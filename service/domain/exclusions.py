@@ -23,13 +23,14 @@ from service.schemas import ExclusionOut
 __all__ = ["exclusion_out", "exclude", "list_exclusions", "delete_exclusion"]
 
 
-def _may_remove(principal: Principal, profile_id: str, row: Exclusion) -> bool:
+def _may_change(principal: Principal, profile_id: str, row: Exclusion) -> bool:
+    """Whether `principal`, answering for `profile_id`, made it (as that side's member) or is a manager."""
     return principal.is_manager or (row.maker_role == "member" and row.maker == profile_id)
 
 
 def exclusion_out(principal: Principal, profile_id: str, row: Exclusion) -> ExclusionOut:
     """An exclusion as `profile_id` sees it through `principal`: the other side is the one excluded."""
-    sees_why = _may_remove(principal, profile_id, row)
+    sees_why = _may_change(principal, profile_id, row)
     return ExclusionOut(
         profile=profile_id,
         excluded=row.other_than(profile_id),
@@ -66,7 +67,7 @@ def exclude(*, session: Session, principal: Principal, profile_id: str, other: s
     elif principal.is_manager:
         row.maker, row.maker_role, row.created_by = None, "manager", principal.label
         row.reason = reason or row.reason
-    elif _may_remove(principal, profile_id, row):
+    elif _may_change(principal, profile_id, row):
         row.reason = reason or row.reason
     commit_pair_decision(session)
     return exclusion_out(principal, profile_id, row)
@@ -86,7 +87,7 @@ def delete_exclusion(*, session: Session, principal: Principal, profile_id: str,
     row = store.get_exclusion(session, profile_id, other)
     if row is None:
         raise NotFound(f"{profile_id!r} has no exclusion of {other!r}")
-    if not _may_remove(principal, profile_id, row):
+    if not _may_change(principal, profile_id, row):
         made = {"member": "made by the other side", "manager": "made by a manager"}.get(
             row.maker_role or "", "made before makers were recorded"
         )

@@ -27,7 +27,6 @@ __all__ = [
     "accept_suggestion",
     "partner_ids",
     "list_partnerships",
-    "proposals_waiting",
     "delete_partnership",
     "commit_pair_decision",
 ]
@@ -127,12 +126,6 @@ def list_partnerships(*, session: Session, principal: Principal, profile_id: str
     store.get_profile(session, profile_id)
     agreed = [_agreed_out(profile_id, p, principal) for p in store.list_partnerships(session, profile_id)]
     return agreed + [_proposal_out(profile_id, p) for p in store.list_proposals(session, profile_id)]
-
-
-def proposals_waiting(*, session: Session, principal: Principal, profile_id: str) -> list[PartnershipOut]:
-    """The proposals waiting for this profile's answer, oldest first."""
-    principal.require_reader_of(profile_id)
-    return [_proposal_out(profile_id, p) for p in store.list_proposals(session, profile_id) if p.proposer != profile_id]
 
 
 def delete_partnership(

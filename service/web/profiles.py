@@ -4,6 +4,7 @@ exclusions) and its edit form."""
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import ProfileIdPath, SessionDep
 from service.domain import exclusions, partnerships, profiles
@@ -76,10 +77,12 @@ def profile_page(
     partners = excluded = waiting = None
     # reading a profile is open to every key (as GET /profiles/{id}); its relations are not
     if viewer.can_read(profile_id):
-        listed = partnerships.list_partnerships(session=db, principal=viewer.principal, profile_id=profile_id)
-        partners = [p | {"name": profile_name(live, p["partner"])} for p in (p.model_dump() for p in listed)]
-        waiting = [p for p in partners if p["waiting_for"] == profile_id]
-        partners = [p for p in partners if p["waiting_for"] != profile_id]
+        listed = [
+            p.model_dump() | {"name": profile_name(live, p.partner)}
+            for p in partnerships.list_partnerships(session=db, principal=viewer.principal, profile_id=profile_id)
+        ]
+        waiting = [p for p in listed if p["waiting_for"] == profile_id]
+        partners = [p for p in listed if p["waiting_for"] != profile_id]
         excluded = [
             e.model_dump()
             | {
@@ -139,8 +142,15 @@ async def edit(
     if fields is None:
         return _edit_page(request, viewer, profile_id, form, status=422)
     try:
-        profile = profiles.replace_profile(
-            session=db, live=live, principal=viewer.principal, profile_id=profile_id, data=fields, version=form.version
+        # the write encodes its new text: in a worker thread, never on the event loop
+        profile = await run_in_threadpool(
+            profiles.replace_profile,
+            session=db,
+            live=live,
+            principal=viewer.principal,
+            profile_id=profile_id,
+            data=fields,
+            version=form.version,
         )
     except VersionConflict as exc:
         current = ProfileForm.from_profile(exc.extra["current"])

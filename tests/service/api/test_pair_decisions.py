@@ -181,6 +181,8 @@ def test_an_exclusion_is_its_makers_and_the_other_side_sees_no_reason(app, demo,
     (row,) = rows(app, Exclusion)
     assert (row.reason, row.maker, row.created_by) == ("not our agenda", "busan", BUSAN_LABEL)
     assert "busan" not in suggested(demo, "eindhoven", eindhoven) and "eindhoven" not in suggested(demo, "busan", busan)
+    exported = demo.get("/bundles", headers=keys.auth("manager")).json()["exclusions"]
+    assert exported == [{"profile": "busan", "excluded": "eindhoven", "reason": "not our agenda"}]  # the maker's side
     # the maker repeats it with a new reason, and removes it
     demo.post("/profiles/busan/exclusions", json={"excluded": "eindhoven", "reason": "later"}, headers=busan)
     assert rows(app, Exclusion)[0].reason == "later"

@@ -64,9 +64,13 @@ def test_accept_proposes_confirms_and_a_manager_records(sessions):
         assert (out.state, out.waiting_for, out.accepted) == ("proposed", "busan", 0)
         assert pair_state(s) == (None, "amsterdam", None)
         assert store.partner_ids(s, "busan") == set()  # what suggestions, pairing and runs read
-        waiting = partnerships.proposals_waiting(session=s, principal=member("busan"), profile_id="busan")
-        assert [(p.partner, p.proposer) for p in waiting] == [("amsterdam", "amsterdam")]
-        assert partnerships.proposals_waiting(session=s, principal=member("amsterdam"), profile_id="amsterdam") == []
+        (waiting,) = partnerships.list_partnerships(session=s, principal=member("busan"), profile_id="busan")
+        assert (waiting.state, waiting.partner, waiting.proposer, waiting.waiting_for) == (
+            "proposed",
+            "amsterdam",
+            "amsterdam",
+            "busan",
+        )
         out = partnerships.accept_suggestion(
             session=s, principal=member("busan"), profile_id="busan", other="amsterdam"
         )
