@@ -128,10 +128,6 @@ def measure_encoding(vocab: Vocabulary, n_phrases: int = 2_000) -> float:
     return n_phrases / (time.perf_counter() - start)
 
 
-def index_bytes(index: PhraseIndex) -> int:
-    return sum(v.nbytes for k, v in vars(index).items() if k.endswith("_") and isinstance(v, np.ndarray))
-
-
 def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_queries: int) -> Row:
     entries = [e for chunk in generate_profiles(vocab, n, seed=seed) for e in chunk]
     n_vectors = sum(len(v) for _, v, _ in entries)
@@ -201,7 +197,7 @@ def measure(vocab: Vocabulary, n: int, n_queries: int, k: int, seed: int, final_
         n_vectors,
         build_s,
         rss_gb,
-        index_bytes(index) / 1e9,
+        index.nbytes / 1e9,
         by_target,
         float(np.median(exhaustive)),
         upsert_us,

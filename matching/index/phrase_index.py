@@ -188,6 +188,14 @@ class PhraseIndex:
         return self._storage.length_[slots].astype(np.int64)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes held in the index's arrays: storage, filter codes and the cascade's fitted state."""
+        parts = (self._storage, self._storage.filters_, self._cascade, self._cascade.pca_, self._cascade.codebook_)
+        arrays = [a for part in parts for a in vars(part).values() if isinstance(a, np.ndarray)]
+        arrays += [*self._storage.rows_.values(), *self._storage.filters_.columns_.values()]
+        return sum(a.nbytes for a in arrays)
+
+    @property
     def fitted(self) -> bool:
         """Whether the cascade's quantisers are fitted (the index has reached `exact_below_rows`)."""
         return self._cascade.fitted
