@@ -1,6 +1,7 @@
 """Bundles in and out: all-or-nothing import of JSON bundles or CSV sheets, and export."""
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import LiveDep, ManagerDep, SessionDep
 from service.domain import bundles
@@ -25,8 +26,13 @@ router = APIRouter(prefix="/bundles", tags=["bundles"])
 async def import_bundle(request: Request, session: SessionDep, live: LiveDep, principal: ManagerDep) -> ImportSummary:
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    bundle = bundles.parse_upload(body, csv_sheet=content_type in ("text/csv", "application/csv"))
-    return bundles.import_bundle(session=session, live=live, bundle=bundle, accepted_by=principal.label)
+    # parsing and encoding take a while for a large bundle: in a worker thread, never on the event loop
+    bundle = await run_in_threadpool(
+        bundles.parse_upload, body, csv_sheet=content_type in ("text/csv", "application/csv")
+    )
+    return await run_in_threadpool(
+        bundles.import_bundle, session=session, live=live, bundle=bundle, accepted_by=principal.label
+    )
 
 
 @router.get("")

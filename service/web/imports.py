@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from service.api.deps import SessionDep
@@ -76,7 +77,10 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
             except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 raw = None
             bundle = parse_bundle(raw) if raw is not None else parse_json_bytes(body)
-        summary = import_bundle(session=db, live=live, bundle=bundle, accepted_by=viewer.principal.label)
+        # encoding a large import takes a while: in a worker thread, never on the event loop
+        summary = await run_in_threadpool(
+            import_bundle, session=db, live=live, bundle=bundle, accepted_by=viewer.principal.label
+        )
     except InvalidBundle as exc:
         # the request's session is rolled back when it closes: nothing of the file is stored
         problems = [{"where": where(p.pointer, raw), "pointer": p.pointer, "detail": p.detail} for p in exc.errors]

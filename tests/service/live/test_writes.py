@@ -1,13 +1,15 @@
 """Profile writes encode outside the lock suggestion requests need, and land in the order they committed."""
 
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from httpx import Response
 
 from embeddings import Encoder
 from matching.lexical import LexicalModel
@@ -96,30 +98,81 @@ def _in_thread(work) -> tuple[threading.Thread, list]:
     return thread, out
 
 
-def test_a_suggestion_is_answered_while_a_large_write_encodes(client, keys, gated, app):
-    h = keys.auth("admin")
-    assert client.post("/bundles", json=DEMO, headers=h).status_code == 200
-    version = client.get("/profiles/eindhoven", headers=h).json()["version"]
-    body = _large()
-    writer, written = _in_thread(
-        lambda: client.put("/profiles/eindhoven", json=body, headers=h | {"If-Match": f'"{version}"'})
-    )
-    assert gated.entered.wait(timeout=60)  # the write has committed and is encoding its 200 new lines
+def _answered_while_encoding(client, gated: GatedEncoder, write: Callable[[], Response], headers: dict) -> Response:
+    """Send `write` (slow to encode) and, while it encodes, ask for a suggestion: the write's answer,
+    once the suggestion has been answered (within seconds, the write still encoding)."""
+    writer, written = _in_thread(write)
+    assert gated.entered.wait(timeout=60)  # the write has committed and is encoding its new text
     started = time.perf_counter()
-    asker, asked = _in_thread(lambda: client.get("/profiles/seoul/suggestions?target=city&source=live", headers=h))
+    asker, asked = _in_thread(
+        lambda: client.get("/profiles/seoul/suggestions?target=city&source=live", headers=headers)
+    )
     asker.join(timeout=30)
     answered_in = time.perf_counter() - started
     still_encoding = writer.is_alive()
     gated.gate.set()
     writer.join(timeout=120)
-    assert not asker.is_alive() and asked[0].status_code == 200, "the suggestion waited for the write's encoding"
+    assert not asker.is_alive(), "the suggestion waited for the write's encoding"
+    assert asked[0].status_code == 200 and asked[0].json()["items"]
     assert still_encoding and answered_in < 10
-    assert asked[0].json()["items"]
-    assert written[0].status_code == 200, written[0].text
+    return written[0]
+
+
+def test_a_suggestion_is_answered_while_a_large_write_encodes(app, client, keys, gated):
+    h = keys.auth("admin")
+    assert client.post("/bundles", json=DEMO, headers=h).status_code == 200
+    version = client.get("/profiles/eindhoven", headers=h).json()["version"]
+    body = _large()
+    r = _answered_while_encoding(
+        client, gated, lambda: client.put("/profiles/eindhoven", json=body, headers=h | {"If-Match": f'"{version}"'}), h
+    )
+    assert r.status_code == 200, r.text
     # the write's answer comes once its new text is in the index
     assert app.state.live.profile_text("eindhoven").interests == tuple(body["interests"])
     r = client.get("/profiles/eindhoven/suggestions?target=city&source=live", headers=h)
     assert r.status_code == 200 and r.json()["items"]
+
+
+@pytest.mark.parametrize("sheet", [False, True], ids=["json", "csv"])
+def test_a_suggestion_is_answered_while_a_bundle_import_encodes(app, client, keys, gated, sheet):
+    h = keys.auth("admin")
+    assert client.post("/bundles", json=DEMO, headers=h).status_code == 200
+    row = city("lyon", country="FR", interests=[f"{SLOW} river banks", "night markets"])
+    if sheet:
+        lines = ["id,kind,name,country,bloc,description,interests,offers"]
+        lines.append(f"lyon,city,Lyon,FR,EU,{row['description']},{';'.join(row['interests'])},{row['offers'][0]}")
+        send = {"content": "\n".join(lines).encode(), "headers": h | {"Content-Type": "text/csv"}}
+    else:
+        send = {"json": {"format": "twinning.bundle/1", "profiles": [row]}, "headers": h}
+    r = _answered_while_encoding(client, gated, lambda: client.post("/bundles", **send), h)
+    assert r.status_code == 200, r.text
+    assert r.json()["profiles_created"] == 1 and app.state.live.profile_text("lyon").name == "Lyon"
+
+
+def test_a_suggestion_is_answered_while_an_edit_from_the_workspace_encodes(app, client, keys, gated):
+    h = keys.auth("admin")
+    assert client.post("/bundles", json=DEMO, headers=h).status_code == 200
+    form = client.get("/app/login")
+    login = {"key": keys.admin, "login_token": _hidden(form.text, "login_token")}
+    csrf = _hidden(client.post("/app/login", data=login).text, "csrf")
+    edit = client.get("/app/profiles/eindhoven/edit").text
+    data = {name: _hidden(edit, name) for name in ("version",)} | {
+        "csrf": csrf,
+        "kind": "city",
+        "name": "Eindhoven",
+        "country": "NL",
+        "bloc": "EU",
+        "description": "A city of light and design.",
+        "interests": f"{SLOW} tram lines\nliving labs",
+        "offers": "",
+    }
+    r = _answered_while_encoding(client, gated, lambda: client.post("/app/profiles/eindhoven/edit", data=data), h)
+    assert r.status_code == 200 and "Saved Eindhoven" in r.text
+    assert app.state.live.profile_text("eindhoven").interests == (f"{SLOW} tram lines", "living labs")
+
+
+def _hidden(html: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
 
 
 def _fields(**overrides) -> ProfileFields:
