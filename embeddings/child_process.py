@@ -13,7 +13,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import Encoder
 
 __all__ = ["ChildProcessEncoder", "EncodingFailed"]
 
@@ -30,6 +30,8 @@ class ChildProcessEncoder:
         self.model_id = encoder.model_id
         self.name = encoder.name
         self.batch_size = encoder.batch_size
+        self.backend = encoder.backend
+        self.export_dir = encoder.export_dir
         self._connection: Connection | None = None
         self._child: multiprocessing.process.BaseProcess | None = None
         self._dim: int | None = None
@@ -68,12 +70,17 @@ class ChildProcessEncoder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _fields(self) -> dict[str, object]:
+        """What the child needs to build the same encoder (its model loads there)."""
+        names = ("path", "model_id", "name", "batch_size", "backend", "export_dir")
+        return {name: getattr(self, name) for name in names}
+
     def _ask(self, request: str, payload: object) -> object:
         if self._child is None:
             context = multiprocessing.get_context("spawn")
             self._connection, theirs = context.Pipe()
             self._child = context.Process(
-                target=_serve, args=(theirs, str(self.path), self.batch_size), name="twinning-encoder", daemon=True
+                target=_serve, args=(theirs, self._fields()), name="twinning-encoder", daemon=True
             )
             self._child.start()
             theirs.close()
@@ -87,15 +94,14 @@ class ChildProcessEncoder:
         return value
 
 
-def _serve(connection: Connection, model_path: str, batch_size: int) -> None:
+def _serve(connection: Connection, fields: dict[str, object]) -> None:
     """In the child: answer requests until told to stop; an error is answered, not raised."""
-    encoder: Encoder | None = None
+    encoder = Encoder(**fields)
     while True:
         request, payload = connection.recv()
         if request == "stop":
             return
         try:
-            encoder = encoder or load_encoder(model_path, batch_size)
             answer = encoder.dim if request == "dim" else encoder.encode(payload)
         except Exception as exc:  # the parent raises it as EncodingFailed
             connection.send(("error", f"{type(exc).__name__}: {exc}"))

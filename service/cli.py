@@ -213,7 +213,10 @@ def eval_(
     from service.live.recommenders import load_ranker, load_tagger
 
     settings = get_settings()
-    encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
+    encoder = CachedEncoder(
+        load_encoder(settings.model, backend=settings.encoder_backend, export_root=settings.encoder_cache),
+        MemoryVectorCache(),
+    )
     tagger = load_tagger(settings.themes_path, encoder)
     shipped = load_ranker(settings.ranker_path)
     typer.echo(f"evaluating {bundle.name}", err=True)
@@ -272,7 +275,10 @@ def train(
     from service.live.recommenders import load_tagger
 
     settings = get_settings()
-    encoder = CachedEncoder(load_encoder(settings.model), MemoryVectorCache())
+    encoder = CachedEncoder(
+        load_encoder(settings.model, backend=settings.encoder_backend, export_root=settings.encoder_cache),
+        MemoryVectorCache(),
+    )
     tagger = load_tagger(settings.themes_path, encoder)
     paths, sets, _ = _evaluation_inputs(settings, encoder, tagger)
     extra = []

@@ -3,6 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./twinning.db"
     model: str | None = None  # a sentence-transformers model directory; default: the packaged MiniLM
+    # what runs the model: torch, or ONNX Runtime (fp32, or int8 per-channel) on an export made once into encoder_cache
+    encoder_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    encoder_cache: Path | None = None  # where ONNX exports live; default: ~/.cache/twinning/encoders (XDG_CACHE_HOME)
     data_dir: Path = REPO_DATA
     max_request_bytes: int = 20 * 1024 * 1024
     page_size: int = 50

@@ -154,7 +154,7 @@ def rerank(
     try:
         take_lock(sessions, holder, settings.lock_stale_seconds)
         with Heartbeat(sessions, holder, heartbeat_interval(settings.lock_stale_seconds)) as heartbeat:
-            base = load_encoder(settings.model)
+            base = load_encoder(settings.model, backend=settings.encoder_backend, export_root=settings.encoder_cache)
             run_id = _begin(sessions, params, holder, run_id, base.model_id)
             ours = True
             track = _Tracker(sessions, run_id, holder, heartbeat, report)

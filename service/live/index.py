@@ -113,7 +113,9 @@ class LiveIndex:
 
     @property
     def encoder(self) -> CachedEncoder:
-        base = self._encoder or load_encoder(self.settings.model)
+        base = self._encoder or load_encoder(
+            self.settings.model, backend=self.settings.encoder_backend, export_root=self.settings.encoder_cache
+        )
         return CachedEncoder(base, DatabaseVectorCache(self.sessions))
 
     def start(self) -> None:
