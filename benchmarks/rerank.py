@@ -3,17 +3,21 @@
     python benchmarks/rerank.py                 # N = 10,000 and 100,000
     python benchmarks/rerank.py --n 10000
     python benchmarks/rerank.py --n 10000 --workers 1   # one scoring process, e.g. pinned with taskset
+    python benchmarks/rerank.py --n 10000 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 Builds N synthetic profiles (phrases drawn from the benchmark vocabulary of real urban-cooperation
-phrases, benchmarks/synthetic.py) in a SQLite database with their vectors already cached, runs
+phrases, benchmarks/synthetic.py) in a SQLite database (and, with `--postgres`, in a PostgreSQL
+database of its own made through that server) with their vectors already cached, runs
 `service.batch.jobs.rerank` as `twinning rerank` would, then changes 1 % of the profiles and runs again.
 Prints wall time per stage, peak memory (proportional set size of this process and its forked
-workers), and the scoring time over the floor: bare numpy/scipy products of the shapes the scoring
+workers), the scoring time over the floor: bare numpy/scipy products of the shapes the scoring
 multiplies (`floor_seconds`: code presence, the block sparse products, the reduced and exact
-rescoring of each shortlist), on one thread, divided by the workers. Then, for 100 sampled profiles
-per direction, whether the stored top-10 is the live engine's exhaustive one, key for key.
+rescoring of each shortlist), on one thread, divided by the workers, and what the first run takes
+on disk: the tables a run stores rows in, indexes included (SQLite: their pages, from `dbstat`;
+PostgreSQL: `pg_total_relation_size`), in all and per stored suggestion. Then, for 100 sampled
+profiles per direction, whether the stored top-10 is the live engine's exhaustive one, key for key.
 Targets at N = 100k with vectors cached: whole run ≤ 10 min, scoring ≤ 2× the floor, peak memory
-≤ 4 GB; a run after 1 % of profiles changed re-encodes only those.
+≤ 4 GB, a run ≤ 1 GB on disk; a run after 1 % of profiles changed re-encodes only those.
 """
 
 import argparse
@@ -22,6 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import psutil
 from scipy import sparse
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 
 from benchmarks.agreement import identical_by_direction
 from benchmarks.synthetic import THEMES, home_city, load_vocabulary
@@ -41,7 +49,7 @@ from matching.recommend import Query
 from matching.types import Kind, PhraseRole
 from service.batch.jobs import RerankParams, rerank
 from service.db.engine import make_engine, make_sessionmaker, migrate
-from service.db.models import CachedVector, Phrase, Profile, RunSuggestion, utcnow
+from service.db.models import Base, CachedVector, Phrase, Profile, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
 from service.live.index import SuggestionRequest, candidate_filter
 from service.live.places import place_of
@@ -192,6 +200,48 @@ class PeakMemory:
         self._thread.join()
 
 
+RUN_TABLES = [t.name for t in Base.metadata.sorted_tables if "run_id" in t.c]  # what a run stores rows in
+
+
+def run_tables_bytes(url: str) -> int:
+    """Bytes the tables of `RUN_TABLES` take, their indexes included: SQLite's pages of each (`dbstat`),
+    PostgreSQL's `pg_total_relation_size`."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(RUN_TABLES))
+            query = (
+                "SELECT SUM(pgsize) FROM dbstat WHERE name IN "
+                f"(SELECT name FROM sqlite_master WHERE tbl_name IN ({marks}))"
+            )
+            size = conn.exec_driver_sql(query, tuple(RUN_TABLES)).scalar()
+        else:
+            size = sum(
+                conn.execute(text("SELECT pg_total_relation_size(:t)"), {"t": name}).scalar() for name in RUN_TABLES
+            )
+    engine.dispose()
+    return int(size or 0)
+
+
+@contextmanager
+def database(engine_name: str, n: int, workdir: Path, postgres: str | None) -> Iterator[str]:
+    """The URL of an empty database for one measurement: a SQLite file, or a PostgreSQL database made
+    through `postgres` (a URL of that server) and dropped afterwards."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{workdir / f'rerank-{n}.db'}"
+        return
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    name = f"twinning_rerank_{n}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _timed(fn, repeat: int = 3) -> float:
     fn()
     start = time.perf_counter()
@@ -297,29 +347,34 @@ def agreement(settings: Settings, sessions, run_id: int, per_kind: int = 100, se
     return identical_by_direction(keys_by_kind, lists, per_kind, np.random.default_rng(seed))
 
 
-def measure(n: int, vocab, workdir: Path, workers: int | None = None) -> dict:
-    url = f"sqlite:///{workdir / f'rerank-{n}.db'}"
+def measure(url: str, n: int, vocab, workers: int | None = None, sample: bool = True) -> dict:
     t = time.perf_counter()
     profiles, phrases = populate(url, vocab, n)
     setup = time.perf_counter() - t
     settings = Settings(database_url=url, data_dir=REPO_DATA)
-    sessions = make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
     params = RerankParams.of(settings, workers=workers or settings.rerank_workers)
     with PeakMemory() as memory:
         first = rerank(settings, sessions, params)
+    stored_bytes = run_tables_bytes(url)  # only the first run is stored yet
     print(
-        f"N = {n:,}: setup {setup:.0f} s, first run {first.counts}, peak PSS {memory.peak / 2**30:.2f} GB",
+        f"N = {n:,} ({make_url(url).get_backend_name()}): setup {setup:.0f} s, first run {first.counts}, "
+        f"peak PSS {memory.peak / 2**30:.2f} GB, run tables {stored_bytes / 2**20:.1f} MiB",
         file=sys.stderr,
         flush=True,
     )
-    agree = agreement(settings, sessions, first.id)
+    agree = agreement(settings, sessions, first.id) if sample else {}
     changed = change_share(url, 0.01, seed=n)
     second = rerank(settings, sessions, params)
     floor = floor_seconds(
         profiles, phrases, block=params.block_size, shortlist=params.shortlist, workers=params.workers
     )
+    engine.dispose()
     return {
         "n": n,
+        "database": make_url(url).get_backend_name(),
+        "run_bytes": stored_bytes,
         "setup": setup,
         "first": first.counts,
         "second": second.counts,
@@ -337,33 +392,51 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, help="scoring processes (default: TWINNING_RERANK_WORKERS, else the CPU count)"
     )
+    parser.add_argument(
+        "--postgres", help="also measure on PostgreSQL: a URL of a server where a database of its own may be made"
+    )
+    parser.add_argument(
+        "--skip-agreement", action="store_true", help="do not compare sampled stored lists with the exhaustive ones"
+    )
     args = parser.parse_args()
     vocab = load_vocabulary()
+    engines = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(n, vocab, Path(tmp), args.workers) for n in (args.n or [10_000, 100_000])]
+        for n in args.n or [10_000, 100_000]:
+            for name in engines:
+                with database(name, n, Path(tmp), args.postgres) as url:
+                    rows.append(measure(url, n, vocab, args.workers, sample=not args.skip_agreement))
     header = (
-        "| N | workers | encoding s | scoring s | storing s | total s | floor s | scoring / floor | peak GB (PSS) "
-        "| stored | 1 % run: changed | encoded | total s |"
+        "| N | database | workers | encoding s | scoring s | storing s | total s | floor s | scoring / floor "
+        "| peak GB (PSS) | stored | run size MB | bytes per stored suggestion | 1 % run: changed | encoded | total s |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in rows:
         s, s2 = r["first"]["seconds"], r["second"]["seconds"]
         print(
-            f"| {r['n']:,} | {r['workers']} | {s['encoding']:.1f} | {s['scoring']:.1f} | {s['storing']:.1f} "
-            f"| {s['total']:.1f} | {r['floor']:.1f} | {s['scoring'] / r['floor']:.1f}× | {r['peak'] / 2**30:.2f} "
-            f"| {r['first']['suggestions']:,} "
+            f"| {r['n']:,} | {r['database']} | {r['workers']} | {s['encoding']:.1f} | {s['scoring']:.1f} "
+            f"| {s['storing']:.1f} | {s['total']:.1f} | {r['floor']:.1f} | {s['scoring'] / r['floor']:.1f}× "
+            f"| {r['peak'] / 2**30:.2f} | {r['first']['suggestions']:,} | {r['run_bytes'] / 1e6:,.1f} "
+            f"| {r['run_bytes'] / max(r['first']['suggestions'], 1):,.0f} "
             f"| {r['changed']:,} | {r['second']['encoded']:,} | {s2['total']:.1f} |"
         )
-    print(f"(load average {os.getloadavg()[0]:.1f}; targets at 100k: total ≤ 600 s, scoring ≤ 2× floor, peak ≤ 4 GB)")
+    print(
+        f"(load average {os.getloadavg()[0]:.1f}; targets at 100k: total ≤ 600 s, scoring ≤ 2× floor, "
+        "peak ≤ 4 GB, run size ≤ 1,000 MB)"
+    )
+    if args.skip_agreement:
+        return
     print()
     print(
-        "| N | stored top-10 identical to the exhaustive live ranking, per direction "
+        "| N, database | stored top-10 identical to the exhaustive live ranking, per direction "
         "(100 sampled profiles each: one list in 100 is the resolution) |"
     )
     print("|---|---|")
     for r in rows:
-        print(f"| {r['n']:,} | " + ", ".join(f"{d} {share:.0%}" for d, share in r["agreement"].items()) + " |")
+        shares = ", ".join(f"{d} {share:.0%}" for d, share in r["agreement"].items())
+        print(f"| {r['n']:,} {r['database']} | {shares} |")
 
 
 if __name__ == "__main__":
