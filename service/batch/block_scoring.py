@@ -1,10 +1,12 @@
 """What a re-ranking run scores and where: its blocks of profiles, here, in forked workers or on Dask.
 
 `service.batch.jobs` runs the job (lock, run rows, storing); this module turns the stored profiles
-into blocks of `BlockItem`s and yields each block's suggestions as rows ready to insert.
+into blocks of `BlockItem`s and yields each block's suggestions as rows ready to insert, beside the
+rows of the phrases they quote (`phrase_rows`: each profile's once per run).
 """
 
 import gc
+import json
 import mmap
 import multiprocessing
 from collections.abc import Iterator
@@ -14,15 +16,25 @@ from itertools import groupby
 import numpy as np
 
 from matching.batch import SHORTLIST_SIZE, BatchScorer, BlockItem, suggest_block
+from matching.index import PhraseIndex
 from matching.scoring import Kind
-from service.batch.runs import suggestion_detail
+from service.batch.stored_detail import RunPhraseList, encode_detail
 from service.live.index import SuggestionRequest, candidate_filter
 from service.live.places import home_city, partner_cities
 from service.live.profiles_text import ProfileText
 from service.live.recommenders import ranker_id
 from service.settings import Settings
 
-__all__ = ["RerankParams", "ROW_COLUMNS", "Row", "block_items", "block_rows", "scored_blocks"]
+__all__ = [
+    "RerankParams",
+    "ROW_COLUMNS",
+    "Row",
+    "PHRASE_COLUMNS",
+    "phrase_rows",
+    "block_items",
+    "block_rows",
+    "scored_blocks",
+]
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,41 @@ class RerankParams:
 
 
 ROW_COLUMNS = ("run_id", "profile_id", "target", "rank", "other_id", "score", "detail")
-Row = tuple[int, str, str, int, str, float, str]  # a stored suggestion, by `ROW_COLUMNS`
+Row = tuple[int, str, str, int, str, float, bytes]  # a stored suggestion, by `ROW_COLUMNS`
+PHRASE_COLUMNS = ("run_id", "profile_id", "texts", "roles")
+
+
+def phrase_rows(index: PhraseIndex, run_id: int) -> list[tuple[int, str, str, str]]:
+    """Every indexed profile's phrases as a row of `PHRASE_COLUMNS` (`texts` as JSON): what the run's
+    stored suggestions quote by position."""
+    rows = []
+    for key in index.keys():
+        phrases = RunPhraseList.of(index.vectors_of(key))
+        rows.append((run_id, key, json.dumps(phrases.texts), phrases.roles))
+    return rows
 
 
 def block_rows(scorer: BatchScorer, block: list[BlockItem], k: int, run_id: int) -> list[Row]:
-    """A block's suggestions as rows to store, built where the block is scored, `detail` already JSON:
+    """A block's suggestions as rows to store, built where the block is scored, `detail` already encoded:
     tuples of plain values cross a process boundary, and reach the driver, with the least work."""
+    index = scorer.recommender.index
+    lists: dict[str, RunPhraseList] = {}
+
+    def phrases(key: str) -> RunPhraseList:
+        if key not in lists:
+            lists[key] = RunPhraseList.of(index.vectors_of(key))
+        return lists[key]
+
     return [
-        (run_id, item.key, item.filt.kind, rank, s.key, s.score, suggestion_detail(s))
+        (
+            run_id,
+            item.key,
+            item.filt.kind,
+            rank,
+            s.key,
+            s.score,
+            encode_detail(s, asking=phrases(item.key), candidate=phrases(s.key)),
+        )
         for item, found in zip(block, suggest_block(scorer, block, k))
         for rank, s in enumerate(found, start=1)
     ]

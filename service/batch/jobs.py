@@ -19,18 +19,25 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, ChildProcessEncoder, load_encoder
 from matching.batch import BatchScorer
-from service.batch.block_scoring import ROW_COLUMNS, RerankParams, block_items, scored_blocks
+from service.batch.block_scoring import (
+    PHRASE_COLUMNS,
+    ROW_COLUMNS,
+    RerankParams,
+    block_items,
+    phrase_rows,
+    scored_blocks,
+)
 from service.batch.cache_pruning import ReferencedVectors, profile_versions, prune_unreferenced
 from service.batch.recovery import fail_dead_runs
 from service.batch.run_lock import Heartbeat, heartbeat_interval, new_holder, refresh_lock, release_lock, take_lock
 from service.batch.runs import previous_run_id, run_diff
-from service.db.models import Exclusion, Partnership, Run, RunSuggestion, utcnow
+from service.db.models import Exclusion, Partnership, Run, RunPhrases, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import Conflict
 from service.live.profiles_text import all_profile_texts
@@ -54,11 +61,17 @@ class ProgressReport:
 ProgressFn = Callable[[ProgressReport], None]
 
 
+def _drop_stored_rows(session: Session, runs: list[int] | Select) -> None:
+    """Delete what these runs (ids, or a select of them) stored: their suggestions and the phrases they quote."""
+    for model in (RunSuggestion, RunPhrases):
+        session.execute(delete(model).where(model.run_id.in_(runs)))
+
+
 def _prune_old_runs(session: Session, keep: int) -> None:
     finished = Run.state.in_(("succeeded", "failed"))
     old = list(session.scalars(select(Run.id).where(finished).order_by(Run.id.desc()).offset(keep)))
     if old:
-        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id.in_(old)))
+        _drop_stored_rows(session, old)
         session.execute(delete(Run).where(Run.id.in_(old)))
 
 
@@ -106,16 +119,15 @@ class _Tracker:
                 raise Conflict(f"run {self.run_id} was marked failed while it worked: its owner was judged dead")
 
 
-def _insert_rows_sql(paramstyle: str) -> str:
-    """The INSERT of `ROW_COLUMNS` for the driver itself, in its parameter style (SQLite's or psycopg's).
+def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str) -> str:
+    """The INSERT of `columns` for the driver itself, in its parameter style (SQLite's or psycopg's).
 
     The parent stores 10 rows per profile and target (2M at 100k profiles): handed straight to the
     driver's executemany they cost a third of a Core insert's per-row work on SQLite, half on
     PostgreSQL, whose json column takes the text as it is.
     """
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    columns, marks = ", ".join(ROW_COLUMNS), ", ".join([mark] * len(ROW_COLUMNS))
-    return f"INSERT INTO {RunSuggestion.__tablename__} ({columns}) VALUES ({marks})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 def _release_free_heap() -> None:
@@ -181,8 +193,7 @@ def _begin(
     values = {"state": "running", "holder": holder, "model_id": model_id, "started_at": utcnow()}
     with sessions() as session:
         fail_dead_runs(session)  # this process holds the lock: any other running run has lost it
-        failed = select(Run.id).where(Run.state == "failed")
-        session.execute(delete(RunSuggestion).where(RunSuggestion.run_id.in_(failed)))
+        _drop_stored_rows(session, select(Run.id).where(Run.state == "failed"))
         if run_id is None:
             run = Run(params=asdict(params), **values)
             session.add(run)
@@ -244,7 +255,7 @@ def _record_failure(sessions: sessionmaker[Session], run_id: int, holder: str | 
                 .values(state="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}")
             )
             if session.scalar(select(Run.state).where(Run.id == run_id)) == "failed":
-                session.execute(delete(RunSuggestion).where(RunSuggestion.run_id == run_id))
+                _drop_stored_rows(session, [run_id])
             session.commit()
     except SQLAlchemyError:  # the next reader or run marks it: its owner is gone by then
         log.exception("could not record the failure of run %s", run_id)
@@ -262,7 +273,9 @@ def _execute(
         partnerships = _pairs(session, Partnership)
         for key, partners in partnerships.items():
             excluded.setdefault(key, set()).update(partners)
-        insert_rows = _insert_rows_sql(session.get_bind().dialect.paramstyle)
+        paramstyle = session.get_bind().dialect.paramstyle
+        insert_rows = _insert_sql(RunSuggestion.__tablename__, ROW_COLUMNS, paramstyle)
+        insert_phrases = _insert_sql(RunPhrases.__tablename__, PHRASE_COLUMNS, paramstyle)
 
     track("encoding", 0, len(texts))
     profiles = list(texts.values())
@@ -282,8 +295,14 @@ def _execute(
 
     items = block_items(texts, excluded, partnerships)
     done = stored = 0
-    scoring = storing = 0.0
+    scoring = 0.0
     track("scoring", 0, len(items))
+    t = time.monotonic()
+    with sessions() as session:
+        if phrases := phrase_rows(recommender.index, run_id):
+            session.connection().exec_driver_sql(insert_phrases, phrases)
+        session.commit()
+    storing = time.monotonic() - t
     t = time.monotonic()
     for block, rows in scored_blocks(BatchScorer(recommender, shortlist_size=params.shortlist), items, params, run_id):
         scoring += time.monotonic() - t

@@ -1,69 +1,29 @@
-"""Batch runs in the database: the current run, a profile's stored ranking (each suggestion's detail written
-and read back here), and what changed between two runs."""
+"""Batch runs in the database: the current run, a profile's stored ranking (each suggestion read back with
+the phrases the run quoted), and what changed between two runs."""
 
-import json
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matching.explain import PhraseMatch
 from matching.recommend import Suggestion
-from service.db.models import Run, RunSuggestion
+from service.batch.stored_detail import RunPhraseList, decode_detail
+from service.db.models import Run, RunPhrases, RunSuggestion
 from service.errors import NotFound
 
 __all__ = [
-    "suggestion_detail",
-    "stored_suggestion",
     "current_run",
     "get_run",
     "list_runs",
     "run_out",
-    "stored_suggestions",
+    "stored_ranking",
+    "run_phrase_lists",
     "previous_run_id",
     "run_diff",
     "all_stored_suggestions",
 ]
-
-
-def suggestion_detail(s: Suggestion) -> str:
-    """What a stored suggestion keeps beside its score, as the JSON text its column holds."""
-    return json.dumps(
-        {
-            "parts": {
-                "dense": s.dense,
-                "lexical": s.lexical,
-                "forward": s.forward,
-                "backward": s.backward,
-                "handset": s.handset,
-            },
-            "features": s.features,
-            "contributions": s.contributions,
-            "matches": [m.__dict__ for m in s.matches],
-            "shared_themes": s.shared_themes,
-            "shared_terms": s.shared_terms,
-        }
-    )
-
-
-def stored_suggestion(row: RunSuggestion) -> Suggestion:
-    """A stored suggestion as the recommender gave it, from its row and the detail `suggestion_detail` wrote."""
-    d = row.detail
-    return Suggestion(
-        key=row.other_id,
-        score=row.score,
-        dense=d["parts"]["dense"],
-        lexical=d["parts"]["lexical"],
-        forward=d["parts"]["forward"],
-        backward=d["parts"]["backward"],
-        matches=[PhraseMatch(**m) for m in d["matches"]],
-        shared_themes=d["shared_themes"],
-        shared_terms=d["shared_terms"],
-        handset=d["parts"].get("handset"),
-        features=d.get("features", {}),
-        contributions=d.get("contributions", {}),
-    )
 
 
 def current_run(session: Session) -> Run | None:
@@ -96,16 +56,31 @@ def run_out(run: Run) -> dict[str, Any]:
     }
 
 
-def stored_suggestions(session: Session, run_id: int, profile_id: str, target: str) -> list[RunSuggestion]:
-    return list(
-        session.scalars(
-            select(RunSuggestion)
-            .where(
-                RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target
-            )
-            .order_by(RunSuggestion.rank)
+def stored_ranking(session: Session, run_id: int, profile_id: str, target: str) -> list[Suggestion]:
+    """A profile's stored suggestions for `target`, best first, each as the recommender gave it to the run."""
+    rows = session.execute(
+        select(RunSuggestion.other_id, RunSuggestion.score, RunSuggestion.detail)
+        .where(RunSuggestion.run_id == run_id, RunSuggestion.profile_id == profile_id, RunSuggestion.target == target)
+        .order_by(RunSuggestion.rank)
+    ).all()
+    if not rows:
+        return []
+    lists = run_phrase_lists(session, run_id, [profile_id, *(other for other, _, _ in rows)])
+    asking = lists[profile_id]
+    return [
+        decode_detail(detail, key=other, score=score, asking=asking, candidate=lists[other])
+        for other, score, detail in rows
+    ]
+
+
+def run_phrase_lists(session: Session, run_id: int, profile_ids: Iterable[str]) -> dict[str, RunPhraseList]:
+    """The phrases of these profiles as the run scored them (what its stored suggestions quote), by id."""
+    rows = session.execute(
+        select(RunPhrases.profile_id, RunPhrases.texts, RunPhrases.roles).where(
+            RunPhrases.run_id == run_id, RunPhrases.profile_id.in_(set(profile_ids))
         )
     )
+    return {profile_id: RunPhraseList(tuple(texts), roles) for profile_id, texts, roles in rows}
 
 
 def previous_run_id(session: Session, run_id: int) -> int | None:

@@ -8,9 +8,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -33,6 +33,7 @@ __all__ = [
     "CachedVector",
     "Run",
     "RunSuggestion",
+    "RunPhrases",
     "JobLock",
     "utcnow",
 ]
@@ -238,17 +239,39 @@ class Run(Base):
 
 
 class RunSuggestion(Base):
-    __tablename__ = "run_suggestions"
-    __table_args__ = (Index("ix_run_suggestions_lookup", "run_id", "profile_id", "target"),)
+    """One suggestion a run stores: a profile's ranking is read by its key, in rank order.
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    `detail` holds the score parts, the matched phrases (by position in `RunPhrases`), the themes
+    and the terms, as `service.batch.stored_detail` encodes them.
+    """
+
+    __tablename__ = "run_suggestions"
+    __table_args__ = (
+        PrimaryKeyConstraint("run_id", "profile_id", "target", "rank", name="pk_run_suggestions"),
+        {"sqlite_with_rowid": False},  # the rows live in the key's b-tree: no second copy of the key
+    )
+
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     profile_id: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(16))
     rank: Mapped[int] = mapped_column(Integer)
     other_id: Mapped[str] = mapped_column(String(64))
     score: Mapped[float] = mapped_column(Float)
-    detail: Mapped[dict] = mapped_column(JSON)  # score parts, matched phrases, themes, terms
+    detail: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RunPhrases(Base):
+    """A profile's phrases as a run scored them, stored once per run: its suggestions quote them by position.
+
+    `roles` has a letter per text: `i` interest, `o` offer, `d` description sentence.
+    """
+
+    __tablename__ = "run_phrases"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    texts: Mapped[list[str]] = mapped_column(JSON)
+    roles: Mapped[str] = mapped_column(Text)
 
 
 class JobLock(Base):

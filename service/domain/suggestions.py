@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.auth import Principal
-from service.batch.runs import current_run, stored_suggestion, stored_suggestions
+from service.batch.runs import current_run, stored_ranking
 from service.db.models import Run
 from service.db.store import excluded_ids, get_profile, list_proposals, partner_ids
 from service.domain.reasons import reasons
@@ -116,11 +116,12 @@ def _mark_proposals(session: Session, profile_id: str, listed: SuggestionList) -
 def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:
     """The stored ranking, less anyone excluded or partnered since the run and anyone deleted."""
     gone = excluded_ids(session, profile_id) | partner_ids(session, profile_id)
+    asking = live.profile_text(profile_id)
     items = []
-    for row in stored_suggestions(session, run.id, profile_id, target.value):
-        if row.other_id in gone or live.profile_text(row.other_id) is None:
+    for s in stored_ranking(session, run.id, profile_id, target.value):
+        if s.key in gone or live.profile_text(s.key) is None:
             continue
-        items.append(suggestion_out(live, len(items) + 1, stored_suggestion(row), live.profile_text(profile_id)))
+        items.append(suggestion_out(live, len(items) + 1, s, asking))
         if len(items) == k:
             break
     return SuggestionList(

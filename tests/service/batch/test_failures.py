@@ -21,7 +21,7 @@ from service.batch.launch import settings_environment
 from service.batch.recovery import fail_dead_runs
 from service.batch.run_lock import release_lock, take_lock
 from service.batch.runs import current_run
-from service.db.models import JobLock, Run, RunSuggestion, utcnow
+from service.db.models import JobLock, Run, RunPhrases, RunSuggestion, utcnow
 from service.errors import Conflict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,8 +33,12 @@ def _run(app, report=None, **params) -> Run:
 
 
 def _rows(app, run_id: int) -> int:
+    """What the run stored: its suggestions and the phrases they quote."""
     with app.state.sessions() as s:
-        return s.scalar(select(func.count()).select_from(RunSuggestion).where(RunSuggestion.run_id == run_id))
+        return sum(
+            s.scalar(select(func.count()).select_from(model).where(model.run_id == run_id))
+            for model in (RunSuggestion, RunPhrases)
+        )
 
 
 def _current_id(app) -> int:

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from service.batch.jobs import RerankParams, rerank
 from service.batch.run_lock import take_lock
-from service.batch.runs import current_run
+from service.batch.runs import current_run, stored_ranking
 from service.db.engine import session_scope
-from service.db.models import JobLock, Run, RunSuggestion
+from service.db.models import JobLock, Run, RunPhrases, RunSuggestion
 from service.errors import Conflict
 
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -35,7 +35,8 @@ def test_a_run_stores_top_k_for_both_targets_and_becomes_current(app, demo):
     by_target = {t: [r for r in rows if r.target == t] for t in ("city", "organisation")}
     assert [r.rank for r in by_target["organisation"]] == [1, 2, 3, 4, 5]
     assert by_target["city"] and "seoul" not in {r.other_id for r in by_target["city"]}  # a known partner
-    assert by_target["organisation"][0].detail["matches"]
+    with app.state.sessions() as s:
+        assert stored_ranking(s, run.id, "eindhoven", "organisation")[0].matches
 
 
 def test_a_run_encodes_only_text_that_changed_since_the_last(app, demo):
@@ -101,6 +102,7 @@ def test_old_runs_are_pruned(app, demo):
     with app.state.sessions() as s:
         assert [r for r in s.scalars(select(Run.id).order_by(Run.id))] == ids[-2:]
         assert s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == ids[0])).first() is None
+        assert s.scalars(select(RunPhrases).where(RunPhrases.run_id == ids[0])).first() is None
 
 
 def test_diff_lists_new_dropped_and_moved(app, demo, keys):
@@ -126,7 +128,7 @@ def test_diff_lists_new_dropped_and_moved(app, demo, keys):
 def _stored(app, run_id: int) -> list[tuple]:
     with app.state.sessions() as s:
         return sorted(
-            (r.profile_id, r.target, r.rank, r.other_id, r.score, json.dumps(r.detail, sort_keys=True))
+            (r.profile_id, r.target, r.rank, r.other_id, r.score, r.detail)
             for r in s.scalars(select(RunSuggestion).where(RunSuggestion.run_id == run_id))
         )
 

@@ -1,20 +1,28 @@
-"""Migrations on SQLite and PostgreSQL: the schema they build is the models', and 0005 keeps the rows it finds."""
+"""Migrations on SQLite and PostgreSQL: the schema they build is the models', and 0005 and 0006 keep the rows
+they find."""
 
+import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import JSON, Engine, column, create_engine, insert, select, table, text
 from sqlalchemy.engine import make_url
 
+from matching.explain import PhraseMatch
+from matching.recommend import Suggestion
 from service.auth import Principal, Role
+from service.batch.runs import stored_ranking
 from service.db.engine import MIGRATIONS, make_engine, make_sessionmaker
 from service.db.models import Base
 from service.domain import exclusions, partnerships
+from service.domain import runs as domain_runs
 from service.errors import Forbidden
 from tests.conftest import POSTGRES_URL
 
@@ -47,6 +55,14 @@ def upgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def test_the_migrated_schema_is_the_models(empty_engine):
@@ -101,3 +117,105 @@ def test_0005_keeps_partnerships_agreed_and_held_by_managers_and_exclusions_with
         assert partnerships.list_partnerships(session=session, principal=manager, profile_id="seoul")[
             0
         ].accepted_by == ("x" * 200)
+
+
+def _json_detail_of_0005(s: Suggestion) -> dict:
+    """The JSON detail runs stored before 0006."""
+    parts = {"dense": s.dense, "lexical": s.lexical, "forward": s.forward, "backward": s.backward, "handset": s.handset}
+    return {
+        "parts": parts,
+        "features": s.features,
+        "contributions": s.contributions,
+        "matches": [m.__dict__ for m in s.matches],
+        "shared_themes": s.shared_themes,
+        "shared_terms": s.shared_terms,
+    }
+
+
+STORED_BEFORE_0006 = {
+    ("eindhoven", "city", 1): Suggestion(
+        key="seoul",
+        score=0.812345,
+        dense=0.627512,
+        lexical=0.224891,
+        forward=0.522705,
+        backward=0.784888,
+        matches=[
+            PhraseMatch("smart lighting", "interest", "smart lighting", "offer", 0.8876, "forward"),
+            PhraseMatch("living labs", "interest", "Seoul runs living labs.", "description", 0.2428, "forward", False),
+            PhraseMatch("smart lighting", "interest", "smart lighting", "offer", 0.8876, "backward"),
+        ],
+        shared_themes=["public-lighting"],
+        shared_terms=["lighting", "smart lighting"],
+        handset=0.546988,
+        features={"fit": 0.627512, "lexical": 0.224891, "themes": 1.0, "popularity": 0.3, "language": 0.0},
+        contributions={"fit": 1.0, "lexical": 0.4, "themes": 0.2, "popularity": -2.37, "language": -0.0},
+    ),
+    ("eindhoven", "organisation", 1): Suggestion(  # a run before the learned ranker: no features
+        key="philips-lighting",
+        score=0.4,
+        dense=0.36,
+        lexical=0.2170601,  # not rounded as today's recommender rounds
+        forward=0.36,
+        backward=None,
+        matches=[PhraseMatch("smart lighting", "interest", "connected LED street lighting", "offer", 0.71, "forward")],
+    ),
+    ("seoul", "city", 1): Suggestion(
+        key="eindhoven",
+        score=0.8,
+        dense=0.627512,
+        lexical=0.224891,
+        forward=0.784888,
+        backward=0.522705,
+        matches=[PhraseMatch("smart lighting", "offer", "smart lighting", "interest", 0.8876, "forward")],
+        handset=0.5,
+    ),
+}
+
+
+def _read_back(engine: Engine) -> list[str]:
+    with make_sessionmaker(engine)() as session:
+        return [json.dumps(asdict(s)) for (p, t, _) in STORED_BEFORE_0006 for s in stored_ranking(session, 1, p, t)]
+
+
+def test_0006_migrates_stored_runs_to_read_back_as_stored_and_its_downgrade_restores_their_json(empty_engine):
+    upgrade(empty_engine, "0005")
+    runs = table(
+        "runs",
+        *(column(c) for c in ("id", "state", "started_at", "model_id")),
+        *(column(c, JSON()) for c in ("params", "counts", "progress")),
+    )
+    stored = table(
+        "run_suggestions",
+        *(column(c) for c in ("run_id", "profile_id", "target", "rank", "other_id", "score")),
+        column("detail", JSON()),
+    )
+    written = sorted(
+        (
+            {"run_id": 1, "profile_id": p, "target": t, "rank": r, "other_id": s.key, "score": s.score}
+            | {"detail": _json_detail_of_0005(s)}
+            for (p, t, r), s in STORED_BEFORE_0006.items()
+        ),
+        key=lambda w: (w["profile_id"], w["target"]),
+    )
+    oldest = written[1]["detail"]  # eindhoven → philips-lighting, as the first runs stored it
+    del oldest["parts"]["handset"], oldest["features"], oldest["contributions"]
+    with empty_engine.begin() as conn:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        run = {"id": 1, "state": "succeeded", "started_at": now, "model_id": "m"}
+        conn.execute(insert(runs), [run | {"params": {}, "counts": {}, "progress": {}}])
+        conn.execute(insert(stored), written)
+    upgrade(empty_engine, "head")
+    read = _read_back(empty_engine)
+    assert read == [json.dumps(asdict(s)) for s in STORED_BEFORE_0006.values()]
+    with make_sessionmaker(empty_engine)() as session:
+        assert [tuple(r) for r in domain_runs.all_stored_suggestions(session=session, run_id=1)] == sorted(
+            (p, t, r, s.key, s.score) for (p, t, r), s in STORED_BEFORE_0006.items()
+        )
+    downgrade(empty_engine, "0005")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(select(stored).order_by(stored.c.profile_id, stored.c.target)).mappings().all()
+    restored = [json.dumps(dict(r)) for r in rows]
+    assert [restored[0], restored[2]] == [json.dumps(written[0]), json.dumps(written[2])]
+    upgrade(empty_engine, "head")
+    assert _read_back(empty_engine) == read
