@@ -14,10 +14,10 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
-def _sessions():
+def _sessions(idle_in_transaction_timeout: float | None = None):
     from service.db.engine import make_engine, make_sessionmaker, migrate
 
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(get_settings().database_url, idle_in_transaction_timeout=idle_in_transaction_timeout)
     migrate(engine)
     return make_sessionmaker(engine)
 
@@ -340,7 +340,8 @@ def rerank(
     settings = get_settings()
     interval = _interval_seconds(every) if every else None
     params = RerankParams.of(settings, k=k or settings.suggestions_k, dask_address=dask or settings.dask_address)
-    sessions = _sessions()
+    # a run frozen inside a transaction must not hold its locks past the point it counts as dead
+    sessions = _sessions(idle_in_transaction_timeout=settings.lock_stale_seconds)
     while True:
         columns = (
             TextColumn("{task.description:<9}"),

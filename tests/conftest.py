@@ -1,11 +1,13 @@
 """Shared fixtures: the real model (loaded once), databases on SQLite and PostgreSQL, app clients."""
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -81,7 +83,21 @@ class Keys:
 
 @pytest.fixture
 def app(settings):
-    return create_app(settings)
+    yield create_app(settings)
+    _stop_spawned_runs()
+
+
+def _stop_spawned_runs() -> None:
+    """Kill the run processes a test's server spawned and left running: the next test's tables reuse
+    their run ids, and a leftover run must not work on (or fail) the next test's runs."""
+    for child in psutil.Process().children():
+        try:
+            if "service.batch" not in child.cmdline():
+                continue
+            os.killpg(child.pid, signal.SIGKILL)  # the run and its scoring workers: it sits in a session of its own
+            child.wait(30)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ its rows are dropped by the next run, which then starts cleanly.
 
 import ctypes
 import logging
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +36,15 @@ from service.batch.block_scoring import (
 )
 from service.batch.cache_pruning import ReferencedVectors, profile_versions, prune_unreferenced
 from service.batch.recovery import fail_dead_runs
-from service.batch.run_lock import Heartbeat, heartbeat_interval, new_holder, refresh_lock, release_lock, take_lock
+from service.batch.run_lock import (
+    Heartbeat,
+    heartbeat_interval,
+    holder_prefix,
+    new_holder,
+    refresh_lock,
+    release_lock,
+    take_lock,
+)
 from service.batch.runs import previous_run_id, run_diff
 from service.db.models import Exclusion, Partnership, Run, RunPhrases, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
@@ -200,15 +209,17 @@ def _begin(
             session.flush()
             run_id = run.id
         else:
-            queued = select(Run.params).where(Run.id == run_id, Run.state == "queued")
+            # queued for this process: the server names the process it spawned for the run on it
+            for_us = or_(Run.holder.is_(None), Run.holder.startswith(holder_prefix(os.getpid()), autoescape=True))
+            queued = select(Run.params).where(Run.id == run_id, Run.state == "queued", for_us)
             requested = session.scalar(queued)
             taken = session.execute(
                 update(Run)
-                .where(Run.id == run_id, Run.state == "queued")
+                .where(Run.id == run_id, Run.state == "queued", for_us)
                 .values(params=(requested or {}) | asdict(params), **values)
             ).rowcount
             if taken != 1:
-                raise Conflict(f"run {run_id} is not queued: it has been failed or has run already")
+                raise Conflict(f"run {run_id} is not queued for this process: it has failed, run, or is another's")
         session.commit()
     return run_id
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.batch.recovery import fail_dead_runs
-from service.batch.run_lock import LOCK_NAME, holder_is_gone, new_holder
+from service.batch.run_lock import LOCK_NAME, holder_is_gone, holder_prefix, new_holder
 from service.db.models import JobLock, Run, utcnow
 from service.errors import Conflict
 from service.settings import Settings
@@ -91,9 +91,11 @@ def _reap(child: subprocess.Popen, sessions: sessionmaker[Session], run_id: int)
     how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
     try:
         with sessions() as session:
+            # only while the run is this child's: queued for it, or begun by it (a holder of its pid)
+            of_child = Run.holder.startswith(holder_prefix(child.pid), autoescape=True)
             session.execute(
                 update(Run)
-                .where(Run.id == run_id, Run.state.in_(("queued", "running")))
+                .where(Run.id == run_id, Run.state.in_(("queued", "running")), of_child)
                 .values(
                     state="failed", finished_at=utcnow(), error=f"abandoned: the run's process {how} before it finished"
                 )

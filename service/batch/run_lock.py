@@ -32,6 +32,7 @@ __all__ = [
     "heartbeat_interval",
     "holder_is_gone",
     "holder_pid",
+    "holder_prefix",
     "holder_process_is_gone",
     "new_holder",
     "refresh_lock",
@@ -45,9 +46,14 @@ HEARTBEAT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
+def holder_prefix(pid: int) -> str:
+    """How every holder name of process `pid` on this host begins."""
+    return f"{socket.gethostname()}:{pid}:"
+
+
 def new_holder(pid: int | None = None) -> str:
     """A holder name that says which host and process holds the lock (this one unless `pid` is given)."""
-    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}:{uuid.uuid4().hex[:8]}"
+    return f"{holder_prefix(os.getpid() if pid is None else pid)}{uuid.uuid4().hex[:8]}"
 
 
 def holder_pid(holder: str) -> int | None:
@@ -156,8 +162,10 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 with self.sessions() as session:
+                    # autocommit: the refresh is one statement the database commits as it runs, so a
+                    # process frozen mid-beat holds no transaction, and no lock a taker would wait on
+                    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     held = refresh_lock(session, self.holder)
-                    session.commit()
             except SQLAlchemyError:
                 log.warning("heartbeat of %s failed; trying again in %.1f s", self.holder, self.every, exc_info=True)
                 continue

@@ -15,8 +15,14 @@ __all__ = ["make_engine", "migrate", "make_sessionmaker", "session_scope"]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets foreign keys on and a busy timeout, since it is shared by threads."""
+def make_engine(url: str, *, idle_in_transaction_timeout: float | None = None) -> Engine:
+    """Create an engine; SQLite gets foreign keys on and a busy timeout, since it is shared by threads.
+
+    `idle_in_transaction_timeout` (seconds, PostgreSQL only) has the server end a session that sits
+    in a transaction that long without a word, so its row locks cannot outlive a frozen client.
+    SQLite has no server to do that: a process frozen inside a write holds the database's write lock
+    until it is killed or goes on.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -28,7 +34,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {}
+    if idle_in_transaction_timeout is not None:
+        milliseconds = max(1, round(idle_in_transaction_timeout * 1000))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={milliseconds}"
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def migrate(engine: Engine) -> None:

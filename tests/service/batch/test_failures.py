@@ -215,11 +215,11 @@ def stalled_process(settings, tmp_path):
     """Start `stalled_run` at a stage, in a process group of its own; killed at the end whatever happens."""
     started: list[subprocess.Popen] = []
 
-    def start(stage: str, **env: str) -> tuple[subprocess.Popen, Path]:
+    def start(stage: str, *options: str, **env: str) -> tuple[subprocess.Popen, Path]:
         marker = tmp_path / f"{stage}.stopped"
         variables = settings_environment(settings) | {"TWINNING_RERANK_BLOCK_SIZE": "4", "TWINNING_RERANK_WORKERS": "2"}
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.service.batch.stalled_run", stage, str(marker)],
+            [sys.executable, "-m", "tests.service.batch.stalled_run", stage, str(marker), *options],
             cwd=ROOT,
             env=variables | env,
             stdout=subprocess.DEVNULL,
@@ -262,17 +262,19 @@ def test_a_run_killed_in_any_stage_leaves_the_previous_run_served_and_the_next_s
     assert _rows(app, killed.id) == 0
 
 
-def test_a_frozen_run_taken_over_and_then_let_go_never_becomes_current(app, demo, stalled_process):
+@pytest.mark.parametrize("where", ["between writes", "inside a write"])
+def test_a_frozen_run_taken_over_and_then_let_go_never_becomes_current(app, demo, stalled_process, where):
     """Frozen (its heartbeat too), the run's lock goes stale; a new run takes over and succeeds; thawed,
-    the old run carries on and tries to finish: it stays failed, without rows, and the new run stays current."""
-    if app.state.settings.database_url.startswith("postgresql"):
-        # a known defect, not yet fixed: frozen mid-transaction, the old run keeps its PostgreSQL row
-        # locks, so the taker's first write waits on them for good (the test hung CI); the takeover
-        # needs a lock_timeout / idle-in-transaction timeout on the run's connections
-        pytest.xfail("on PostgreSQL a frozen run's open transaction blocks the takeover (known defect)")
+    the old run carries on and tries to finish: it stays failed, without rows, and the new run stays current.
+
+    Frozen inside a write that holds the lock's row, the run's session is ended by PostgreSQL once it
+    has been idle in its transaction for the stale limit, which frees the row for the taker."""
+    if where == "inside a write" and app.state.settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no server to end a frozen writer's transaction: its write lock stays held")
     app.state.settings.lock_stale_seconds = 1.0
     _run(app)
-    child, marker = stalled_process("scoring", TWINNING_LOCK_STALE_SECONDS="1.0")
+    options = ["in-transaction"] if where == "inside a write" else []
+    child, marker = stalled_process("scoring", *options, TWINNING_LOCK_STALE_SECONDS="1.0")
     frozen = _only_run_in(app, "running")
     os.killpg(child.pid, signal.SIGSTOP)
     time.sleep(1.2)

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import select, update
 
 from service.batch import launch
+from service.batch.jobs import RerankParams, rerank
 from service.batch.run_lock import new_holder, take_lock
 from service.db.models import JobLock, Run, utcnow
+from service.errors import Conflict
 from service.settings import Settings
 
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -194,3 +196,19 @@ def test_a_running_run_whose_lock_went_silent_is_failed_by_the_next_start(app, d
     job = demo.get(f"/jobs/{silent}", headers=h).json()
     assert job["state"] == "failed" and "no heartbeat from elsewhere:1:silent" in job["error"]
     assert _wait_until_finished(demo, h, r.json()["id"])["state"] == "succeeded"
+
+
+def test_a_run_process_ends_only_its_own_run_and_begins_only_a_run_queued_for_it(app, demo):
+    """Run ids are reused when tables are emptied (as between tests): the watcher of a process that ends
+    must not fail a run another process owns, and `--run-id N` must not take a run queued for another."""
+    child = subprocess.Popen(["true"])
+    other = _add_run(app, state="queued", holder=new_holder())  # queued for this process, not the child
+    launch._reap(child, app.state.sessions, other)
+    with app.state.sessions() as s:
+        assert s.get(Run, other).state == "queued"
+    theirs = _add_run(app, state="queued", holder=new_holder(pid=_dead_pid()))
+    with pytest.raises(Conflict, match="not queued for this process"):
+        rerank(app.state.settings, app.state.sessions, RerankParams.of(app.state.settings), run_id=theirs)
+    assert rerank(app.state.settings, app.state.sessions, RerankParams.of(app.state.settings), run_id=other).state == (
+        "succeeded"
+    )
