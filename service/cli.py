@@ -1,6 +1,7 @@
 """The `twinning` command: serve, import/export bundles, manage keys, and (later) suggest and evaluate."""
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -326,7 +327,16 @@ def rerank(
         int | None, typer.Option(min=1, help="execute this queued run (how the server starts the runs it queues)")
     ] = None,
 ) -> None:
-    """Re-rank every profile's suggestions (encoding only changed text) and store them as a run."""
+    """Re-rank every profile's suggestions (encoding only changed text) and store them as a run.
+
+    The run yields the CPU to the server: it lowers its priority to `rerank_nice` before it starts a
+    thread or a scoring worker, so all of them inherit it (a Dask cluster's workers are its own).
+    """
+    if run_id is not None and every:
+        raise typer.BadParameter("--run-id executes one queued run; it cannot repeat with --every")
+    settings = get_settings()
+    _lower_priority(settings.rerank_nice)
+
     import time
 
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -335,9 +345,6 @@ def rerank(
     from service.batch.jobs import rerank as run_rerank
     from service.errors import TwinningError
 
-    if run_id is not None and every:
-        raise typer.BadParameter("--run-id executes one queued run; it cannot repeat with --every")
-    settings = get_settings()
     interval = _interval_seconds(every) if every else None
     params = RerankParams.of(settings, k=k or settings.suggestions_k, dask_address=dask or settings.dask_address)
     # a run frozen inside a transaction must not hold its locks past the point it counts as dead
@@ -380,6 +387,14 @@ def rerank(
         if interval is None:
             return
         time.sleep(interval)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this thread, and every thread and process it starts from now on, at niceness `nice` at least
+    (Linux keeps a niceness per thread; a new thread or process takes its creator's). A process already
+    nicer stays as it is."""
+    if nice > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 @runs_app.command("list")

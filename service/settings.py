@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     lock_stale_seconds: float = 300.0
     rerank_block_size: int = 256
     rerank_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # local scoring processes
+    # the niceness a run's process and its local scoring workers run at, at least: the server's answers go first
+    rerank_nice: int = Field(default=10, ge=0, le=19)
     # per query, by code presence: depth against run time; default `matching.batch.SHORTLIST_SIZE`, read only by a
     # run so that the CLI's start never loads the batch's numerical libraries
     rerank_shortlist: int | None = Field(default=None, ge=1)

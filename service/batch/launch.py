@@ -2,7 +2,8 @@
 
 The run is `twinning rerank --run-id N` in a new interpreter (`python -m service.batch`), never a
 fork of the server: it inherits no listening socket, no client connection and no signal handler,
-and it sits in a session of its own, so stopping the server does not stop it. It is given the
+and it sits in a session of its own, so stopping the server does not stop it. It runs, its scoring
+workers too, at the lower CPU priority `rerank_nice` (set by `twinning rerank`). It is given the
 server's settings through the environment, and the server never waits on it: a thread reaps it
 when it exits, and marks its run failed if it exited before finishing.
 """

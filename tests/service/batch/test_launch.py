@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import select, update
 
@@ -212,3 +213,40 @@ def test_a_run_process_ends_only_its_own_run_and_begins_only_a_run_queued_for_it
     assert rerank(app.state.settings, app.state.sessions, RerankParams.of(app.state.settings), run_id=other).state == (
         "succeeded"
     )
+
+
+def _nice_of_threads(pid: int) -> set[int]:
+    """The niceness of each of the process's threads (Linux keeps one per thread)."""
+    values = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            values.add(os.getpriority(os.PRIO_PROCESS, int(tid)))
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            pass
+    return values
+
+
+def test_a_spawned_run_and_its_scoring_workers_run_at_the_configured_niceness(app, demo, keys, settings):
+    h = keys.auth("manager")
+    settings.rerank_nice, settings.rerank_workers, settings.rerank_block_size = 7, 2, 8  # several blocks: a pool
+    run_id = demo.post("/jobs/rerank", headers=h).json()["id"]
+    run = psutil.Process(int(_holder(app, run_id).split(":")[1]))
+    deadline = time.monotonic() + 60
+    while run.nice() != 7:  # the interpreter lowers its priority first thing in `rerank`
+        assert time.monotonic() < deadline and run.is_running()
+        time.sleep(0.01)
+    seen, workers = set(), set()
+    while run.is_running() and run.status() != psutil.STATUS_ZOMBIE:
+        try:
+            children = run.children(recursive=True)
+            seen |= _nice_of_threads(run.pid)
+            for child in children:
+                seen |= _nice_of_threads(child.pid)
+                workers.add(child.pid)
+        except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.01)
+    assert _wait_until_finished(demo, h, run_id)["state"] == "succeeded"
+    assert workers, "the run forked no scoring worker to look at"
+    assert seen == {7}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # the server (this process) keeps its priority
