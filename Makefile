@@ -6,7 +6,7 @@ STAMP := $(VENV)/.twinning-installed
 # elsewhere than this machine, point this at PyTorch's CPU wheel index so no CUDA build is pulled
 TORCH_INDEX ?=
 
-.PHONY: install run test lint bench browser
+.PHONY: install run test lint bench browser screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(STAMP)
 
 test: $(STAMP) browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# the browser tests save their screenshots in a temporary folder; this refreshes the README's pictures
+screenshots: $(STAMP) browser
+	TWINNING_SCREENSHOTS=$(CURDIR)/docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests/web/test_browser.py
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/suggestions.py

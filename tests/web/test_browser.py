@@ -1,10 +1,12 @@
 """The workspace end to end in headless Chromium, against a live server on SQLite with the demo data.
 
-Each main page is saved as a screenshot under docs/screenshots (1280 px wide, and the suggestions
-page at 390 px too), so the look of the pages is reviewed along with the code.
+Each main page is saved as a screenshot (1280 px wide, and the suggestions page at 390 px too): into
+a temporary folder, or into the folder named by TWINNING_SCREENSHOTS; `make screenshots` points it at
+docs/screenshots, the README's pictures.
 """
 
 import json
+import os
 import re
 import socket
 import threading
@@ -27,7 +29,6 @@ from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
-SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -100,6 +101,13 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: TWINNING_SCREENSHOTS when set, so a test run never rewrites the tracked ones."""
+    named = os.environ.get("TWINNING_SCREENSHOTS")
+    return Path(named) if named else tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=WIDE)
@@ -109,11 +117,11 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def shot(page: Page, name: str, *, height: int | None = None) -> None:
-    """The whole page, or its top `height` pixels."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def shot(page: Page, folder: Path, name: str, *, height: int | None = None) -> None:
+    """The whole page, or its top `height` pixels, as `folder`/`name`.png."""
+    folder.mkdir(parents=True, exist_ok=True)
     clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True, clip=clip)
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -127,20 +135,21 @@ def assert_labelled(page: Page) -> None:
     assert page.evaluate(UNLABELLED) == [], page.url
 
 
-def sign_in(page: Page, live: Live, key: str, *, screenshot: bool = False) -> None:
+def sign_in(page: Page, live: Live, key: str, *, shots: Path | None = None) -> None:
+    """Sign in through the form; with `shots`, the sign-in page is saved there first."""
     page.goto(f"{live.url}/app")
     expect(page).to_have_url(re.compile(r"/app/login\?next="))
-    if screenshot:
-        shot(page, "login")
+    if shots is not None:
+        shot(page, shots, "login")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: Live) -> None:
-    sign_in(page, live, live.manager, screenshot=True)
+def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: Live, shots: Path) -> None:
+    sign_in(page, live, live.manager, shots=shots)
     expect(page).to_have_url(f"{live.url}/app/profiles")
-    shot(page, "profiles")
+    shot(page, shots, "profiles")
     assert_labelled(page)
     # the first Tab reaches the skip link, with a visible focus ring
     page.keyboard.press("Tab")
@@ -152,7 +161,7 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     page.get_by_role("button", name="Find").click()
     page.get_by_role("link", name="Eindhoven", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Eindhoven")
-    shot(page, "profile")
+    shot(page, shots, "profile")
     page.get_by_role("link", name="Collaborators").click()
     expect(page.get_by_role("link", name="Collaborators")).to_have_attribute("aria-current", "page")
 
@@ -162,10 +171,10 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     expect(philips.locator(".pair").first).to_be_visible()
     expect(philips.locator(".pair mark").filter(has_text=re.compile("^light", re.I)).first).to_be_visible()
     expect(philips.locator(".part dt", has_text="dense")).to_be_visible()
-    shot(page, "suggestions")
+    shot(page, shots, "suggestions")
     assert_labelled(page)
     page.set_viewport_size(PHONE)
-    shot(page, "suggestions-390", height=2000)
+    shot(page, shots, "suggestions-390", height=2000)
     page.set_viewport_size(WIDE)
 
     # accept Philips, from the keyboard: it becomes a partner and leaves the list
@@ -201,7 +210,7 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     expect(page.locator("li.pairing")).to_have_count(4)
     expect(page.locator("li.pairing .pair").first).to_be_visible()
     expect(page.get_by_role("heading", name="Each city’s regret")).to_be_visible()
-    shot(page, "cohort")
+    shot(page, shots, "cohort")
     assert_labelled(page)
     page.get_by_role("button", name="Accept this pairing").click()
     expect(page.get_by_role("status").filter(has_text="Accepted 4 pairs")).to_be_visible()
@@ -218,7 +227,7 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
         .filter(has_text="collaborators")
     )
     expect(eindhoven.locator("h4.dropped + ul")).to_contain_text("Philips")
-    shot(page, "run-diff")
+    shot(page, shots, "run-diff")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
@@ -237,7 +246,7 @@ def test_member_cannot_open_another_citys_edit_page(page: Page, live: Live) -> N
     expect(page.get_by_role("link", name="Edit profile")).to_have_count(0)
 
 
-def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: Live) -> None:
+def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: Live, shots: Path) -> None:
     city = {
         "kind": "city",
         "bloc": "EU",
@@ -267,7 +276,7 @@ def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: L
     expect(rows.filter(has_text="/profiles/1/country")).to_contain_text("ISO 3166-1")
     expect(rows.filter(has_text="/profiles/2/interests")).to_contain_text("profile 3 (“oldtown”)")
     expect(rows.filter(has_text="/partnerships/0")).to_contain_text("own partner")
-    shot(page, "import-errors")
+    shot(page, shots, "import-errors")
     assert_labelled(page)
     with live.sessions() as session:
         assert session.get(Profile, "newtown") is None
