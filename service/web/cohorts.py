@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from matching.scoring import Kind
 from service.api.deps import CohortIdPath, SessionDep
 from service.db.models import Cohort
 from service.domain import cohorts
@@ -25,6 +26,7 @@ from service.web.deps import (
     redirect,
     render,
 )
+from service.web.suggestions import WORDINGS
 
 router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_schema=False)
 
@@ -94,6 +96,7 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
         options=raw,
         proposal=proposal,
         regrets=regrets,
+        pair_heads=WORDINGS[(Kind.CITY, Kind.CITY)].heads,
         error=error,
         problems=problems,
         query=query,

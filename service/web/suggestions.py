@@ -1,5 +1,6 @@
 """A profile's suggestions with their reasons; accepting (proposing or confirming), rejecting and undoing either."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -18,6 +19,75 @@ router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, i
 
 PART_HELP = {name: f.description for name, f in ScoreParts.model_fields.items()}
 SIZES = (10, 25, 50)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What a suggestions page says for one direction (who asks, for which kind): the heads of
+    the matched phrase groups, who is suggested, and the score parts in that direction's words.
+
+    `{asking}` and `{other}` stand for the asking profile's and the suggestion's names. A match
+    group quotes needs of one side (an interest, or what an organisation offers when it asks
+    for cities) and the other side's phrase that serves each best: `forward` the asking
+    profile's needs, `backward` the suggestion's, quoted whenever the direction scores or
+    explains them (city pairings, and collaborators both ways).
+    """
+
+    forward: tuple[str, str]
+    backward: tuple[str, str] | None
+    bloc_placeholder: str
+    who: str
+    parts: dict[str, str]
+
+    def heads(self, asking: str, other: str) -> dict[str, tuple[str, str]]:
+        """The match groups' heads for one suggestion, by match direction."""
+        groups = {"forward": self.forward} | ({"backward": self.backward} if self.backward else {})
+        return {d: tuple(h.format(asking=asking, other=other) for h in pair) for d, pair in groups.items()}
+
+    def glossary(self, asking: str) -> dict[str, str]:
+        """The score parts' meanings, this direction's own where the API's words are a city pairing's."""
+        return PART_HELP | {name: text.format(asking=asking) for name, text in self.parts.items()}
+
+
+_COLLABORATOR_PARTS = {
+    "dense": "semantic score: the forward coverage (collaborators are scored one way)",
+    "backward": "not scored for collaborators (–)",
+}
+WORDINGS = {
+    (Kind.CITY, Kind.CITY): Wording(
+        forward=("What {asking} asks for", "what {other} brings"),
+        backward=("What {other} asks for", "what {asking} brings"),
+        bloc_placeholder="other blocs",
+        who="Partner cities come from other blocs unless you name one.",
+        parts={
+            "dense": "semantic score: the forward and backward coverages fused",
+            "forward": "how well the candidate city covers {asking}'s interests",
+            "backward": "how well {asking} covers the candidate city's interests",
+        },
+    ),
+    (Kind.CITY, Kind.ORGANISATION): Wording(
+        forward=("What {asking} asks for", "what {other} offers"),
+        backward=("What {other} offers", "what {asking} asks for"),
+        bloc_placeholder="any",
+        who="An organisation ranks high when what it offers covers what {asking} asks for.",
+        parts=_COLLABORATOR_PARTS | {"forward": "how well the organisation's offers cover {asking}'s interests"},
+    ),
+    (Kind.ORGANISATION, Kind.CITY): Wording(
+        forward=("What {asking} offers", "what {other} asks for"),
+        backward=("What {other} asks for", "what {asking} offers"),
+        bloc_placeholder="any",
+        who="Cities of every bloc are suggested, unless you name one; "
+        "a city ranks high when it asks for what {asking} offers.",
+        parts=_COLLABORATOR_PARTS | {"forward": "how well the city's interests take up what {asking} offers"},
+    ),
+    (Kind.ORGANISATION, Kind.ORGANISATION): Wording(
+        forward=("What {asking} asks for", "what {other} offers"),
+        backward=None,
+        bloc_placeholder="any",
+        who="An organisation ranks high when what it offers covers what {asking} asks for.",
+        parts=_COLLABORATOR_PARTS | {"forward": "how well the organisation's offers cover {asking}'s interests"},
+    ),
+}
 
 
 class SuggestionFilters(BaseModel):
@@ -81,6 +151,7 @@ def suggestions_page(
         else set()
     )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    wording = WORDINGS[(Kind(profile.kind), filters.target)]
     return render(
         request,
         "suggestions.html",
@@ -92,7 +163,9 @@ def suggestions_page(
         problems={p.pointer.strip("/"): p.detail for p in problems},
         found=found,
         partners=partners,
-        part_help=PART_HELP,
+        wording=wording,
+        who=wording.who.format(asking=profile.name),
+        part_help=wording.glossary(profile.name),
         org_types=ORG_TYPES,
         sizes=SIZES,
         here=here,

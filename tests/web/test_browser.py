@@ -280,3 +280,63 @@ def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: L
     assert_labelled(page)
     with live.sessions() as session:
         assert session.get(Profile, "newtown") is None
+
+
+# each direction of the suggestions pages in its own words: (asking, target) → the first card's
+# match groups as (head, the role of the needs it quotes), the note on who is suggested, the bloc
+# field's placeholder and what the backward part means
+DIRECTIONS = {
+    "city-to-city": (
+        "eindhoven",
+        "city",
+        [
+            ("What Eindhoven asks for → what {other} brings", "interest"),
+            ("What {other} asks for → what Eindhoven brings", "interest"),
+        ],
+        "Partner cities come from other blocs unless you name one.",
+        "other blocs",
+        "how well Eindhoven covers the candidate city's interests",
+    ),
+    "city-to-organisation": (
+        "eindhoven",
+        "organisation",
+        [
+            ("What Eindhoven asks for → what {other} offers", "interest"),
+            ("What {other} offers → what Eindhoven asks for", "offer"),
+        ],
+        "An organisation ranks high when what it offers covers what Eindhoven asks for.",
+        "any",
+        "not scored for collaborators (–)",
+    ),
+    "organisation-to-city": (
+        "philips-lighting",
+        "city",
+        [
+            ("What Philips Lighting offers → what {other} asks for", "offer"),
+            ("What {other} asks for → what Philips Lighting offers", "interest"),
+        ],
+        "Cities of every bloc are suggested, unless you name one; "
+        "a city ranks high when it asks for what Philips Lighting offers.",
+        "any",
+        "not scored for collaborators (–)",
+    ),
+}
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_each_direction_says_what_its_matches_show(page: Page, live: Live, direction: str) -> None:
+    asking, target, groups, who, placeholder, backward = DIRECTIONS[direction]
+    sign_in(page, live, live.manager)
+    page.goto(f"{live.url}/app/profiles/{asking}/suggestions?target={target}")
+    first = page.locator("li.suggestion").first
+    other = first.locator("h2").inner_text()
+    expect(first.locator(".match-head")).to_have_text([head.format(other=other) for head, _ in groups])
+    for i, (_, role) in enumerate(groups):
+        roles = first.locator(".match-group").nth(i).locator(".side.need .role").all_text_contents()
+        assert roles and set(roles) == {role}, (direction, i, roles)
+    expect(page.locator("#diversity-help")).to_contain_text(who)
+    if "other blocs" not in who:  # an organisation's partner cities and collaborators come from any bloc
+        expect(page.locator("#diversity-help")).not_to_contain_text("other blocs")
+    expect(page.get_by_label("Bloc")).to_have_attribute("placeholder", placeholder)
+    glossary = page.locator("dl.glossary").first
+    expect(glossary.locator("dt", has_text="backward").locator("xpath=following-sibling::dd[1]")).to_have_text(backward)

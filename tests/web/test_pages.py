@@ -459,7 +459,7 @@ def test_cohort_board_pairs_explains_and_accepts(demo, keys):
         frozenset(p.split("|")) for p in re.findall(r'<input type="hidden" name="pair" value="([^"]+)">', board.text)
     }
     assert pairs == REAL
-    assert "Each city’s regret" in board.text and "What Eindhoven needs" in board.text
+    assert "Each city’s regret" in board.text and "What Eindhoven asks for" in board.text
     locked = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore&lock_a=eindhoven&lock_b=busan&forbid=barcelona|busan")
     pairs = {frozenset(p.split("|")) for p in re.findall(r'name="pair" value="([^"]+)"', locked.text)}
     assert frozenset(("eindhoven", "busan")) in pairs and frozenset(("barcelona", "busan")) not in pairs
