@@ -1,15 +1,38 @@
 """TF-IDF cosine between whole profile texts: rewards exact shared terms (acronyms, names, jargon)."""
 
+import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from matching.arrays import grown, offsets, ranges
 
-__all__ = ["LexicalModel", "TermOverlap"]
+__all__ = ["LexicalModel", "LexicalStatistics", "TermOverlap"]
+
+
+class LexicalStatistics(NamedTuple):
+    """A fitted TF-IDF space: its terms in column order, their idf, and how many texts it was fitted on."""
+
+    terms: tuple[str, ...]
+    idf: np.ndarray  # float32, one per term
+    n_fitted: int
+
+    def packed(self) -> bytes:
+        """The statistics in bytes to store: a compressed archive of the terms (JSON), idf and count."""
+        out = io.BytesIO()
+        terms = np.frombuffer(json.dumps(list(self.terms)).encode("utf-8"), dtype=np.uint8)
+        np.savez_compressed(out, terms=terms, idf=np.asarray(self.idf, dtype=np.float32), n_fitted=self.n_fitted)
+        return out.getvalue()
+
+    @classmethod
+    def unpacked(cls, data: bytes) -> "LexicalStatistics":
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            terms = tuple(json.loads(archive["terms"].tobytes().decode("utf-8")))
+            return cls(terms=terms, idf=archive["idf"], n_fitted=int(archive["n_fitted"]))
 
 
 class TermOverlap(NamedTuple):
@@ -27,7 +50,8 @@ class LexicalModel:
     """A TF-IDF space fitted on the stored profiles; rows can be replaced as profiles change.
 
     New text is transformed with the fitted vocabulary and idf, so one write never re-weights every
-    other profile; the batch job refits from scratch.
+    other profile; the batch job refits from scratch and stores its statistics with its run, which
+    the live index then takes on (`with_statistics`), so both score a pair alike.
 
     The rows are one CSR matrix (`indptr_`, `indices_`, `data_`, with room to grow) and `row_of_`
     maps each key to its row, so a request slices the rows it needs instead of stacking one
@@ -43,26 +67,57 @@ class LexicalModel:
         self.max_features = max_features
 
     def fit(self, texts: Mapping[str, str]) -> "LexicalModel":
-        self.vectorizer_ = TfidfVectorizer(
-            ngram_range=self.ngram_range,
-            min_df=self.min_df,
-            max_features=self.max_features,
-            stop_words="english",
-            sublinear_tf=True,
-            dtype=np.float32,
-        )
+        """Fit the vocabulary and idf on these texts, and store their rows."""
         keys = list(texts)
         corpus = [texts[k] for k in keys] or [""]
+        self.counter_ = self._counter()
         try:
-            matrix = self.vectorizer_.fit_transform(corpus)
+            counts = self.counter_.fit_transform(corpus)
         except ValueError:  # an empty vocabulary: no profile has a content word yet
             # a vocabulary of one term no text can contain: every row is zero, every similarity 0
-            self.vectorizer_ = TfidfVectorizer(vocabulary=["\x00"], dtype=np.float32)
-            matrix = self.vectorizer_.fit_transform(corpus)
-        self.terms_ = self.vectorizer_.get_feature_names_out()
+            self.counter_ = CountVectorizer(vocabulary=["\x00"], dtype=np.float32)
+            counts = self.counter_.fit_transform(corpus)
+        counts.sort_indices()
+        self.weigher_ = TfidfTransformer(sublinear_tf=True).fit(counts)
+        self.terms_ = self.counter_.get_feature_names_out()
         self.n_fitted_ = len(keys)
-        self._store(sparse.csr_matrix(matrix[: len(keys)]), keys)
+        self._store(sparse.csr_matrix(self.weigher_.transform(counts)[: len(keys)]), keys)
         return self
+
+    def statistics(self) -> LexicalStatistics:
+        """What the fit learned, to store and apply elsewhere (`with_statistics`)."""
+        return LexicalStatistics(
+            terms=tuple(str(t) for t in self.terms_), idf=self.weigher_.idf_.astype(np.float32), n_fitted=self.n_fitted_
+        )
+
+    def with_statistics(self, statistics: LexicalStatistics, texts: Mapping[str, str]) -> "LexicalModel":
+        """Store these texts' rows in a space fitted elsewhere: every row is, to the bit, the row the
+        fit that learned `statistics` gave the same text (both count, sort and weigh alike)."""
+        self.counter_ = self._counter(vocabulary=list(statistics.terms))
+        self.weigher_ = TfidfTransformer(sublinear_tf=True)
+        self.weigher_.idf_ = np.asarray(statistics.idf, dtype=np.float32)
+        self.weigher_.n_features_in_ = len(statistics.terms)
+        self.terms_ = self.counter_.get_feature_names_out()
+        self.n_fitted_ = statistics.n_fitted
+        keys = list(texts)
+        self._store(self._weighed([texts[k] for k in keys]), keys)
+        return self
+
+    def _counter(self, vocabulary: list[str] | None = None) -> CountVectorizer:
+        return CountVectorizer(
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_features if vocabulary is None else None,
+            stop_words="english",
+            vocabulary=vocabulary,
+            dtype=np.float32,
+        )
+
+    def _weighed(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Texts' rows in the fitted space: term counts, sorted by term, weighed by sublinear tf × idf, l2-normed."""
+        counts = self.counter_.transform(texts)
+        counts.sort_indices()
+        return sparse.csr_matrix(self.weigher_.transform(counts))
 
     def outgrown(self) -> bool:
         """True once the stored rows are twice the texts the vocabulary and idf were fitted on: a
@@ -71,13 +126,13 @@ class LexicalModel:
         return len(self.row_of_) > 2 * max(self.n_fitted_, 8)
 
     def transform(self, text: str) -> sparse.csr_matrix:
-        return self.vectorizer_.transform([text])
+        return self._weighed([text])
 
     def update(self, texts: Mapping[str, str]) -> None:
         if not texts:
             return
         keys = list(texts)
-        matrix = sparse.csr_matrix(self.vectorizer_.transform([texts[k] for k in keys]))
+        matrix = self._weighed([texts[k] for k in keys])
         self._append(matrix, keys)
         self._maybe_compact()
 

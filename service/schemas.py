@@ -346,6 +346,10 @@ class SuggestionOut(BaseModel):
         description="a partnership proposal between the two: sent by the asking profile (waiting for this one), "
         "or received from this one (waiting for the asking profile's answer)",
     )
+    fresh: bool = Field(
+        default=False,
+        description="in a batch-served list: created or changed since the run, so scored live and merged in",
+    )
 
 
 class SuggestionList(BaseModel):

@@ -3,6 +3,5 @@
 from matching.index.cascade import RESCORE_SIZE
 from matching.index.exact import Scored
 from matching.index.phrase_index import PhraseIndex
-from matching.types import CandidateFilter, ProfileMeta  # until service.live imports them from matching.types
 
-__all__ = ["PhraseIndex", "Scored", "RESCORE_SIZE", "CandidateFilter", "ProfileMeta"]
+__all__ = ["PhraseIndex", "Scored", "RESCORE_SIZE"]

@@ -46,7 +46,7 @@ from service.batch.run_lock import (
     take_lock,
 )
 from service.batch.runs import previous_run_id, run_diff
-from service.db.models import Exclusion, Partnership, Run, RunPhrases, RunSuggestion, utcnow
+from service.db.models import Exclusion, Partnership, Run, RunLexicon, RunPhrases, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import Conflict
 from service.live.profiles_text import all_profile_texts
@@ -71,8 +71,9 @@ ProgressFn = Callable[[ProgressReport], None]
 
 
 def _drop_stored_rows(session: Session, runs: list[int] | Select) -> None:
-    """Delete what these runs (ids, or a select of them) stored: their suggestions and the phrases they quote."""
-    for model in (RunSuggestion, RunPhrases):
+    """Delete what these runs (ids, or a select of them) stored: their suggestions, the phrases they
+    quote and their lexical statistics."""
+    for model in (RunSuggestion, RunPhrases, RunLexicon):
         session.execute(delete(model).where(model.run_id.in_(runs)))
 
 
@@ -312,6 +313,7 @@ def _execute(
     with sessions() as session:
         if phrases := phrase_rows(recommender.index, run_id):
             session.connection().exec_driver_sql(insert_phrases, phrases)
+        session.add(RunLexicon(run_id=run_id, statistics=recommender.lexical.statistics().packed()))
         session.commit()
     storing = time.monotonic() - t
     t = time.monotonic()

@@ -8,13 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matching.lexical import LexicalStatistics
 from matching.recommend import Suggestion
 from service.batch.stored_detail import RunPhraseList, decode_detail
-from service.db.models import Run, RunPhrases, RunSuggestion
+from service.db.models import Run, RunLexicon, RunPhrases, RunSuggestion
 from service.errors import NotFound
 
 __all__ = [
     "current_run",
+    "run_lexicon",
     "get_run",
     "list_runs",
     "run_out",
@@ -29,6 +31,12 @@ __all__ = [
 def current_run(session: Session) -> Run | None:
     """The newest succeeded run: what is served as `source=batch`."""
     return session.scalar(select(Run).where(Run.state == "succeeded").order_by(Run.id.desc()).limit(1))
+
+
+def run_lexicon(session: Session, run_id: int) -> LexicalStatistics | None:
+    """The TF-IDF statistics the run scored with; None for a run stored before runs kept them."""
+    packed = session.scalar(select(RunLexicon.statistics).where(RunLexicon.run_id == run_id))
+    return None if packed is None else LexicalStatistics.unpacked(packed)
 
 
 def get_run(session: Session, run_id: int) -> Run:

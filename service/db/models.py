@@ -34,6 +34,7 @@ __all__ = [
     "Run",
     "RunSuggestion",
     "RunPhrases",
+    "RunLexicon",
     "JobLock",
     "utcnow",
 ]
@@ -60,7 +61,8 @@ class Profile(Base):
     description: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # indexed: a batch-served list looks up the candidates changed since its run
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
 
     phrases: Mapped[list["Phrase"]] = relationship(
         back_populates="profile",
@@ -272,6 +274,18 @@ class RunPhrases(Base):
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     texts: Mapped[list[str]] = mapped_column(JSON)
     roles: Mapped[str] = mapped_column(Text)
+
+
+class RunLexicon(Base):
+    """The TF-IDF statistics a run scored with (`matching.lexical.LexicalStatistics`, packed): the live
+    index takes them on once the run is current, so both score a pair's lexical part alike."""
+
+    __tablename__ = "run_lexicons"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    statistics: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class JobLock(Base):

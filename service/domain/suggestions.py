@@ -2,13 +2,14 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching.recommend import Suggestion
 from matching.scoring import Kind
 from service.auth import Principal
 from service.batch.runs import current_run, stored_ranking
-from service.db.models import Run
+from service.db.models import Profile, Run
 from service.db.store import excluded_ids, get_profile, list_proposals, partner_ids
 from service.domain.reasons import reasons
 from service.errors import FieldProblem, InvalidInput, NotFound
@@ -90,8 +91,10 @@ def suggestions_for(
                         )
                     ],
                 )
+        if run is not None:
+            live.follow_run(run.id)
         if run is not None and plain and (source == "batch" or _utc(run.started_at) >= _utc(profile.updated_at)):
-            return _mark_proposals(session, profile_id, _batch_list(session, live, run, profile_id, ask.target, ask.k))
+            return _mark_proposals(session, profile_id, _batch_list(session, live, run, profile_id, ask))
     found = live.suggest_for(session, profile_id, ask)
     asking = live.profile_text(profile_id)
     listed = SuggestionList(
@@ -113,19 +116,35 @@ def _mark_proposals(session: Session, profile_id: str, listed: SuggestionList) -
     return listed
 
 
-def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, target: Kind, k: int) -> SuggestionList:
-    """The stored ranking, less anyone excluded or partnered since the run and anyone deleted."""
+def _batch_list(session: Session, live: LiveIndex, run: Run, profile_id: str, ask: SuggestionRequest) -> SuggestionList:
+    """The stored ranking, less anyone excluded or partnered since the run and anyone deleted, with the
+    candidates created or changed since the run scored live and merged in by score (marked `fresh`).
+
+    A changed candidate's stored entry is stale and gives way to its live one. Live scoring ranks
+    every candidate, so a fresh one that belongs among the top k is among the live top k.
+    """
     gone = excluded_ids(session, profile_id) | partner_ids(session, profile_id)
     asking = live.profile_text(profile_id)
+    changed = set(
+        session.scalars(
+            select(Profile.id).where(
+                Profile.kind == ask.target.value, Profile.updated_at > run.started_at, Profile.id != profile_id
+            )
+        )
+    )
+    ranked: list[tuple[Suggestion, bool]] = []
+    for s in stored_ranking(session, run.id, profile_id, ask.target.value):
+        if s.key not in gone and s.key not in changed and live.profile_text(s.key) is not None:
+            ranked.append((s, False))
+    if changed:
+        ranked += [(s, True) for s in live.suggest_for(session, profile_id, ask) if s.key in changed]
+        ranked.sort(key=lambda entry: -entry[0].score)  # stable: the run's order among its own
     items = []
-    for s in stored_ranking(session, run.id, profile_id, target.value):
-        if s.key in gone or live.profile_text(s.key) is None:
-            continue
+    for s, fresh in ranked[: ask.k]:
         items.append(suggestion_out(live, len(items) + 1, s, asking))
-        if len(items) == k:
-            break
+        items[-1].fresh = fresh
     return SuggestionList(
-        profile=profile_id, target=target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items
+        profile=profile_id, target=ask.target, source="batch", run_id=run.id, computed_at=run.finished_at, items=items
     )
 
 

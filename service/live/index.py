@@ -9,16 +9,17 @@ never encodes stored text, scans the database or waits for another request's enc
 import itertools
 import logging
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from embeddings import CachedEncoder, Encoder, load_encoder
-from matching.index import CandidateFilter
 from matching.lexical import LexicalModel
 from matching.recommend import Query, Recommender, Suggestion
 from matching.scoring import Kind
+from matching.types import CandidateFilter
+from service.batch.runs import current_run, run_lexicon
 from service.db import store
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import FieldProblem, InvalidInput, ProfileNotFound
@@ -110,6 +111,8 @@ class LiveIndex:
         self._set_at: dict[str, int] = {}  # id → the ticket of the read that last set (or removed) its entry
         self._lexical_fits = 0  # how many times the TF-IDF space was fitted: every lexical score moves then
         self._refitting = False
+        self.lexicon_run: int | None = None  # the run whose TF-IDF statistics the index has taken on
+        self._following: threading.Thread | None = None
 
     @property
     def encoder(self) -> CachedEncoder:
@@ -127,9 +130,14 @@ class LiveIndex:
             with self._reads, self.sessions() as session:
                 self._built_at = next(self._tickets)
                 self.texts = all_profile_texts(session)
+                current = current_run(session)
+                lexicon = None if current is None else run_lexicon(session, current.id)
             tagger = load_tagger(self.settings.themes_path, encoder)
             ranker = load_ranker(self.settings.ranker_path)
-            self.recommender = build_recommender(list(self.texts.values()), encoder, tagger, ranker=ranker)
+            self.recommender = build_recommender(
+                list(self.texts.values()), encoder, tagger, ranker=ranker, lexicon=lexicon
+            )
+            self.lexicon_run = None if current is None else current.id
             self.ranker_label = ranker_id(self.settings.ranker_path) if ranker is not None else "handset"
             self._lexical_fits += 1
             encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
@@ -185,19 +193,52 @@ class LiveIndex:
             self._refit_lexical()
 
     def _refit_lexical(self) -> None:
-        """Fit the TF-IDF space anew on every profile's text, outside the lock; the writes made while
-        it was fitted are applied to the new space before it is swapped in."""
+        """Fit the TF-IDF space anew on every profile's text, outside the lock."""
         try:
-            with self.mutex:
-                texts = dict(self.texts)
-            fitted = LexicalModel().fit({key: t.whole_text for key, t in texts.items()})
-            with self.mutex:
-                fitted.update({key: t.whole_text for key, t in self.texts.items() if texts.get(key) is not t})
-                fitted.remove([key for key in texts if key not in self.texts])
-                self.recommender.lexical = fitted
-                self._lexical_fits += 1
+            self._swap_lexical(lambda texts: LexicalModel().fit(texts))
         finally:
             self._refitting = False
+
+    def follow_run(self, run_id: int | None, *, wait: bool = False) -> None:
+        """Take on the TF-IDF statistics of run `run_id`, the current one, so that a pair's lexical part
+        is scored live as the run scored it: once per run, in a thread of its own (`wait` joins it).
+
+        Until it is done, and for runs stored without statistics, the index scores with its own; once
+        writes outgrow the run's statistics (see `LexicalModel.outgrown`) it refits its own again.
+        """
+        with self.mutex:
+            if run_id is None or run_id == self.lexicon_run or self.recommender is None:
+                return
+            if self._following is None or not self._following.is_alive():
+                self._following = threading.Thread(
+                    target=self._take_on_lexicon, args=(run_id,), name=f"lexicon-of-run-{run_id}", daemon=True
+                )
+                self._following.start()
+            following = self._following
+        if wait:
+            following.join()
+
+    def _take_on_lexicon(self, run_id: int) -> None:
+        try:
+            with self.sessions() as session:
+                lexicon = run_lexicon(session, run_id)
+            if lexicon is not None:
+                self._swap_lexical(lambda texts: LexicalModel().with_statistics(lexicon, texts))
+            self.lexicon_run = run_id
+        except Exception:  # the next request tries again; meanwhile the index keeps its own statistics
+            log.exception("could not take on the lexical statistics of run %s", run_id)
+
+    def _swap_lexical(self, make: Callable[[dict[str, str]], LexicalModel]) -> None:
+        """Build a TF-IDF space over every profile's text outside the lock; the writes made meanwhile
+        are applied to it before it is swapped in."""
+        with self.mutex:
+            texts = dict(self.texts)
+        made = make({key: t.whole_text for key, t in texts.items()})
+        with self.mutex:
+            made.update({key: t.whole_text for key, t in self.texts.items() if texts.get(key) is not t})
+            made.remove([key for key in texts if key not in self.texts])
+            self.recommender.lexical = made
+            self._lexical_fits += 1
 
     def snapshot(self, keys: Sequence[str]) -> Snapshot:
         """A recommender over these profiles (those indexed), to score them with each other without the lock.

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from embeddings import CachedEncoder, split_description
-from matching.index import ProfileMeta
 from matching.scoring import Kind
+from matching.types import ProfileMeta
 from matching.vectors import ProfileVectors
 from service.db.models import Phrase, Profile
 from service.schemas import ProfileFields

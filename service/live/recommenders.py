@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import CachedEncoder
-from matching.index import PhraseIndex, ProfileMeta
-from matching.lexical import LexicalModel
+from matching.index import PhraseIndex
+from matching.lexical import LexicalModel, LexicalStatistics
 from matching.ranker import LearnedRanker
 from matching.recommend import Recommender
 from matching.scoring import ScoringParams
 from matching.themes import Theme, ThemeTagger
+from matching.types import ProfileMeta
 from matching.vectors import ProfileVectors
 from service.live.places import place_of
 from service.live.profiles_text import ProfileText, many_profile_vectors
@@ -65,10 +66,11 @@ def build_recommender(
     params: ScoringParams = ScoringParams(),
     on_progress: Callable[[int, int], None] | None = None,
     ranker: LearnedRanker | None = None,
+    lexicon: LexicalStatistics | None = None,
 ) -> Recommender:
     """A recommender over a fixed set of profiles: what evaluation and the batch job score with."""
     entries = profile_entries(profiles, encoder, on_progress)
-    return recommender_over(profiles, entries, vector_width(entries, encoder), tagger, params, ranker)
+    return recommender_over(profiles, entries, vector_width(entries, encoder), tagger, params, ranker, lexicon)
 
 
 def profile_entries(
@@ -97,9 +99,12 @@ def recommender_over(
     tagger: ThemeTagger | None,
     params: ScoringParams = ScoringParams(),
     ranker: LearnedRanker | None = None,
+    lexicon: LexicalStatistics | None = None,
 ) -> Recommender:
-    """The recommender over profiles whose vectors are in hand; the index copies them."""
+    """The recommender over profiles whose vectors are in hand; the index copies them. Its TF-IDF
+    space is fitted on their texts, or is the one `lexicon` describes (a run's)."""
     index = PhraseIndex(dim=dim).bulk_load(entries)
-    lexical = LexicalModel().fit({p.id: p.whole_text for p in profiles})
+    texts = {p.id: p.whole_text for p in profiles}
+    lexical = LexicalModel().fit(texts) if lexicon is None else LexicalModel().with_statistics(lexicon, texts)
     places = {p.id: place_of(p) for p in profiles}
     return Recommender(index, lexical, tagger, params, ranker=ranker, places=places)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from scipy import sparse
 
 from matching.features import Place
-from matching.index import PhraseIndex, ProfileMeta
+from matching.index import PhraseIndex
 from matching.lexical import LexicalModel
 from matching.popularity import UsualScores
 from matching.recommend import Recommender
+from matching.types import ProfileMeta
 from matching.vectors import ProfileVectors
 from service.live.profiles_text import ProfileText
 

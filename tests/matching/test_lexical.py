@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matching.lexical import LexicalModel
+from matching.lexical import LexicalModel, LexicalStatistics
 
 CORPUS = {
     "tallinn": "Digital government services, m-voting and OASC minimal interoperability mechanisms for cities.",
@@ -163,3 +163,36 @@ def test_a_block_of_pairs_gives_each_query_its_own_cosines_to_the_bit_and_its_sh
         assert cosines[own].tobytes() == expected.tobytes()
         assert terms[own] == model.shared_terms_many(query, keys, top=3)
     assert model.pair_shared_terms(overlap, pairs[::-1][:3], top=2) == [t[:2] for t in terms[::-1][:3]]
+
+
+def test_a_space_taken_on_from_stored_statistics_scores_every_pair_to_the_bit_as_the_fit_did(model):
+    """The batch job fits; the live index takes its statistics on and scores the same texts alike."""
+    stats = model.statistics()
+    assert stats.n_fitted == len(CORPUS) and len(stats.terms) == len(stats.idf) == len(model.terms_)
+    taken = LexicalModel().with_statistics(stats, CORPUS)
+    keys = list(CORPUS)
+    assert (taken.matrix(keys) != model.matrix(keys)).nnz == 0
+    np.testing.assert_array_equal(taken.matrix(keys).indices, model.matrix(keys).indices)
+    for text in (QUERY, CORPUS["porto"], "m-voting OASC words the fit never saw"):
+        np.testing.assert_array_equal(
+            taken.similarity(taken.transform(text), keys), model.similarity(model.transform(text), keys)
+        )
+        assert [taken.shared_terms(taken.transform(text), k) for k in keys] == [
+            model.shared_terms(model.transform(text), k) for k in keys
+        ]
+    assert not taken.outgrown()  # it counts the texts the statistics were fitted on
+
+
+def test_a_fitted_row_is_the_row_of_its_text_transformed(model):
+    for key, text in CORPUS.items():
+        assert (model.row(key) != model.transform(text)).nnz == 0
+        np.testing.assert_array_equal(model.row(key).indices, model.transform(text).indices)
+
+
+def test_statistics_come_back_from_their_bytes_exactly(model):
+    stats = model.statistics()
+    back = LexicalStatistics.unpacked(stats.packed())
+    assert back.terms == stats.terms and back.n_fitted == stats.n_fitted
+    np.testing.assert_array_equal(back.idf, stats.idf)
+    empty = LexicalModel().fit({}).statistics()  # its one term is a NUL no text contains
+    assert LexicalStatistics.unpacked(empty.packed()).terms == empty.terms

@@ -21,7 +21,7 @@ from service.batch.launch import settings_environment
 from service.batch.recovery import fail_dead_runs
 from service.batch.run_lock import release_lock, take_lock
 from service.batch.runs import current_run
-from service.db.models import JobLock, Run, RunPhrases, RunSuggestion, utcnow
+from service.db.models import JobLock, Run, RunLexicon, RunPhrases, RunSuggestion, utcnow
 from service.errors import Conflict
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,11 +33,11 @@ def _run(app, report=None, **params) -> Run:
 
 
 def _rows(app, run_id: int) -> int:
-    """What the run stored: its suggestions and the phrases they quote."""
+    """What the run stored: its suggestions, the phrases they quote and its lexical statistics."""
     with app.state.sessions() as s:
         return sum(
             s.scalar(select(func.count()).select_from(model).where(model.run_id == run_id))
-            for model in (RunSuggestion, RunPhrases)
+            for model in (RunSuggestion, RunPhrases, RunLexicon)
         )
 
 

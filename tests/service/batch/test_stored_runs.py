@@ -50,22 +50,24 @@ def test_every_batch_served_list_is_the_one_the_run_scored_digit_for_digit(app, 
         assert s.scalar(select(func.count()).select_from(RunPhrases)) == len(DEMO["profiles"])
 
 
-def test_a_candidate_edited_after_the_run_is_quoted_as_the_run_scored_it(app, demo, keys, scored):
+def test_a_profile_edited_after_the_run_is_quoted_as_the_run_scored_it(app, demo, keys, scored):
+    """The run quotes its own copy of each profile's phrases: an asking profile edited since (served
+    from the run when asked for `source=batch`) still reads the phrases the run matched."""
     rerank(app.state.settings, app.state.sessions, RerankParams())
     shown = next(
         s
         for s in scored[("eindhoven", Kind.ORGANISATION.value)]
-        if any(m.direction == "forward" and m.match_role == "offer" for m in s.matches)
+        if any(m.direction == "forward" and m.need_role == "interest" for m in s.matches)
     )
-    quoted = next(m.match for m in shown.matches if m.direction == "forward" and m.match_role == "offer")
+    quoted = next(m.need for m in shown.matches if m.direction == "forward" and m.need_role == "interest")
     h = keys.auth("admin")
-    other = demo.get(f"/profiles/{shown.key}", headers=h).json()
-    body = {k: other[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests")}
-    body["offers"] = [o for o in other["offers"] if o != quoted] + ["a new offer nobody scored yet"]
-    assert demo.put(f"/profiles/{shown.key}", json=body, headers={**h, "If-Match": f'"{other["version"]}"'}).is_success
+    asking = demo.get("/profiles/eindhoven", headers=h).json()
+    body = {k: asking[k] for k in ("kind", "name", "country", "bloc", "org_type", "city", "description", "offers")}
+    body["interests"] = [i for i in asking["interests"] if i != quoted] + ["a new interest nobody scored yet"]
+    assert demo.put("/profiles/eindhoven", json=body, headers={**h, "If-Match": f'"{asking["version"]}"'}).is_success
     r = demo.get("/profiles/eindhoven/suggestions?source=batch&target=organisation", headers=h).json()
     item = next(i for i in r["items"] if i["id"] == shown.key)
-    assert quoted in {m["match"] for m in item["matches"]}
+    assert quoted in {m["need"] for m in item["matches"]}
     assert item["matches"] == [m.__dict__ for m in shown.matches]
 
 
