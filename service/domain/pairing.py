@@ -2,17 +2,18 @@
 
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matching.explain import explain
+from matching.explain import explain, need_best_cosines
 from matching.pairing import CohortScores, InvalidPairing, Pairing, PairingOptions, optimal_pairing
 from matching.recommend import Recommender
-from matching.scoring import Kind, direction_roles
+from matching.scoring import Kind, direction_roles, needs_mask
 from service.db.models import Cohort, Exclusion, Partnership
 from service.db.store import partner_pairs, upsert_partnership
 from service.domain.suggestions import theme_list
-from service.errors import FieldProblem, InvalidInput
+from service.errors import FieldProblem, InvalidInput, NotFound
 from service.live.index import LiveIndex
 from service.schemas import (
     AcceptOut,
@@ -32,7 +33,12 @@ __all__ = [
     "propose",
     "solve",
     "Proposal",
+    "ScoreGrid",
+    "UnservedInterest",
+    "CohortBoard",
+    "cohort_board",
     "pairing_view",
+    "pair_reasons",
     "accept_pairs",
 ]
 
@@ -42,6 +48,7 @@ class Proposal:
     cohort: Cohort
     pairing: Pairing
     explanations: dict[tuple[str, str], object]
+    scores: CohortScores
 
 
 def cohort_scores(recommender: Recommender, sides: dict[str, list[str]]) -> CohortScores:
@@ -124,8 +131,9 @@ def solve(
         forbidden=stored_forbidden + forbid,
         min_score=min_score,
     )
+    scores = cohort_scores(recommender, sides)
     try:
-        pairing = optimal_pairing(cohort_scores(recommender, sides), options)
+        pairing = optimal_pairing(scores, options)
     except InvalidPairing as exc:
         raise InvalidInput(str(exc)) from None
     roles = direction_roles(Kind.CITY, Kind.CITY)
@@ -139,7 +147,7 @@ def solve(
         )
         for p in pairing.pairs
     }
-    return Proposal(cohort=cohort, pairing=pairing, explanations=explanations)
+    return Proposal(cohort=cohort, pairing=pairing, explanations=explanations, scores=scores)
 
 
 def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -151,8 +159,60 @@ def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> PairingOut:
-    """The proposal as the API and the workspace (the board and its CSV) show it.
+@dataclass(frozen=True)
+class ScoreGrid:
+    """The scores of one side's members (rows) with another side's (columns), as the pairing weighs them."""
+
+    rows_side: str
+    cols_side: str
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    scores: tuple[tuple[float, ...], ...]  # scores[i][j]: rows[i] with cols[j]
+
+
+@dataclass(frozen=True)
+class UnservedInterest:
+    """An interest of a member that no member of the other sides serves closely: its best match
+    (the best weighted cosine with any of their phrases, as a forward match quotes it) is below
+    the similarity under which the engine calls a phrase pair "no close match"."""
+
+    city: str
+    interest: str
+    best: float
+    best_by: str | None  # the member whose phrase comes closest; None when the other sides have no phrase
+
+
+@dataclass(frozen=True)
+class CohortBoard:
+    """Everything the cohort board shows of one proposal: the proposal, every pair's score (one
+    grid per pair of sides), the pairs agreed for the cohort and those forbidden, and the
+    interests nobody on the other sides serves well."""
+
+    pairing: PairingOut
+    names: dict[str, str]
+    grids: list[ScoreGrid]
+    agreed: frozenset[frozenset[str]]
+    forbidden: frozenset[frozenset[str]]
+    unserved: list[UnservedInterest]
+    close_at: float  # the "no close match" similarity the unserved interests are below
+
+    @property
+    def proposed(self) -> frozenset[frozenset[str]]:
+        return frozenset(frozenset((p.a, p.b)) for p in self.pairing.pairs)
+
+    def score(self, a: str, b: str) -> float | None:
+        """The grid's score of `a` with `b`, either way round; None unless they are on different sides."""
+        for grid in self.grids:
+            if a in grid.rows and b in grid.cols:
+                return grid.scores[grid.rows.index(a)][grid.cols.index(b)]
+            if b in grid.rows and a in grid.cols:
+                return grid.scores[grid.rows.index(b)][grid.cols.index(a)]
+        return None
+
+
+def cohort_board(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> CohortBoard:
+    """The proposal with the score grids it was solved on, the agreed and forbidden pairs and the
+    cohort's unserved interests: what the workspace's board shows.
 
     Scored and solved on a snapshot of the members: the live index is locked only while their rows
     are copied, so no suggestion request or profile write waits for the solve. The answer is kept
@@ -185,10 +245,7 @@ def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
         forbid=[tuple(p) for p in options.forbid],
         min_score=options.min_score,
     )
-
-    def name(key: str) -> str:
-        return snapshot.texts[key].name
-
+    names = {m: snapshot.texts[m].name for m in members}
     pairs = []
     for p in proposal.pairing.pairs:
         why = proposal.explanations[(p.a, p.b)]
@@ -196,8 +253,8 @@ def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
             PairOut(
                 a=p.a,
                 b=p.b,
-                a_name=name(p.a),
-                b_name=name(p.b),
+                a_name=names[p.a],
+                b_name=names[p.b],
                 score=p.score,
                 locked=p.locked,
                 matches=[PhraseMatchOut(**m.__dict__) for m in why.matches],
@@ -210,7 +267,90 @@ def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
     ]
     regrets = [RegretOut(**r.__dict__) for r in proposal.pairing.regrets]
     out = PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
-    live.results.put(key, out)
+    ranker = snapshot.recommender.ranker
+    close_at = ranker.match_threshold if ranker is not None else 0.0
+    stored_locked, stored_forbidden = stored
+    board = CohortBoard(
+        pairing=out,
+        names=names,
+        grids=[_grid(proposal.scores, sa, sb) for sa, sb in proposal.scores.side_pairs],
+        agreed=frozenset(frozenset(p) for p in stored_locked),
+        forbidden=frozenset(frozenset(p) for p in stored_forbidden + [tuple(p) for p in options.forbid]),
+        unserved=_unserved(snapshot.recommender, sides, close_at),
+        close_at=close_at,
+    )
+    live.results.put(key, board)
+    return board
+
+
+def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> PairingOut:
+    """The proposal as the API and the board's CSV show it (`cohort_board`'s, kept the same way)."""
+    return cohort_board(session=session, live=live, cohort=cohort, options=options).pairing
+
+
+def pair_reasons(*, live: LiveIndex, board: CohortBoard, a: str, b: str) -> PairOut:
+    """One pair of a board's members from different sides, proposed or not, with the score its grid
+    shows and the reasons the board gives a proposed pair (the phrase pairs both ways, the themes)."""
+    score = board.score(a, b)
+    if score is None:
+        raise NotFound(f"{a!r} and {b!r} are not members of different sides of cohort {board.pairing.cohort!r}")
+    proposed = {frozenset((p.a, p.b)): p for p in board.pairing.pairs}.get(frozenset((a, b)))
+    recommender = live.snapshot([a, b]).recommender
+    why = explain(
+        recommender.index.vectors_of(a),
+        recommender.index.vectors_of(b),
+        direction_roles(Kind.CITY, Kind.CITY),
+        recommender.params,
+        recommender.tagger,
+    )
+    return PairOut(
+        a=a,
+        b=b,
+        a_name=board.names[a],
+        b_name=board.names[b],
+        score=score,
+        locked=proposed is not None and proposed.locked,
+        matches=[PhraseMatchOut(**m.__dict__) for m in why.matches],
+        shared_themes=theme_list(live, why.shared_themes),
+    )
+
+
+def _grid(scores: CohortScores, sa: str, sb: str) -> ScoreGrid:
+    block = scores.block(sa, sb)
+    return ScoreGrid(
+        rows_side=sa,
+        cols_side=sb,
+        rows=tuple(scores.sides[sa]),
+        cols=tuple(scores.sides[sb]),
+        scores=tuple(tuple(round(float(s), 6) for s in row) for row in block),
+    )
+
+
+def _unserved(recommender: Recommender, sides: dict[str, list[str]], close_at: float) -> list[UnservedInterest]:
+    """Each member's interests whose best match among the other sides' phrases is below `close_at`,
+    member by member in side order, the least served first."""
+    roles = direction_roles(Kind.CITY, Kind.CITY)
+    out = []
+    for side, members in sides.items():
+        others = [m for s, ms in sides.items() if s != side for m in ms]
+        vectors = [recommender.index.vectors_of(m) for m in others]
+        for city in members:
+            own = recommender.index.vectors_of(city)
+            needs = [own.texts[i] for i in np.flatnonzero(needs_mask(own.roles, roles.query_needs))]
+            served = need_best_cosines((Kind.CITY, Kind.CITY), own, vectors, recommender.params)
+            best = served.max(axis=1) if served.shape[1] else np.zeros(len(needs))
+            by = served.argmax(axis=1) if served.shape[1] else None
+            found = [
+                UnservedInterest(
+                    city=city,
+                    interest=need,
+                    best=round(float(best[i]), 4),
+                    best_by=others[int(by[i])] if by is not None else None,
+                )
+                for i, need in enumerate(needs)
+                if best[i] < close_at
+            ]
+            out += sorted(found, key=lambda u: (u.best, u.interest))
     return out
 
 

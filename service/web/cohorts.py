@@ -8,13 +8,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from matching.scoring import Kind
-from service.api.deps import CohortIdPath, SessionDep
+from service.api.deps import CohortIdPath, ProfileIdPath, SessionDep
 from service.db.models import Cohort
 from service.domain import cohorts
-from service.domain.pairing import accept_pairs, pairing_view
+from service.domain.pairing import CohortBoard, accept_pairs, cohort_board, pair_reasons, pairing_view
 from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.live.index import LiveIndex
-from service.schemas import PairingOut, PairingRequest
+from service.schemas import PairingRequest
 from service.web.deps import (
     FormViewerDep,
     LiveDep,
@@ -26,6 +26,7 @@ from service.web.deps import (
     redirect,
     render,
 )
+from service.web.heatmap import heatmap, mark_of
 from service.web.suggestions import WORDINGS
 
 router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_schema=False)
@@ -62,15 +63,46 @@ def pairing_options(request: Request) -> tuple[dict, PairingRequest | None, list
         return raw, None, validation_problems(exc.errors())
 
 
-def _proposal(
+def _board(
     db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest | None
-) -> tuple[PairingOut | None, str | None, list[FieldProblem]]:
+) -> tuple[CohortBoard | None, str | None, list[FieldProblem]]:
     if body is None:
         return None, None, []
     try:
-        return pairing_view(session=db, live=live, cohort=cohort, options=body), None, []
+        return cohort_board(session=db, live=live, cohort=cohort, options=body), None, []
     except TwinningError as exc:  # an impossible lock, a pair outside the cohort: shown on the board
         return None, exc.detail, exc.errors
+
+
+def _pictures(board: CohortBoard, cohort_id: str, query: str) -> list[dict]:
+    """Each pair of sides' heat map and its table: every cell links to its pair's reasons, a
+    proposed pair's card on the board, any other pair's own page (with the board's options)."""
+    cards = {frozenset((p.a, p.b)): f"#pair-{i}" for i, p in enumerate(board.pairing.pairs, start=1)}
+    suffix = f"?{query}" if query else ""
+
+    def href(a: str, b: str) -> str:
+        return cards.get(frozenset((a, b))) or f"/app/cohorts/{cohort_id}/pairs/{a}/{b}{suffix}"
+
+    def mark(a: str, b: str) -> str | None:
+        return mark_of(a, b, proposed=board.proposed, agreed=board.agreed, forbidden=board.forbidden)
+
+    return [
+        {
+            "grid": grid,
+            "svg": heatmap(
+                grid,
+                names=board.names,
+                proposed=board.proposed,
+                agreed=board.agreed,
+                forbidden=board.forbidden,
+                href=href,
+                id=f"heatmap-{n}",
+            ),
+            "href": href,
+            "mark": mark,
+        }
+        for n, grid in enumerate(board.grids, start=1)
+    ]
 
 
 @router.get("/{cohort_id}")
@@ -79,10 +111,11 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
     sides = cohort.sides()
     names = {m: profile_name(live, m) for members in sides.values() for m in members}
     raw, body, problems = pairing_options(request)
-    proposal, error = None, None
+    board, error = None, None
     if viewer.is_manager:
-        proposal, error, more = _proposal(db, live, cohort, body)
+        board, error, more = _board(db, live, cohort, body)
         problems += more
+    proposal = board.pairing if board else None
     regrets = {r.city: r for r in proposal.regrets} if proposal else {}
     query = request.url.query
     return render(
@@ -95,6 +128,8 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
         names=names,
         options=raw,
         proposal=proposal,
+        board=board,
+        pictures=_pictures(board, cohort_id, query) if board else [],
         regrets=regrets,
         pair_heads=WORDINGS[(Kind.CITY, Kind.CITY)].heads,
         error=error,
@@ -102,6 +137,37 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
         query=query,
         here=request.url.path + (f"?{query}" if query else ""),
         status=422 if (error or problems) else 200,
+    )
+
+
+@router.get("/{cohort_id}/pairs/{a}/{b}")
+def pair(
+    request: Request,
+    cohort_id: CohortIdPath,
+    a: ProfileIdPath,
+    b: ProfileIdPath,
+    db: SessionDep,
+    viewer: ViewerDep,
+    live: LiveDep,
+) -> Response:
+    """One pair of the board, proposed or not: the score its heat map shows and why."""
+    viewer.require_manager()
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
+    _, body, problems = pairing_options(request)
+    if body is None:
+        raise InvalidInput("the pairing options are not valid", problems)
+    board = cohort_board(session=db, live=live, cohort=cohort, options=body)
+    query = request.url.query
+    return render(
+        request,
+        "cohort_pair.html",
+        viewer,
+        nav="cohorts",
+        cohort=cohort,
+        pair=pair_reasons(live=live, board=board, a=a, b=b),
+        mark=mark_of(a, b, proposed=board.proposed, agreed=board.agreed, forbidden=board.forbidden),
+        heads=WORDINGS[(Kind.CITY, Kind.CITY)].heads(board.names[a], board.names[b]),
+        back=f"/app/cohorts/{cohort_id}" + (f"?{query}" if query else "") + "#heatmap-h",
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.auth import Role, create_key
@@ -117,9 +117,12 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def shot(page: Page, folder: Path, name: str, *, height: int | None = None) -> None:
-    """The whole page, or its top `height` pixels, as `folder`/`name`.png."""
+def shot(page: Page, folder: Path, name: str, *, height: int | None = None, of: Locator | None = None) -> None:
+    """The whole page, its top `height` pixels, or one element (`of`), as `folder`/`name`.png."""
     folder.mkdir(parents=True, exist_ok=True)
+    if of is not None:
+        of.screenshot(path=str(folder / f"{name}.png"))
+        return
     clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True, clip=clip)
 
@@ -340,3 +343,56 @@ def test_each_direction_says_what_its_matches_show(page: Page, live: Live, direc
     expect(page.get_by_label("Bloc")).to_have_attribute("placeholder", placeholder)
     glossary = page.locator("dl.glossary").first
     expect(glossary.locator("dt", has_text="backward").locator("xpath=following-sibling::dd[1]")).to_have_text(backward)
+
+
+def test_the_board_pictures_every_pair_and_the_interests_nobody_serves(page: Page, live: Live, shots: Path) -> None:
+    sign_in(page, live, live.manager)
+    page.goto(f"{live.url}/app/cohorts/{COHORT}")
+    picture = page.locator("section.picture")
+    svg = picture.locator("svg.heatmap[role=img]")
+    expect(svg).to_have_attribute("aria-labelledby", "heatmap-1-title heatmap-1-desc")
+    expect(svg.locator("#heatmap-1-title")).to_have_text("Scores of EU (rows) with KR (columns)")
+    cells = svg.locator("a.cell")
+    expect(cells).to_have_count(16)
+    # accepting the pairing turns its proposed pairs into agreed ones, marked apart
+    pairs = page.locator("li.pairing").count()
+    expect(svg.locator("a.cell.proposed, a.cell.agreed")).to_have_count(pairs)
+    page.get_by_role("button", name="Accept this pairing").click()
+    expect(page.get_by_role("status").filter(has_text=f"Accepted {pairs} pairs")).to_be_visible()
+    expect(svg.locator("a.cell.agreed")).to_have_count(pairs)
+    expect(svg.locator("a.cell.proposed")).to_have_count(0)
+    shot(page, shots, "heatmap", of=picture)
+
+    # an agreed pair's cell leads to its card on the board
+    agreed = svg.locator("a.cell.agreed").first
+    href = agreed.get_attribute("href")
+    assert re.fullmatch(r"#pair-\d", href), href
+    agreed.click()
+    expect(page).to_have_url(re.compile(f"{href}$"))
+    expect(page.locator(href)).to_be_in_viewport()
+    # any other pair's cell leads to its own page, with the cell's score and its reasons
+    other = svg.locator("a.cell:not(.agreed):not(.proposed)").first
+    a, b, score = other.get_attribute("data-a"), other.get_attribute("data-b"), other.locator("text").text_content()
+    other.click()
+    expect(page).to_have_url(f"{live.url}/app/cohorts/{COHORT}/pairs/{a}/{b}")
+    expect(page.locator(".score-value")).to_have_text(score)
+    expect(page.locator(".match-head").first).to_contain_text("asks for")
+    page.get_by_role("link", name="Back to the board").click()
+
+    # the same scores as a table, with the same links, for the keyboard and screen readers
+    page.locator("details.heatmap-table > summary").click()
+    table = page.locator("table.scores-table")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    expect(table.locator("tbody a")).to_have_count(16)
+    expect(table.locator("td.agreed .badge")).to_have_count(pairs)
+    assert_labelled(page)
+
+    # the interests no member of the other side serves closely
+    unserved = page.locator("section[aria-labelledby=unserved-h]")
+    expect(unserved.get_by_role("heading", name="Interests nobody on the other side serves well")).to_be_visible()
+    expect(unserved).to_contain_text("no close match")
+    expect(unserved.locator("tbody tr").first).to_be_visible()
+
+    # at 390 px the picture shrinks to the page: no sideways scroll
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
