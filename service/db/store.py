@@ -41,7 +41,7 @@ __all__ = [
     "profile_out",
     "import_bundle",
     "export_bundle",
-    "reference_problems",
+    "profile_kinds",
     "partner_ids",
     "excluded_ids",
     "cohort_id",
@@ -349,40 +349,6 @@ def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
     return row
 
 
-def reference_problems(session: Session, bundle: Bundle) -> list[FieldProblem]:
-    """Every reference in the bundle that names neither a profile in it nor one already stored."""
-    in_bundle = {p.id for p in bundle.profiles}
-    problems: list[FieldProblem] = []
-    seen: dict[str, int] = {}
-    for i, p in enumerate(bundle.profiles):
-        if p.id in seen:
-            problems.append(FieldProblem(f"/profiles/{i}/id", f"{p.id!r} repeats /profiles/{seen[p.id]}/id"))
-        seen.setdefault(p.id, i)
-
-    wanted: list[tuple[str, str]] = []
-    for i, p in enumerate(bundle.profiles):
-        if p.city:
-            wanted.append((f"/profiles/{i}/city", p.city))
-    for i, ps in enumerate(bundle.partnerships):
-        wanted += [(f"/partnerships/{i}/a", ps.a), (f"/partnerships/{i}/b", ps.b)]
-    for i, c in enumerate(bundle.cohorts):
-        for side, members in c.sides.items():
-            wanted += [(f"/cohorts/{i}/sides/{side}/{j}", m) for j, m in enumerate(members)]
-    for i, e in enumerate(bundle.exclusions):
-        wanted += [(f"/exclusions/{i}/profile", e.profile), (f"/exclusions/{i}/excluded", e.excluded)]
-        if e.profile == e.excluded:
-            problems.append(FieldProblem(f"/exclusions/{i}/excluded", "a profile cannot exclude itself"))
-
-    outside = {ref for _, ref in wanted if ref not in in_bundle}
-    stored = set(session.scalars(select(Profile.id).where(Profile.id.in_(outside)))) if outside else set()
-    problems += [
-        FieldProblem(ptr, f"no profile {ref!r} in the bundle or stored")
-        for ptr, ref in wanted
-        if ref not in in_bundle and ref not in stored
-    ]
-    return problems
-
-
 def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = None) -> tuple[ImportSummary, list[str]]:
     """Upsert everything in a validated bundle; returns the summary and the ids whose text changed."""
     created = updated = unchanged = 0
@@ -448,6 +414,14 @@ def export_bundle(session: Session) -> dict[str, Any]:
         "cohorts": cohorts,
         "exclusions": exclusions,
     }
+
+
+def profile_kinds(session: Session, ids: Iterable[str]) -> dict[str, str]:
+    """The stored profiles among `ids`, each with its kind."""
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {pid: kind for pid, kind in session.execute(select(Profile.id, Profile.kind).where(Profile.id.in_(ids)))}
 
 
 def profiles_by_ids(session: Session, ids: Iterable[str]) -> list[Profile]:

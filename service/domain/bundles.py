@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import store
+from service.domain.references import city_problems, cohort_problems, kept_kind_problems, pair_problems
 from service.errors import Conflict, FieldProblem, InvalidBundle, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import Bundle, ImportSummary, ProfileCreate
@@ -22,6 +23,7 @@ __all__ = [
     "parse_json_bytes",
     "parse_upload",
     "read_bundle_file",
+    "reference_problems",
     "import_bundle",
     "export_bundle",
     "CSV_COLUMNS",
@@ -113,16 +115,60 @@ def read_bundle_file(path: Path) -> Bundle:
     return parse_json_bytes(data)
 
 
+def reference_problems(*, session: Session, bundle: Bundle) -> list[FieldProblem]:
+    """Every repeated profile id, and every reference rule (`service.domain.references`) the bundle
+    breaks once it is stored: its references are checked against its own profiles and those stored
+    (a profile in the bundle counts as the bundle says), and a stored city it makes an organisation
+    against the stored profiles and cohorts the bundle leaves counting it as a city."""
+    problems: list[FieldProblem] = []
+    seen: dict[str, int] = {}
+    for i, p in enumerate(bundle.profiles):
+        if p.id in seen:
+            problems.append(FieldProblem(f"/profiles/{i}/id", f"{p.id!r} repeats /profiles/{seen[p.id]}/id"))
+        seen.setdefault(p.id, i)
+
+    in_bundle = {p.id: p.kind for p in bundle.profiles}
+    named = {p.city for p in bundle.profiles if p.city}
+    named |= {ref for ps in bundle.partnerships for ref in (ps.a, ps.b)}
+    named |= {ref for e in bundle.exclusions for ref in (e.profile, e.excluded)}
+    named |= {m for c in bundle.cohorts for members in c.sides.values() for m in members}
+    kinds = store.profile_kinds(session, named - in_bundle.keys()) | in_bundle
+
+    for i, p in enumerate(bundle.profiles):
+        problems += city_problems(at=f"/profiles/{i}/city", profile_id=p.id, city=p.city, kinds=kinds)
+    for i, ps in enumerate(bundle.partnerships):
+        problems += pair_problems(ends=((f"/partnerships/{i}/a", ps.a), (f"/partnerships/{i}/b", ps.b)), kinds=kinds)
+    for i, c in enumerate(bundle.cohorts):
+        problems += cohort_problems(at=f"/cohorts/{i}", sides=c.sides, kinds=kinds)
+    for i, e in enumerate(bundle.exclusions):
+        ends = ((f"/exclusions/{i}/profile", e.profile), (f"/exclusions/{i}/excluded", e.excluded))
+        problems += pair_problems(ends=ends, kinds=kinds)
+
+    # a stored city the bundle makes an organisation: what the bundle does not rewrite must not count it a city
+    stored = store.profile_kinds(session, [p.id for p in bundle.profiles if p.kind != "city"])
+    rewritten_cohorts = {store.cohort_id(c) for c in bundle.cohorts}
+    for i, p in enumerate(bundle.profiles):
+        if stored.get(p.id) == "city" and p.kind != "city":
+            problems += kept_kind_problems(
+                at=f"/profiles/{i}/kind",
+                profile_id=p.id,
+                kind=p.kind,
+                organisations=[o for o in store.organisations_in(session, p.id) if o not in in_bundle],
+                cohorts=[c for c in store.cohorts_with(session, p.id) if c not in rewritten_cohorts],
+            )
+    return problems
+
+
 def import_bundle(
     *, session: Session, live: LiveIndex | None, bundle: Bundle, accepted_by: str | None
 ) -> ImportSummary:
     """Check every reference, upsert everything in one transaction, then re-index the profiles whose text changed.
 
-    If any reference names a profile neither in the bundle nor stored, nothing is stored; if a
-    concurrent write stores one of the same new rows first, nothing is stored either (`Conflict`).
+    If any reference breaks a rule (`reference_problems`), nothing is stored; if a concurrent write
+    stores one of the same new rows first, nothing is stored either (`Conflict`).
     The CLI passes no `live`: it holds no index (a server builds its own at start).
     """
-    problems = store.reference_problems(session, bundle)
+    problems = reference_problems(session=session, bundle=bundle)
     if problems:
         raise InvalidBundle(f"the bundle has {len(problems)} problem(s); nothing was stored", problems)
     try:

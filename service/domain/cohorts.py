@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session
 
 from service.db import store
 from service.db.models import Cohort
-from service.errors import FieldProblem, InvalidInput
+from service.domain.references import require_cohort_members
 from service.schemas import CohortBody, CohortIn, CohortOut
 
 __all__ = ["cohort_out", "list_cohorts", "get_cohort", "save_cohort", "delete_cohort"]
@@ -25,12 +25,9 @@ def get_cohort(*, session: Session, cohort_id: str) -> Cohort:
 
 
 def save_cohort(*, session: Session, cohort_id: str, body: CohortBody) -> Cohort:
-    """Create or replace a cohort; every member must be a stored profile, or nothing is stored."""
-    members = [(side, i, m) for side, ms in body.sides.items() for i, m in enumerate(ms)]
-    known = {p.id for p in store.profiles_by_ids(session, [m for _, _, m in members])}
-    problems = [FieldProblem(f"/sides/{side}/{i}", f"no profile {m!r}") for side, i, m in members if m not in known]
-    if problems:
-        raise InvalidInput("the cohort names profiles that do not exist; nothing was stored", problems)
+    """Create or replace a cohort; every side needs a member and every member must be a stored city
+    profile, or nothing is stored (`InvalidInput`)."""
+    require_cohort_members(session, sides=body.sides)
     cohort = store.upsert_cohort(session, CohortIn(id=cohort_id, name=body.name, sides=body.sides))
     session.commit()
     return cohort

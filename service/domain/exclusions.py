@@ -17,7 +17,8 @@ from service.auth import Principal
 from service.db import store
 from service.db.models import Exclusion
 from service.domain.partnerships import commit_pair_decision
-from service.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from service.domain.references import require_pair
+from service.errors import Forbidden, NotFound
 from service.schemas import ExclusionOut
 
 __all__ = ["exclusion_out", "exclude", "list_exclusions", "delete_exclusion"]
@@ -47,9 +48,7 @@ def exclude(*, session: Session, principal: Principal, profile_id: str, other: s
     """Never suggest `other` to this profile or it to `other`, as the rules above say."""
     principal.require_reader_of(profile_id)
     store.get_profile(session, profile_id)
-    if other == profile_id:
-        raise InvalidInput("a profile cannot exclude itself", [FieldProblem("/excluded", "same as the profile")])
-    store.get_profile(session, other)
+    require_pair(session, profile_id=profile_id, other=other, at="/excluded")
     proposal = store.get_proposal(session, profile_id, other)
     if proposal is not None:
         session.delete(proposal)

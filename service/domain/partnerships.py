@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from service.auth import Principal
 from service.db import store
 from service.db.models import Partnership, PartnershipProposal
-from service.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from service.domain.references import require_pair
+from service.errors import Conflict, FieldProblem, Forbidden, NotFound
 from service.schemas import AcceptOut, PartnershipIn, PartnershipOut
 
 __all__ = [
@@ -46,9 +47,7 @@ def accept_suggestion(*, session: Session, principal: Principal, profile_id: str
     proposal; a manager records it agreed (undo: `delete_partnership`)."""
     principal.require_reader_of(profile_id)
     store.get_profile(session, profile_id)
-    store.get_profile(session, other)
-    if other == profile_id:
-        raise InvalidInput("a profile cannot partner itself", [FieldProblem("/other", "same as the profile")])
+    require_pair(session, profile_id=profile_id, other=other, at="/other")
     existing = store.get_partnership(session, profile_id, other)
     if principal.is_manager:
         row = store.upsert_partnership(session, PartnershipIn(a=profile_id, b=other), accepted_by=principal.label)

@@ -53,10 +53,12 @@ def list_profiles(
 def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:
     """Store a new profile and index it; an admin may create any, others only the profile they speak for.
 
-    An id already stored is `AlreadyExists`, and so is the later of two requests creating one id at once.
+    An id already stored is `AlreadyExists`, and so is the later of two requests creating one id at once;
+    a reference that breaks a rule of `service.domain.references` is `InvalidInput`.
     """
     if principal.role != Role.ADMIN:
         principal.require_writer_of(data.id)
+    references.require_profile_references(session, profile_id=data.id, data=data)
     try:
         profile = store.create_profile(session, data)
         session.commit()
@@ -76,8 +78,11 @@ def create_profile(*, session: Session, live: LiveIndex, principal: Principal, d
 def replace_profile(
     *, session: Session, live: LiveIndex, principal: Principal, profile_id: str, data: ProfileFields, version: int
 ) -> Profile:
-    """Replace every field of a profile still at `version` (else `VersionConflict`), and re-index it."""
+    """Replace every field of a profile still at `version` (else `VersionConflict`), and re-index it; a
+    reference that breaks a rule of `service.domain.references` is `InvalidInput`."""
     principal.require_writer_of(profile_id)
+    store.profile_at_version(session, profile_id, version)
+    references.require_profile_references(session, profile_id=profile_id, data=data)
     profile = store.replace_profile(session, profile_id, data, version)
     session.commit()
     live.profiles_changed([profile_id])
