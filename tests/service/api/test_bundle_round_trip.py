@@ -341,3 +341,12 @@ def test_every_state_the_api_reaches_exports_a_bundle_that_imports_again(app, cl
         )
     finally:
         copy_engine.dispose()
+
+
+def test_a_reference_error_is_a_problem_naming_the_field_and_the_value(client, keys):
+    admin = keys.auth("admin")
+    body = profile_body("fontys", "organisation", GHOST, [], [])
+    r = client.post("/profiles", json=body, headers=admin)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"] == [{"pointer": "/city", "detail": "no profile 'ghost'"}]
+    assert client.get("/bundles", headers=keys.auth("manager")).json()["profiles"] == []
