@@ -193,9 +193,12 @@ def _run(server: Server, secret: str, clock: Clock | None = None) -> tuple[dict,
         started = client.post("/jobs/rerank")
         if started.status_code != 202:
             raise RuntimeError(f"POST /jobs/rerank answered {started.status_code}: {started.text}")
-        job_url, nice = started.headers["Location"], set()
+        job_url, nice, shown = started.headers["Location"], set(), time.perf_counter()
         while (job := client.get(job_url).json())["state"] not in ("succeeded", "failed"):
             stage = (job.get("progress") or {}).get("stage")
+            if time.perf_counter() - shown > 30:
+                print(f"run {job['id']}: {job.get('progress')}", file=sys.stderr, flush=True)
+                shown = time.perf_counter()
             if clock is not None:
                 clock.stage = stage
             if stage == "scoring":
@@ -206,6 +209,18 @@ def _run(server: Server, secret: str, clock: Clock | None = None) -> tuple[dict,
                         pass
             time.sleep(0.25)
     return job, nice
+
+
+def _progress(records: list[Record], phase: str, span: float) -> None:
+    """A phase's figures as soon as it ends (on stderr), so a long measurement shows them before its table."""
+    rows = [r for r in records if r.phase == phase]
+    print(
+        f"{phase} ({span:.0f} s): live {_cell(rows, 'live')}, batch {_cell(rows, 'batch')} ms p50 / p99 "
+        f"(requests), edits acknowledged {sum(1 for r in rows if r.kind == 'edit' and r.status == 200)}, "
+        f"5xx {sum(1 for r in rows if r.status >= 500)}, load average {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -278,9 +293,11 @@ def measure(
         begin, used = time.perf_counter(), server.cpu_seconds()
         time.sleep(seconds)
         spans["idle"], cpu["idle"] = time.perf_counter() - begin, server.cpu_seconds() - used
+        _progress(records, "idle", spans["idle"])
         clock.phase, begin, used = "run", time.perf_counter(), server.cpu_seconds()
         job, run_nice = _run(server, secret, clock)
         spans["run"], cpu["run"] = time.perf_counter() - begin, server.cpu_seconds() - used
+        _progress(records, "run", spans["run"])
         clock.phase, clock.stage, begin, used = "after", None, time.perf_counter(), server.cpu_seconds()
         time.sleep(seconds)
         spans["after"], cpu["after"] = time.perf_counter() - begin, server.cpu_seconds() - used
