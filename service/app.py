@@ -2,6 +2,7 @@
 
 import gc
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
@@ -9,6 +10,7 @@ from threadpoolctl import threadpool_limits
 from service import web
 from service.api import bundles, cohorts, exclusions, health, profiles, runs, suggestions
 from service.api.limits import BodySizeLimit
+from service.api.openapi import openapi_document
 from service.db.engine import make_engine, make_sessionmaker, migrate
 from service.errors import install_error_handlers
 from service.live.index import LiveIndex
@@ -57,4 +59,5 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
         app.include_router(module.router)
     app.include_router(web.router)
     app.mount("/app/static", web.static_files(), name="web-static")
+    app.openapi = partial(openapi_document, app)
     return app

@@ -24,6 +24,7 @@ __all__ = [
     "Conflict",
     "Referenced",
     "problem_response",
+    "problems",
     "validation_problems",
     "install_error_handlers",
     "pointer",
@@ -125,6 +126,18 @@ def problem_response(
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problems(*errors: type[TwinningError]) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the problems it answers with, one entry per status (its errors' titles).
+
+    The problems its dependencies answer with (authentication, roles, If-Match) are added by
+    `service.api.openapi`, which also gives every error answer its problem+json content.
+    """
+    titles: dict[int, list[str]] = {}
+    for error in errors:
+        titles.setdefault(error.status, []).append(error.title)
+    return {status: {"description": "; ".join(dict.fromkeys(names))} for status, names in sorted(titles.items())}
 
 
 def validation_problems(errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()) -> list[FieldProblem]:

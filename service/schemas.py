@@ -1,11 +1,22 @@
 """Pydantic shapes of what crosses the API: profiles, bundles and their limits."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    WithJsonSchema,
+    WrapSerializer,
+    model_validator,
+)
 
 __all__ = [
     "ID_PATTERN",
@@ -53,6 +64,14 @@ __all__ = [
     "CandidateOut",
     "AcceptRequest",
     "AcceptOut",
+    "Timestamp",
+    "ProblemField",
+    "Problem",
+    "HealthOut",
+    "RunOut",
+    "RunDetail",
+    "RunList",
+    "RunDiff",
 ]
 
 ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
@@ -87,6 +106,20 @@ def row_number(text: str) -> int | None:
     return int(text)
 
 
+def _utc(moment: datetime) -> datetime:
+    """A stored moment in UTC: SQLite hands timestamps back without their zone, which was UTC when written."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc_out(moment: datetime, handler: SerializerFunctionWrapHandler) -> Any:
+    # also when written: answers are built with `model_construct`, which validates nothing
+    return handler(_utc(moment))
+
+
+# every timestamp the API answers with: RFC 3339 in UTC, whichever database stored it
+Timestamp = Annotated[datetime, AfterValidator(_utc), WrapSerializer(_utc_out)]
+
+
 def _one_line(text: str) -> str:
     """Names, phrases, search words: no control character at all, tabs and line breaks included."""
     if found := CONTROL.search(text):
@@ -115,7 +148,14 @@ def _clean_phrases(phrases: list[str]) -> list[str]:
     return out
 
 
-Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
+# the document lists the codes themselves, so a client (or a generated request) knows which exist
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
+Country = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_iso_country),
+    WithJsonSchema({"type": "string", "enum": COUNTRY_CODES, "description": "ISO 3166-1 alpha-2"}),
+]
 Bloc = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
@@ -138,6 +178,26 @@ Programme = Annotated[str, StringConstraints(max_length=200), AfterValidator(_on
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_free_text)]
 # a query parameter's words: a search, a filter
 QueryText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_one_line)]
+
+
+class ProblemField(BaseModel):
+    """One broken rule of a problem: where (a JSON pointer) and what."""
+
+    pointer: str = Field(description="e.g. `/interests/3`, `/query/against`, `/headers/If-Match`")
+    detail: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457, `application/problem+json`); some carry more members, e.g. `references`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="the path that was asked for")
+    errors: list[ProblemField] = Field(default_factory=list, description="every broken rule, where the input had any")
 
 
 class ProfileFields(BaseModel):
@@ -195,8 +255,8 @@ class ProfileOut(ProfileCreate):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ProfilePage(BaseModel):
@@ -292,6 +352,71 @@ class ImportSummary(BaseModel):
     exclusions: int
 
 
+class IndexStatus(BaseModel):
+    ready: bool = Field(description="false until the live index is built; suggestions wait for it")
+    profiles: int | None = None
+    model: str | None = Field(default=None, description="the encoder's model id")
+    ranker: str | None = Field(default=None, description="what ranks: the learned ranker or the hand-set blend")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    database: str = Field(description="the database's dialect: sqlite or postgresql")
+    index: IndexStatus
+
+
+class RunOut(BaseModel):
+    """A batch re-ranking; only a succeeded one is served. A run whose process could not start is failed."""
+
+    id: int
+    state: Literal["queued", "running", "succeeded", "failed"]
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    model_id: str
+    params: dict[str, Any]
+    counts: dict[str, Any]
+    progress: dict[str, Any]
+    error: str | None
+
+
+class RunDetail(RunOut):
+    previous: int | None = Field(description="the succeeded run before this one, if any")
+
+
+class RunList(BaseModel):
+    items: list[RunOut] = Field(description="newest first")
+
+
+class RankedOut(BaseModel):
+    id: str
+    rank: int
+    score: float
+
+
+class MovedOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    from_: int = Field(alias="from", description="its rank in the earlier run")
+    to: int = Field(description="its rank in this run")
+    score: float
+
+
+class RunChange(BaseModel):
+    profile: str
+    target: Kind
+    new: list[RankedOut]
+    dropped: list[RankedOut]
+    moved: list[MovedOut]
+
+
+class RunDiff(BaseModel):
+    run: int
+    against: int
+    profiles_changed: int
+    changes: list[RunChange] = Field(description="per profile and target: suggestions new, dropped and moved")
+
+
 class ScoreParts(BaseModel):
     dense: float = Field(description="semantic score: coverage, fused both ways for city pairings")
     lexical: float = Field(description="TF-IDF cosine of the two whole texts")
@@ -357,7 +482,7 @@ class SuggestionList(BaseModel):
     target: Kind
     source: Literal["live", "batch"] = "live"
     run_id: int | None = None
-    computed_at: datetime | None = None
+    computed_at: Timestamp | None = None
     items: list[SuggestionOut]
 
 
@@ -410,7 +535,7 @@ class ExclusionOut(BaseModel):
     excluded: str
     reason: str | None = Field(description="shown to its maker's side and to managers only")
     created_by: str | None = Field(description="the key that made it; shown to its maker's side and to managers only")
-    created_at: datetime
+    created_at: Timestamp
     maker: str | None = Field(description="the profile whose member made it; null if a manager did, or it is older")
     maker_role: Literal["member", "manager"] | None = Field(
         description="who made it; null: made before makers were recorded (only managers remove it)"
@@ -429,8 +554,8 @@ class PartnershipOut(BaseModel):
     programme: str | None
     themes: list[str]
     accepted_by: str | None
-    accepted_at: datetime | None
-    created_at: datetime
+    accepted_at: Timestamp | None
+    created_at: Timestamp
     held_by_managers: bool = Field(
         description="a programme's, a manager's or an imported partnership: only a manager may end it"
     )

@@ -5,7 +5,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import LiveDep, ManagerDep, SessionDep
 from service.domain import bundles
-from service.schemas import ImportSummary
+from service.errors import Conflict, InvalidBundle, problems
+from service.schemas import Bundle, ImportSummary
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])
 
@@ -13,6 +14,7 @@ router = APIRouter(prefix="/bundles", tags=["bundles"])
 @router.post(
     "",
     response_model=ImportSummary,
+    responses=problems(InvalidBundle, Conflict),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -35,6 +37,7 @@ async def import_bundle(request: Request, session: SessionDep, live: LiveDep, pr
     )
 
 
-@router.get("")
-def export_bundle(session: SessionDep, principal: ManagerDep) -> dict:
-    return bundles.export_bundle(session=session)
+@router.get("", response_model=Bundle)
+def export_bundle(session: SessionDep, principal: ManagerDep) -> Bundle:
+    """Everything stored, as one bundle that `POST /bundles` imports again unchanged."""
+    return Bundle.model_validate(bundles.export_bundle(session=session))

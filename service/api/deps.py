@@ -8,12 +8,22 @@ from sqlalchemy.orm import Session
 
 from service.auth import Principal, Role, principal_for_secret
 from service.domain.profiles import get_profile
-from service.errors import FieldProblem, InvalidInput, PreconditionRequired
+from service.errors import (
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    PreconditionRequired,
+    ProfileNotFound,
+    TwinningError,
+    VersionConflict,
+)
 from service.live.index import LiveIndex
 from service.schemas import ID_PATTERN, MAX_ROW_ID, row_number
 from service.settings import Settings
 
 __all__ = [
+    "DEPENDENCY_PROBLEMS",
     "AdminDep",
     "CohortIdPath",
     "IfMatchDep",
@@ -122,3 +132,15 @@ def get_if_match(
 
 
 IfMatchDep = Annotated[int, Depends(get_if_match)]
+
+
+# what each dependency answers on its own, whichever route uses it: the OpenAPI document lists them
+# (service.api.openapi), and get_if_match's If-Match is documented as required, since without it the
+# answer is 428; a stale one is 412, when the write compares versions
+DEPENDENCY_PROBLEMS: dict[object, tuple[type[TwinningError], ...]] = {
+    get_principal: (NotAuthenticated,),
+    get_manager: (Forbidden,),
+    get_admin: (Forbidden,),
+    get_profile_writer: (Forbidden,),
+    get_if_match: (ProfileNotFound, InvalidInput, VersionConflict, PreconditionRequired),
+}

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from service.api.deps import IfMatchDep, LiveDep, PrincipalDep, ProfileIdPath, ProfileWriterDep, SessionDep, SettingsDep
 from service.domain import profiles
-from service.errors import FieldProblem, InvalidInput
+from service.errors import AlreadyExists, FieldProblem, Forbidden, InvalidInput, ProfileNotFound, problems
 from service.schemas import (
     ID_PATTERN,
     ProfileCreate,
@@ -27,7 +27,9 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProfileOut)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ProfileOut, responses=problems(Forbidden, AlreadyExists)
+)
 def create_profile(
     body: ProfileCreate, session: SessionDep, live: LiveDep, principal: PrincipalDep, response: Response
 ) -> ProfileOut:
@@ -59,7 +61,7 @@ def list_profiles(
     return ProfilePage(items=[profiles.profile_out(p) for p in rows], next_cursor=next_cursor, total=total)
 
 
-@router.get("/{profile_id}", response_model=ProfileOut)
+@router.get("/{profile_id}", response_model=ProfileOut, responses=problems(ProfileNotFound))
 def read_profile(
     profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ProfileOut:
@@ -68,7 +70,7 @@ def read_profile(
     return profiles.profile_out(profile)
 
 
-@router.put("/{profile_id}", response_model=ProfileOut)
+@router.put("/{profile_id}", response_model=ProfileOut, responses=problems(InvalidInput))
 def replace_profile(
     profile_id: ProfileIdPath,
     body: ProfileReplace,

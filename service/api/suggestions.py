@@ -7,13 +7,18 @@ from fastapi import APIRouter, Query, Response, status
 from matching.scoring import Kind
 from service.api.deps import LiveDep, ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
 from service.domain import partnerships, suggestions
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound, ProfileNotFound, problems
 from service.live.index import SuggestionRequest
 from service.schemas import AcceptOut, AdhocQuery, Bloc, CountryFilter, OrgType, PartnershipOut, Scope, SuggestionList
 
 router = APIRouter(tags=["suggestions"])
 
 
-@router.get("/profiles/{profile_id}/suggestions", response_model=SuggestionList)
+@router.get(
+    "/profiles/{profile_id}/suggestions",
+    response_model=SuggestionList,
+    responses=problems(Forbidden, ProfileNotFound, NotFound, InvalidInput),
+)
 def profile_suggestions(
     profile_id: ProfileIdPath,
     session: SessionDep,
@@ -68,7 +73,13 @@ def query_suggestions(body: AdhocQuery, live: LiveDep, principal: ManagerDep) ->
 @router.post(
     "/profiles/{profile_id}/suggestions/{other}/accept",
     response_model=AcceptOut,
-    responses={409: {"description": "a member proposed across an exclusion between the two"}},
+    responses=problems(Forbidden, ProfileNotFound, InvalidInput)
+    | {
+        409: {
+            "description": "a member proposed across an exclusion between the two, or another decision on "
+            "the pair came first"
+        }
+    },
 )
 def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> AcceptOut:
     """Accept a suggestion. A member's accept proposes a partnership (`state: proposed`) until the other side
@@ -77,13 +88,21 @@ def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep,
     return partnerships.accept_suggestion(session=session, principal=principal, profile_id=profile_id, other=other)
 
 
-@router.get("/profiles/{profile_id}/partnerships", response_model=list[PartnershipOut])
+@router.get(
+    "/profiles/{profile_id}/partnerships",
+    response_model=list[PartnershipOut],
+    responses=problems(Forbidden, ProfileNotFound),
+)
 def list_partnerships(profile_id: ProfileIdPath, session: SessionDep, principal: PrincipalDep) -> list[PartnershipOut]:
     """A profile's agreed partnerships, then its proposals: sent ones, and those waiting for its answer."""
     return partnerships.list_partnerships(session=session, principal=principal, profile_id=profile_id)
 
 
-@router.delete("/profiles/{profile_id}/partnerships/{other}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/profiles/{profile_id}/partnerships/{other}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(Forbidden, NotFound, Conflict),
+)
 def delete_partnership(
     profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep, principal: PrincipalDep
 ) -> Response:
