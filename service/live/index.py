@@ -206,8 +206,10 @@ class LiveIndex:
         Until it is done, and for runs stored without statistics, the index scores with its own; once
         writes outgrow the run's statistics (see `LexicalModel.outgrown`) it refits its own again.
         """
+        if run_id is None or run_id == self.lexicon_run:  # every request asks: answered without the lock
+            return
         with self.mutex:
-            if run_id is None or run_id == self.lexicon_run or self.recommender is None:
+            if run_id == self.lexicon_run or self.recommender is None:
                 return
             if self._following is None or not self._following.is_alive():
                 self._following = threading.Thread(
