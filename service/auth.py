@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from service.db.models import ApiKey
 from service.errors import Forbidden, InvalidInput, NotAuthenticated
 
-__all__ = ["Role", "Principal", "create_key", "principal_for_secret", "hash_secret"]
+__all__ = ["Role", "Principal", "create_key", "principal_for_secret", "principal_for_key_id", "hash_secret"]
 
 
 class Role(StrEnum):
@@ -76,9 +76,18 @@ def create_key(
 
 
 def principal_for_secret(session: Session, secret: str | None) -> Principal:
+    """Who sends this secret (an API request's bearer token, a sign-in); a revoked key is refused."""
     if not secret:
         raise NotAuthenticated("send an API key as `Authorization: Bearer <key>`")
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))
+    return _principal(session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret))))
+
+
+def principal_for_key_id(session: Session, key_id: int) -> Principal:
+    """Who a workspace session speaks for: the key it was opened with, read anew, so revoking it ends the session."""
+    return _principal(session.get(ApiKey, key_id, populate_existing=True))
+
+
+def _principal(key: ApiKey | None) -> Principal:
     if key is None or key.revoked_at is not None:
         raise NotAuthenticated("the API key is not valid")
     return Principal(key_id=key.id, role=Role(key.role), profile_id=key.profile_id, name=key.name)

@@ -95,6 +95,58 @@ def keys_create(
     typer.echo(secret)
 
 
+@keys_app.command("list")
+def keys_list(
+    active: Annotated[bool, typer.Option("--active", help="leave revoked keys out")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON lines instead of a table")] = False,
+) -> None:
+    """List the keys (never their secrets): id, prefix, role, label, profile, created, revoked."""
+    from service.db.engine import session_scope
+    from service.domain import keys
+
+    with session_scope(_sessions()) as session:
+        rows = [keys.key_out(key) for key in keys.list_keys(session=session, include_revoked=not active)]
+    if as_json:
+        for row in rows:
+            typer.echo(row.model_dump_json())
+        return
+    table = [("id", "prefix", "role", "label", "profile", "created", "revoked")] + [
+        (
+            str(k.id),
+            k.prefix,
+            k.role,
+            k.label,
+            k.profile_id or "-",
+            k.created_at.strftime("%Y-%m-%d %H:%M"),
+            k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "-",
+        )
+        for k in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the key's id or prefix (as `twinning keys list` shows them)")],
+) -> None:
+    """Revoke a key: every request with it is refused at once, and its workspace sessions end."""
+    from service.db.engine import session_scope
+    from service.domain import keys
+    from service.errors import TwinningError
+
+    try:
+        with session_scope(_sessions()) as session:
+            found = keys.find_key(session=session, reference=key)
+            already = found.revoked_at is not None
+            revoked = keys.key_out(keys.revoke_key(session=session, key=found))
+    except TwinningError as exc:
+        _fail(exc)
+    state = "was already revoked" if already else "revoked"
+    typer.echo(f"key {revoked.id} ({revoked.prefix}, {revoked.role}, {revoked.label}) {state}")
+
+
 @app.command()
 def demo(
     bundle: Annotated[Path | None, typer.Option(help="bundle to load; default the World Cities EU-Korea demo")] = None,

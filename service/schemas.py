@@ -72,6 +72,9 @@ __all__ = [
     "RunDetail",
     "RunList",
     "RunDiff",
+    "KeyCreate",
+    "KeyOut",
+    "KeyCreated",
 ]
 
 ID_PATTERN = r"^[a-z0-9._-]{1,64}$"
@@ -654,3 +657,30 @@ class AcceptOut(BaseModel):
         default="agreed", description="proposed: a member's accept waits for the other side or a manager to confirm it"
     )
     waiting_for: str | None = Field(default=None, description="for a proposal: the side whose answer it waits for")
+
+
+class KeyCreate(BaseModel):
+    """A new API key: a member key speaks for one profile (which may be created later, with the key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "manager", "member"]
+    profile_id: ProfileId | None = Field(default=None, description="the profile a member key speaks for")
+    name: Name | None = Field(default=None, description="who holds the key; pair decisions record it")
+
+
+class KeyOut(BaseModel):
+    """An API key as an admin sees it: never its secret, only the first characters to recognise it by."""
+
+    id: int
+    role: Literal["admin", "manager", "member"]
+    name: str | None
+    label: str = Field(description="what pair decisions record of the key: its name, or key-<id>")
+    profile_id: str | None = Field(description="the profile a member key speaks for")
+    prefix: str = Field(description="the secret's first characters, e.g. `tw_Ab3dE9x`")
+    created_at: Timestamp
+    revoked_at: Timestamp | None = Field(description="when it was revoked; a revoked key is refused everywhere")
+
+
+class KeyCreated(KeyOut):
+    secret: str = Field(description="the key itself: shown in this answer only, never stored nor shown again")

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     blas_threads: int = Field(default=1, ge=1)  # per server process: its products are small (see create_app)
     ranker: Path | None = None  # the learned ranker's weights; default: data_dir / ranker.json
     handset: bool = False  # score with the hand-set blend even where learned weights exist
+    # a workspace session ends after this long unused, and this long after sign-in whatever happens
+    session_idle_seconds: float = Field(default=8 * 3600, gt=0)
+    session_max_seconds: float = Field(default=24 * 3600, gt=0)
+    # failed workspace sign-ins a client address may make in the sliding window before it waits (429)
+    sign_in_attempts: int = Field(default=10, ge=1)
+    sign_in_window_seconds: float = Field(default=300, gt=0)
 
     @property
     def themes_path(self) -> Path:

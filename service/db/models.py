@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
@@ -30,6 +31,9 @@ __all__ = [
     "CohortMember",
     "Exclusion",
     "ApiKey",
+    "WorkspaceSession",
+    "WorkspaceFlash",
+    "SignInAttempt",
     "CachedVector",
     "Run",
     "RunSuggestion",
@@ -209,6 +213,44 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkspaceSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row only its SHA-256 and the key it opened with.
+
+    `expires_at` is the sooner of the idle limit after `last_seen_at` and the absolute limit after
+    `created_at`; a session past it is refused and deleted. It dies with its key's row.
+    """
+
+    __tablename__ = "workspace_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WorkspaceFlash(Base):
+    """A one-time message waiting for a session's next page (a row each, so two tabs never lose one)."""
+
+    __tablename__ = "workspace_flashes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workspace_sessions.id", ondelete="CASCADE"), index=True)
+    message: Mapped[dict] = mapped_column(JSON)
+
+
+class SignInAttempt(Base):
+    """A workspace sign-in that failed (or is under way), by client address: the rate limit counts them."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_client_attempted_at", "client", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class CachedVector(Base):

@@ -20,13 +20,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import LiveDep, SessionDep, SettingsDep
-from service.auth import Principal, Role, principal_for_secret
+from service.auth import Principal, Role, principal_for_key_id
 from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError, validation_problems
 from service.live.index import LiveIndex
 from service.web.highlight import mark_shared
 from service.web.sessions import SESSION_COOKIE, Flash, SessionStore, WebSession
+from service.web.sign_in_limit import SignInLimit
 
 __all__ = [
     "PageRoute",
@@ -41,6 +43,7 @@ __all__ = [
     "profile_name",
     "local_path",
     "session_store",
+    "sign_in_limit",
     "templates",
 ]
 
@@ -83,13 +86,29 @@ _store_lock = threading.Lock()
 
 
 def session_store(request: Request) -> SessionStore:
-    """The app's session store, made on first use (a restart signs everyone out)."""
+    """The app's session store, made on first use; the sessions themselves live in the database."""
     state = request.app.state
     with _store_lock:
         store = getattr(state, "web_sessions", None)
         if store is None:
-            store = state.web_sessions = SessionStore()
+            settings = state.settings
+            store = state.web_sessions = SessionStore(
+                state.sessions, idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds
+            )
     return store
+
+
+def sign_in_limit(request: Request) -> SignInLimit:
+    """The app's sign-in rate limit, made on first use; the attempts it counts live in the database."""
+    state = request.app.state
+    with _store_lock:
+        limit = getattr(state, "sign_in_limit", None)
+        if limit is None:
+            settings = state.settings
+            limit = state.sign_in_limit = SignInLimit(
+                state.sessions, attempts=settings.sign_in_attempts, window_seconds=settings.sign_in_window_seconds
+            )
+    return limit
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,7 @@ class Viewer:
         return self._allowed(lambda: self.principal.require_writer_of(profile_id))
 
     def flash(self, text: str, kind: str = "success", **undo: Any) -> None:
-        self.session.flashes.append(Flash(text=text, kind=kind, **undo))
+        self.session.add_flash(Flash(text=text, kind=kind, **undo))
 
     @staticmethod
     def _allowed(check: Callable[[], None]) -> bool:
@@ -131,13 +150,15 @@ class Viewer:
 
 
 def get_viewer(request: Request, db: SessionDep) -> Viewer:
-    web = session_store(request).get(request.cookies.get(SESSION_COOKIE))
+    store = session_store(request)
+    web = store.get(request.cookies.get(SESSION_COOKIE))
     if web is None:
         raise NotAuthenticated("sign in to continue")
     try:
-        principal = principal_for_secret(db, web.secret)
+        # the key's row, read on every request: a revoked key's sessions end at once, in every process
+        principal = principal_for_key_id(db, web.key_id)
     except NotAuthenticated:
-        session_store(request).close(web.token)  # the key was revoked
+        store.close(web.token)
         raise
     request.state.principal = principal  # what service.api.deps.get_principal reads
     viewer = request.state.viewer = Viewer(principal=principal, session=web)
@@ -165,7 +186,7 @@ def render(
     """A whole page; one-time messages waiting in the session are shown on it and dropped."""
     flashes: list[Flash] = []
     if viewer is not None:
-        flashes, viewer.session.flashes = viewer.session.flashes, []
+        flashes = viewer.session.take_flashes()
         own = viewer.principal.profile_id
         if own and context.get("nav") == "profiles" and request.url.path.split("/")[3:4] == [own]:
             context["nav"] = "mine"
@@ -212,7 +233,7 @@ class PageRoute(APIRoute):
 
         async def page(request: Request) -> Response:
             try:
-                return await handle(request)
+                response = await handle(request)
             except NotAuthenticated:
                 target = "/app/login"
                 if request.method == "GET" and request.url.path != "/app/login":
@@ -223,10 +244,17 @@ class PageRoute(APIRoute):
                     response.delete_cookie(SESSION_COOKIE, path="/app")
                 return response
             except TwinningError as exc:
-                return _error_page(request, exc.status, exc.title, exc.detail, exc.errors)
+                response = _error_page(request, exc.status, exc.title, exc.detail, exc.errors)
             except RequestValidationError as exc:
                 problems = validation_problems(list(exc.errors()))
-                return _error_page(request, 422, "Invalid input", "some values in the address are not valid", problems)
+                response = _error_page(
+                    request, 422, "Invalid input", "some values in the address are not valid", problems
+                )
+            # before the answer leaves: a message queued for the page after a redirect is stored by then
+            viewer = getattr(request.state, "viewer", None)
+            if viewer is not None and viewer.session.changed:
+                await run_in_threadpool(session_store(request).save, viewer.session)
+            return response
 
         return page
 
