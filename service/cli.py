@@ -23,6 +23,19 @@ def _sessions(idle_in_transaction_timeout: float | None = None):
     return make_sessionmaker(engine)
 
 
+def _operator():
+    """Who the CLI acts as: whoever runs it on the server's machine administers the service."""
+    from service.auth import Principal, Role
+
+    return Principal(key_id=0, role=Role.ADMIN, profile_id=None, name="operator (CLI)")
+
+
+def _source_line(listed) -> str:
+    if listed.source == "batch":
+        return f"from run {listed.run_id}, computed {listed.computed_at:%Y-%m-%d %H:%M} UTC (fresh: scored live since)"
+    return "scored live"
+
+
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=2)
@@ -191,9 +204,10 @@ def suggest(
     include_partners: Annotated[bool, typer.Option(help="also suggest known partners")] = False,
     scope: Annotated[str, typer.Option(help="organisations: local (the asking city's own), national or any")] = "any",
 ) -> None:
-    """Print a profile's suggestions as a table, with the best matched phrase pair of each and its reasons."""
+    """Print a profile's suggestions as a table, with the best matched phrase pair of each and its reasons:
+    what the API answers (the current run's list when it is newer than the profile, else scored live)."""
     from matching.scoring import Kind
-    from service.domain.reasons import reasons
+    from service.domain.suggestions import suggestions_for
     from service.errors import TwinningError
     from service.live.index import LiveIndex, SuggestionRequest
 
@@ -205,36 +219,37 @@ def suggest(
         live.start()
         with sessions() as session:
             request = SuggestionRequest(Kind(target), k, bloc, country, org_type, diversity, include_partners, scope)
-            found = live.suggest_for(session, profile_id, request)
+            listed = suggestions_for(
+                session=session, live=live, principal=_operator(), profile_id=profile_id, ask=request
+            )
     except (TwinningError, ValueError) as exc:
         _fail(exc)
     rows, notes = [], []
-    asking = live.profile_text(profile_id)
-    for rank, s in enumerate(found, start=1):
-        text = live.profile_text(s.key)
-        best = next((m for m in s.matches if m.close), None)
+    for item in listed.items:
+        best = next((m for m in item.matches if m.close), None)
         why = f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else "no close match"
-        back = "" if s.backward is None else f"{s.backward:.3f}"
+        back = "" if item.parts.backward is None else f"{item.parts.backward:.3f}"
         rows.append(
             [
-                str(rank),
-                s.key,
-                text.name,
-                text.bloc,
-                f"{s.score:.3f}",
-                f"{s.forward:.3f}",
+                str(item.rank),
+                item.id,
+                item.name,
+                item.bloc,
+                f"{item.score:.3f}",
+                f"{item.parts.forward:.3f}",
                 back,
-                f"{s.lexical:.3f}",
-                ", ".join(s.shared_themes[:3]),
+                f"{item.parts.lexical:.3f}",
+                ", ".join(t.label for t in item.shared_themes[:3]),
                 why,
             ]
         )
-        notes.append(f"{rank}. {text.name}: " + "; ".join(reasons(live, asking, s)))
+        notes.append(f"{item.rank}. {item.name}: " + "; ".join(item.reasons))
     typer.echo(
         _table(["#", "id", "name", "bloc", "score", "fwd", "back", "lex", "themes", "best matched phrases"], rows)
     )
     if notes:
         typer.echo("\nwhy:\n" + "\n".join(notes))
+    typer.echo(f"\n{_source_line(listed)}")
 
 
 def _evaluation_inputs(settings, encoder, tagger, bundle: Path | None = None):
@@ -525,56 +540,62 @@ def pair(
     ] = 0.0,
     ignore_partnerships: Annotated[bool, typer.Option(help="pair from scratch, ignoring known partnerships")] = False,
 ) -> None:
-    """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired."""
+    """Pair a whole cohort at once and print the proposal, each city's regret and the unpaired: what the
+    API's `POST /cohorts/{id}/pairing` answers."""
+    from pydantic import ValidationError
+
     from service.domain.cohorts import get_cohort
-    from service.domain.pairing import propose
+    from service.domain.pairing import pairing_view
     from service.errors import TwinningError
     from service.live.index import LiveIndex
-    from service.schemas import row_number
+    from service.schemas import PairingRequest, row_number
 
     caps = {}
     for a, n in _pair_option(capacity or [], "--capacity"):
         if (count := row_number(n)) is None:
             raise typer.BadParameter(f"--capacity takes ID=N with N a whole number, not {a}={n}")
         caps[a] = count
+    try:
+        options = PairingRequest(
+            capacity=caps,
+            lock=[list(p) for p in _pair_option(lock or [], "--lock")],
+            forbid=[list(p) for p in _pair_option(forbid or [], "--forbid")],
+            min_score=min_score,
+            partnerships="ignore" if ignore_partnerships else "auto",
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise typer.BadParameter(f"{where}: {problem['msg']} (got {problem.get('input')!r})") from None
     sessions = _sessions()
     live = LiveIndex(settings=get_settings(), sessions=sessions)
     try:
         live.start()
         with sessions() as session:
-            proposal = propose(
-                session,
-                live.recommender_ready(),
-                get_cohort(session=session, cohort_id=cohort),
-                capacity=caps,
-                lock=_pair_option(lock or [], "--lock"),
-                forbid=_pair_option(forbid or [], "--forbid"),
-                min_score=min_score,
-                use_partnerships=not ignore_partnerships,
+            proposal = pairing_view(
+                session=session, live=live, cohort=get_cohort(session=session, cohort_id=cohort), options=options
             )
     except TwinningError as exc:
         _fail(exc)
-    result = proposal.pairing
     rows = []
-    for p in result.pairs:
-        why = proposal.explanations[(p.a, p.b)]
-        best = why.matches[0] if why.matches else None
+    for p in proposal.pairs:
+        best = p.matches[0] if p.matches else None
         rows.append(
             [
                 p.a,
                 p.b,
                 f"{p.score:.3f}",
                 "yes" if p.locked else "",
-                ", ".join(why.shared_themes[:3]),
+                ", ".join(t.label for t in p.shared_themes[:3]),
                 f"{best.need} ↔ {best.match} ({best.similarity:.2f})" if best else "",
             ]
         )
     typer.echo(_table(["a", "b", "score", "locked", "themes", "best matched phrases"], rows))
-    typer.echo(f"\ntotal {result.total:.3f} over {len(result.pairs)} pairs")
-    if result.regrets:
+    typer.echo(f"\ntotal {proposal.total:.3f} over {len(proposal.pairs)} pairs")
+    if proposal.regrets:
         typer.echo("\nregret (own best candidate went elsewhere):")
-        for r in result.regrets:
+        for r in proposal.regrets:
             typer.echo(f"  {r.city}: best {r.best} ({r.best_score:.3f}), +{r.gap:.3f} over its own; {r.reason}")
-    for city in result.unpaired:
-        options = ", ".join(f"{o} ({s:.3f})" for o, s in result.options.get(city, []))
-        typer.echo(f"unpaired {city}: best options {options}")
+    for city in proposal.unpaired:
+        options_text = ", ".join(f"{o.id} ({o.score:.3f})" for o in city.best_options)
+        typer.echo(f"unpaired {city.id}: best options {options_text}")

@@ -60,7 +60,12 @@ def test_suggest_prints_a_table(env):
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["#", "id", "name"]
     assert "philips-lighting" in r.stdout
+    assert "why:" in r.stdout and r.stdout.rstrip().endswith("scored live")
     assert runner.invoke(app, ["suggest", "nobody"]).exit_code == 2
+    # as the API answers: the current run's list once a run is newer than the profile
+    assert runner.invoke(app, ["rerank", "--quiet"]).exit_code == 0
+    batch = runner.invoke(app, ["suggest", "eindhoven", "--target", "organisation", "--k", "3"])
+    assert batch.exit_code == 0 and "from run 1" in batch.stdout.splitlines()[-1]
 
 
 def test_eval_json_shape(env):
