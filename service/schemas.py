@@ -2,7 +2,7 @@
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import (
@@ -17,6 +17,8 @@ from pydantic import (
     WrapSerializer,
     model_validator,
 )
+
+from matching.types import KINDS, ORG_TYPES
 
 __all__ = [
     "ID_PATTERN",
@@ -89,9 +91,9 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 ProfileId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Kind = Literal["city", "organisation"]
-OrgType = Literal["company", "university", "research_centre", "public_agency", "ngo", "network", "other"]
-ORG_TYPES: tuple[str, ...] = get_args(OrgType)
+# the core's vocabulary (`matching.types`) as the API spells it: the same values, validated and sent as strings
+Kind = Literal[KINDS]
+OrgType = Literal[ORG_TYPES]
 # who an organisation suggestion may be: the asking city's own, its country's, or any
 Scope = Literal["local", "national", "any"]
 

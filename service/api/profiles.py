@@ -10,6 +10,10 @@ from service.domain import profiles
 from service.errors import AlreadyExists, FieldProblem, Forbidden, InvalidInput, ProfileNotFound, problems
 from service.schemas import (
     ID_PATTERN,
+    Bloc,
+    CountryFilter,
+    Kind,
+    OrgType,
     ProfileCreate,
     ProfileDeleted,
     ProfileFields,
@@ -44,12 +48,10 @@ def list_profiles(
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    kind: Annotated[str | None, Query(pattern="^(city|organisation)$")] = None,
-    bloc: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
-    country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
-    org_type: Annotated[
-        str | None, Query(pattern="^(company|university|research_centre|public_agency|ngo|network|other)$")
-    ] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+    bloc: Annotated[Bloc | None, Query()] = None,
+    country: Annotated[CountryFilter | None, Query()] = None,
+    org_type: Annotated[OrgType | None, Query()] = None,
     q: Annotated[QueryText | None, Query(description="text search in name, description and phrases")] = None,
     cursor: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
