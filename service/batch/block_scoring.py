@@ -123,7 +123,7 @@ def block_items(
     return sorted(items, key=lambda item: (item.presence_key, item.kind, item.key))
 
 
-Scored = tuple[list[BlockItem], list[Row]]
+ScoredBlock = tuple[list[BlockItem], list[Row]]  # a block and the rows it stores
 _forked_scorer: BatchScorer | None = None  # what a forked worker scores with: inherited, never pickled
 
 
@@ -136,7 +136,9 @@ def _score_forked(job: tuple[list[BlockItem], int, int]) -> list[Row]:
     return block_rows(_forked_scorer, block, k, run_id)
 
 
-def scored_blocks(scorer: BatchScorer, items: list[BlockItem], params: RerankParams, run_id: int) -> Iterator[Scored]:
+def scored_blocks(
+    scorer: BatchScorer, items: list[BlockItem], params: RerankParams, run_id: int
+) -> Iterator[ScoredBlock]:
     """Blocks of items with their suggestions as rows, as they finish: here, in forked workers or on Dask.
 
     Blocks never mix presence keys (see `BlockItem.presence_key`), so each phase's presence matrix
@@ -194,7 +196,7 @@ def _one_blas_thread() -> None:
 
 def _dask_blocks(
     scorer: BatchScorer, blocks: list[list[BlockItem]], params: RerankParams, run_id: int
-) -> Iterator[Scored]:
+) -> Iterator[ScoredBlock]:
     from distributed import Client, as_completed
 
     with Client(params.dask_address) as client:
