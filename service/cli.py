@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from service.schemas import MAX_ROW_ID
 from service.settings import get_settings
 
 app = typer.Typer(help="Twinning: partner matching for city-to-city cooperation.", no_args_is_help=True)
@@ -379,7 +381,8 @@ def _interval_seconds(text: str) -> float:
     """`90s`, `15m`, `6h`, `1d` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     value, unit = text[:-1], text[-1:].lower()
-    if unit not in units or not value.replace(".", "", 1).isdigit() or float(value) <= 0:
+    # ASCII digits only: str.isdigit accepts "²", which float refuses
+    if unit not in units or re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) is None or float(value) <= 0:
         raise typer.BadParameter(f"{text!r} is not an interval such as 30m, 6h or 1d")
     return float(value) * units[unit]
 
@@ -488,7 +491,7 @@ def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
 
 @runs_app.command("diff")
 def runs_diff(
-    run_id: Annotated[int | None, typer.Argument(help="default: the current run")] = None,
+    run_id: Annotated[int | None, typer.Argument(min=1, max=MAX_ROW_ID, help="default: the current run")] = None,
     against: Annotated[str, typer.Option(help="a run id or PREVIOUS")] = "PREVIOUS",
     profile: Annotated[str | None, typer.Option(help="only this profile")] = None,
 ) -> None:
