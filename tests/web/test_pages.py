@@ -618,3 +618,26 @@ def test_an_edit_form_with_a_version_that_is_not_ascii_digits_is_refused(demo, k
     r = demo.post("/app/profiles/eindhoven/edit", data=data)
     assert r.status_code == 422 and "lost the version" in r.text
     assert demo.get("/profiles/eindhoven", headers=keys.auth("member")).json()["version"] == current["version"]
+
+
+def test_a_batch_list_marks_the_profiles_scored_live_since_its_run(demo, keys):
+    sign_in(demo, keys.manager)
+    rerank(demo.app.state.settings, demo.app.state.sessions, RerankParams())
+    page = demo.get("/app/profiles/seoul/suggestions")
+    assert "Ranking from re-rank #1" in page.text and "new since the run" not in page.text
+    lisbon = {
+        "id": "lisbon",
+        "kind": "city",
+        "name": "Lisbon",
+        "country": "PT",
+        "bloc": "EU",
+        "description": "Lisbon works on smart public lighting, open data platforms and start-up districts.",
+        "interests": ["intelligent public street lighting", "hydrogen fuel cell buses", "innovation parks"],
+        "offers": ["start-up district management", "open municipal data platform"],
+    }
+    assert demo.post("/profiles", json=lisbon, headers=keys.auth("admin")).status_code == 201
+    page = demo.get("/app/profiles/seoul/suggestions")
+    assert "Ranking from re-rank #1" in page.text
+    card = page.text[page.text.index('id="s-lisbon"') :]
+    assert "new since the run" in card[: card.index("</li>")]
+    assert page.text.count("new since the run") == 1
