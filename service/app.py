@@ -15,6 +15,8 @@ from service.db.engine import make_engine, make_sessionmaker, migrate
 from service.errors import install_error_handlers
 from service.live.index import LiveIndex
 from service.settings import Settings, get_settings
+from service.web.sessions import SessionStore
+from service.web.sign_in_limit import SignInLimit
 
 __all__ = ["create_app"]
 
@@ -53,6 +55,12 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.live = live
+    app.state.web_sessions = SessionStore(
+        sessions, idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds
+    )
+    app.state.sign_in_limit = SignInLimit(
+        sessions, attempts=settings.sign_in_attempts, window_seconds=settings.sign_in_window_seconds
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (health, profiles, bundles, suggestions, exclusions, cohorts, runs, keys):

@@ -30,7 +30,6 @@ from service.schemas import (
 __all__ = [
     "cohort_scores",
     "stored_constraints",
-    "propose",
     "solve",
     "Proposal",
     "ScoreGrid",
@@ -80,22 +79,6 @@ def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bo
     return sorted(locked), sorted(forbidden)
 
 
-def propose(
-    session: Session,
-    recommender: Recommender,
-    cohort: Cohort,
-    *,
-    capacity: dict[str, int],
-    lock: list[tuple[str, str]],
-    forbid: list[tuple[str, str]],
-    min_score: float,
-    use_partnerships: bool = True,
-) -> Proposal:
-    """The optimal pairing of a stored cohort, every pair explained as a suggestion is."""
-    stored = stored_constraints(session, cohort, use_partnerships=use_partnerships)
-    return solve(recommender, cohort, stored, capacity=capacity, lock=lock, forbid=forbid, min_score=min_score)
-
-
 def solve(
     recommender: Recommender,
     cohort: Cohort,
@@ -106,7 +89,8 @@ def solve(
     forbid: list[tuple[str, str]],
     min_score: float,
 ) -> Proposal:
-    """`propose` with the stored constraints in hand: scores, solves and explains, reading no database."""
+    """The optimal pairing of a cohort under the stored constraints in hand, every pair explained as a
+    suggestion is: scores, solves and explains, reading no database."""
     sides = cohort.sides()
     members = {m for ms in sides.values() for m in ms}
     missing = sorted(m for m in members if m not in recommender.index)

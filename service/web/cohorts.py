@@ -63,6 +63,14 @@ def pairing_options(request: Request) -> tuple[dict, PairingRequest | None, list
         return raw, None, validation_problems(exc.errors())
 
 
+def valid_pairing_options(request: Request) -> PairingRequest:
+    """`pairing_options` for a page that cannot show the form's problems: invalid options are a 422."""
+    _, body, problems = pairing_options(request)
+    if body is None:
+        raise InvalidInput("the pairing options are not valid", problems)
+    return body
+
+
 def _board(
     db: Session, live: LiveIndex, cohort: Cohort, body: PairingRequest | None
 ) -> tuple[CohortBoard | None, str | None, list[FieldProblem]]:
@@ -153,9 +161,7 @@ def pair(
     """One pair of the board, proposed or not: the score its heat map shows and why."""
     viewer.require_manager()
     cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
-    _, body, problems = pairing_options(request)
-    if body is None:
-        raise InvalidInput("the pairing options are not valid", problems)
+    body = valid_pairing_options(request)
     board = cohort_board(session=db, live=live, cohort=cohort, options=body)
     query = request.url.query
     return render(
@@ -197,9 +203,7 @@ def pairing_csv(
     """The proposed pairing with the board's options, for spreadsheets: a, b, score, locked."""
     viewer.require_manager()
     cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
-    _, body, problems = pairing_options(request)
-    if body is None:
-        raise InvalidInput("the pairing options are not valid", problems)
+    body = valid_pairing_options(request)
     proposal = pairing_view(session=db, live=live, cohort=cohort, options=body)
     out = io.StringIO()
     writer = csv.writer(out)

@@ -6,7 +6,6 @@ the API: the viewer's `Principal` is the one an API key would give, and routes c
 """
 
 import hmac
-import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,33 +81,15 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-_store_lock = threading.Lock()
-
 
 def session_store(request: Request) -> SessionStore:
-    """The app's session store, made on first use; the sessions themselves live in the database."""
-    state = request.app.state
-    with _store_lock:
-        store = getattr(state, "web_sessions", None)
-        if store is None:
-            settings = state.settings
-            store = state.web_sessions = SessionStore(
-                state.sessions, idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds
-            )
-    return store
+    """The app's session store, made with the app; the sessions themselves live in the database."""
+    return request.app.state.web_sessions
 
 
 def sign_in_limit(request: Request) -> SignInLimit:
-    """The app's sign-in rate limit, made on first use; the attempts it counts live in the database."""
-    state = request.app.state
-    with _store_lock:
-        limit = getattr(state, "sign_in_limit", None)
-        if limit is None:
-            settings = state.settings
-            limit = state.sign_in_limit = SignInLimit(
-                state.sessions, attempts=settings.sign_in_attempts, window_seconds=settings.sign_in_window_seconds
-            )
-    return limit
+    """The app's sign-in rate limit, made with the app; the attempts it counts live in the database."""
+    return request.app.state.sign_in_limit
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from service.auth import Role, create_key, hash_secret
 from service.batch.jobs import RerankParams, rerank
 from service.db.engine import session_scope
 from service.db.models import ApiKey, Exclusion, Partnership, Profile, utcnow
+from tests.service.batch.test_batch_and_live import NEW_CITY
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
@@ -625,17 +626,7 @@ def test_a_batch_list_marks_the_profiles_scored_live_since_its_run(demo, keys):
     rerank(demo.app.state.settings, demo.app.state.sessions, RerankParams())
     page = demo.get("/app/profiles/seoul/suggestions")
     assert "Ranking from re-rank #1" in page.text and "new since the run" not in page.text
-    lisbon = {
-        "id": "lisbon",
-        "kind": "city",
-        "name": "Lisbon",
-        "country": "PT",
-        "bloc": "EU",
-        "description": "Lisbon works on smart public lighting, open data platforms and start-up districts.",
-        "interests": ["intelligent public street lighting", "hydrogen fuel cell buses", "innovation parks"],
-        "offers": ["start-up district management", "open municipal data platform"],
-    }
-    assert demo.post("/profiles", json=lisbon, headers=keys.auth("admin")).status_code == 201
+    assert demo.post("/profiles", json=NEW_CITY, headers=keys.auth("admin")).status_code == 201
     page = demo.get("/app/profiles/seoul/suggestions")
     assert "Ranking from re-rank #1" in page.text
     card = page.text[page.text.index('id="s-lisbon"') :]
