@@ -111,6 +111,14 @@ class Viewer:
         """Programme-wide actions (pairing, runs, imports) are for managers and admins, as in the API."""
         self.principal.require(Role.ADMIN, Role.MANAGER)
 
+    @property
+    def is_admin(self) -> bool:
+        return self._allowed(self.require_admin)
+
+    def require_admin(self) -> None:
+        """Keys are for admins only, as in the API."""
+        self.principal.require(Role.ADMIN)
+
     def can_read(self, profile_id: str) -> bool:
         return self._allowed(lambda: self.principal.require_reader_of(profile_id))
 
