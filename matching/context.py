@@ -1,6 +1,6 @@
 """What the learned ranker knows of stored profiles beyond their phrase vectors: where each is,
-its usual score as a candidate, the taxonomy themes it touches. Kept in step with every write,
-and turned into a candidate list's raw features (`matching.features`)."""
+its usual score as a candidate, the taxonomy themes it touches. Kept in step with every write
+(by `Recommender.apply_write`), and turned into a candidate list's raw features (`matching.features`)."""
 
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -36,21 +36,23 @@ class ProfileContext:
             self._usual = UsualScores().fit(self.index, self.params)
         return self._usual
 
-    def upsert(self, places: Mapping[str, Place]) -> None:
-        """After the index has stored these profiles."""
+    @property
+    def fitted_usual(self) -> UsualScores | None:
+        """The usual scores if fitted yet (a hand-set engine never fits them), without fitting them."""
+        return self._usual
+
+    def use_usual(self, usual: UsualScores) -> None:
+        """Score with these usual scores from now on (made on a copy beside readers, then swapped in)."""
+        self._usual = usual
+
+    def add_places(self, places: Mapping[str, Place]) -> None:
         for key, place in places.items():
             self.places[key] = place
             self._languages.setdefault(place.country, place.languages)
-        if self._usual is not None:
-            self._usual.update(self.index, self.params, list(places))
 
-    def remove(self, keys: Iterable[str]) -> None:
-        """After the index has forgotten these profiles."""
-        keys = list(keys)
+    def drop_places(self, keys: Iterable[str]) -> None:
         for key in keys:
             self.places.pop(key, None)
-        if self._usual is not None:
-            self._usual.remove(self.index, self.params, keys)
 
     def countries_sharing_a_language(self, place: Place) -> frozenset[str]:
         """The stored profiles' countries with an official language in common with `place`'s."""

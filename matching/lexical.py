@@ -129,10 +129,16 @@ class LexicalModel:
         return self._weighed([text])
 
     def update(self, texts: Mapping[str, str]) -> None:
-        if not texts:
-            return
-        keys = list(texts)
-        matrix = self._weighed([texts[k] for k in keys])
+        if texts:
+            self.put_rows(list(texts), self.rows_for(list(texts.values())))
+
+    def rows_for(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """These texts' rows in the fitted space, stored nowhere: a write transforms its texts while
+        others read the model, then stores the rows (`put_rows`) in a step of its own."""
+        return self._weighed(texts)
+
+    def put_rows(self, keys: Sequence[str], matrix: sparse.csr_matrix) -> None:
+        """Store rows made by `rows_for` of this fitted model as these keys' rows."""
         self._append(matrix, keys)
         self._maybe_compact()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from itertools import repeat
 
 import numpy as np
+from scipy import sparse
 
 from matching.context import ProfileContext
 from matching.diversity import mmr_order
@@ -14,6 +15,7 @@ from matching.explain import Explanation, PhraseMatch, explain_block
 from matching.features import FEATURES, Direction, Place, direction_of
 from matching.index import PhraseIndex, Scored
 from matching.lexical import LexicalModel, TermOverlap
+from matching.popularity import UsualScores, UsualTables
 from matching.ranker import LearnedRanker
 from matching.scoring import (
     ScoringParams,
@@ -27,7 +29,7 @@ from matching.themes import ThemeTagger
 from matching.types import CandidateFilter, Kind, ProfileMeta
 from matching.vectors import ProfileVectors
 
-__all__ = ["Query", "Suggestion", "Recommender", "widened"]
+__all__ = ["Query", "Suggestion", "PreparedWrite", "Recommender", "widened"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,18 @@ class Suggestion:
     handset: float | None = None  # the hand-set score (0.8 dense + 0.2 lexical), beside a learned one
     features: dict[str, float] = field(default_factory=dict)  # the learned ranker's raw inputs
     contributions: dict[str, float] = field(default_factory=dict)  # each feature's share of the logit
+
+
+@dataclass(frozen=True)
+class PreparedWrite:
+    """A write's new TF-IDF rows and usual scores, made before it is applied (`Recommender.prepare_write`)."""
+
+    entries: tuple[tuple[str, ProfileVectors, ProfileMeta, Place, str], ...]
+    removed: tuple[str, ...]
+    lexical: LexicalModel  # the TF-IDF space the rows were made in
+    lexical_rows: sparse.csr_matrix | None
+    usual: UsualScores | None  # the usual scores the tables were prepared against, if fitted
+    usual_tables: UsualTables | None  # None: the write changes the askers, `settled_usual` after it
 
 
 class Recommender:
@@ -97,19 +111,63 @@ class Recommender:
 
     # ------------------------------------------------------------------ keeping in step with writes
 
-    def upsert(self, entries: Sequence[tuple[str, ProfileVectors, ProfileMeta, Place, str]]) -> None:
-        """Add or replace profiles: (key, vectors, meta, place, whole text) each."""
-        for key, vectors, meta, _, _ in entries:
-            self.index.upsert(key, vectors, meta)
-        self.lexical.update({key: text for key, _, _, _, text in entries})
-        self.context.upsert({key: place for key, _, _, place, _ in entries})
+    def prepare_write(
+        self, entries: Sequence[tuple[str, ProfileVectors, ProfileMeta, Place, str]], removed: Sequence[str] = ()
+    ) -> "PreparedWrite":
+        """A write's costly parts, computed while the recommender is only read (others may read it
+        meanwhile; no write may land in between): the new profiles' TF-IDF rows and usual scores.
 
-    def remove(self, keys: Iterable[str]) -> None:
-        keys = list(keys)
-        for key in keys:
+        `entries`: (key, vectors, meta, place, whole text) of profiles added or replaced, distinct
+        keys; `removed`: keys to forget. `apply_write` then changes the recommender in a few cheap steps.
+        """
+        removed = tuple(removed)
+        usual = self.context.fitted_usual
+        usual_tables = None
+        if usual is not None and not usual.asks(removed):
+            usual_tables = usual.prepared(self.index, self.params, [(k, v, m) for k, v, m, _, _ in entries])
+        return PreparedWrite(
+            entries=tuple(entries),
+            removed=removed,
+            lexical=self.lexical,
+            lexical_rows=self.lexical.rows_for([text for *_, text in entries]) if entries else None,
+            usual=usual,
+            usual_tables=usual_tables,
+        )
+
+    def apply_write(self, write: "PreparedWrite") -> bool:
+        """Make a prepared write take effect, in O(written) steps (but for the index's occasional
+        compaction or refit): what a lock that stops readers should cover. Returns True when the
+        usual scores are still to be brought in step: `settled_usual`, then `context.use_usual`."""
+        keys = [key for key, *_ in write.entries]
+        for key, vectors, meta, _, _ in write.entries:
+            self.index.upsert(key, vectors, meta)
+        if write.entries:
+            if self.lexical is write.lexical:
+                self.lexical.put_rows(keys, write.lexical_rows)
+            else:  # another TF-IDF space was swapped in meanwhile: its own rows
+                self.lexical.update({key: text for key, *_, text in write.entries})
+        self.context.add_places({key: place for key, _, _, place, _ in write.entries})
+        for key in write.removed:
             self.index.remove(key)
-        self.lexical.remove(keys)
-        self.context.remove(keys)
+        self.lexical.remove(write.removed)
+        self.context.drop_places(write.removed)
+        usual = self.context.fitted_usual
+        if usual is None:
+            return False
+        if usual is write.usual and write.usual_tables is not None:
+            usual.apply(write.usual_tables)
+            usual.remove(self.index, self.params, write.removed)  # none of them an asker: no refit
+            return False
+        return True
+
+    def settled_usual(self, write: "PreparedWrite") -> UsualScores:
+        """The usual scores after an applied write that left them behind (one of its profiles is an
+        asker, and the others' scores move too): `update` and `remove` on a copy, reading the index
+        only, so readers go on with the scores as they were until the copy is swapped in."""
+        usual = self.context.fitted_usual.copy()
+        usual.update(self.index, self.params, [key for key, *_ in write.entries])
+        usual.remove(self.index, self.params, write.removed)
+        return usual
 
     @property
     def places(self) -> dict[str, Place]:

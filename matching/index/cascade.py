@@ -322,9 +322,10 @@ class Cascade:
             yield scattered, self._csr(codes[rows], indptr, (len(scattered), width))
 
     def _csr(self, codes: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
-        if len(self._ones) < len(codes):
-            self._ones = np.ones(2 * len(codes), dtype=np.float32)
-        return sparse.csr_matrix((self._ones[: len(codes)], codes, indptr), shape=shape)
+        ones = self._ones  # read once: a concurrent read may replace it with a shorter one
+        if len(ones) < len(codes):
+            ones = self._ones = np.ones(2 * len(codes), dtype=np.float32)
+        return sparse.csr_matrix((ones[: len(codes)], codes, indptr), shape=shape)
 
     def reduced_scores(
         self,

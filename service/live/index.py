@@ -1,9 +1,10 @@
 """The live index held by the app: every profile's phrases in memory, kept in step with profile writes.
 
 At start every profile's phrase vectors come from the database cache (encoding only text never
-seen by this model); each profile write re-encodes only that profile's new phrases, outside the
-lock suggestion requests need, and swaps them into the index in place, so a suggestion request
-never encodes stored text, scans the database or waits for another request's encoding.
+seen by this model); each profile write re-encodes only that profile's new phrases, and computes
+their TF-IDF rows and usual scores, while suggestion requests go on; only then does it stop them,
+for the few cheap steps that put its entries in place. So a suggestion request never encodes
+stored text, scans the database, or waits for another request's encoding or a queue of edits.
 """
 
 import itertools
@@ -27,6 +28,7 @@ from service.live.memo import Memo
 from service.live.places import home_city, partner_cities, place_of
 from service.live.profiles_text import ProfileText, all_profile_texts, many_profile_vectors, profile_vectors
 from service.live.recommenders import build_recommender, load_ranker, load_tagger, ranker_id
+from service.live.rwlock import ReadWriteLock
 from service.live.snapshot import Snapshot, copies_of, snapshot_of
 from service.settings import Settings
 
@@ -83,9 +85,16 @@ def candidate_filter(
 class LiveIndex:
     """Holds the recommender for the app; every method is safe to call from several threads.
 
-    `mutex` guards the recommender and `texts`. Suggestion requests hold it while they score; a
-    profile write holds it only to swap its new entries in, never while it reads the database or
-    encodes, and cohort pairing only while it copies its members out (`snapshot`).
+    `lock` (a fair readers–writer lock) guards the recommender and `texts`: suggestion requests
+    read under it, several at once, while they score, and cohort pairing while it copies its
+    members out (`snapshot`). Writers (profile writes, the build, a new TF-IDF space) go one at a
+    time (`_writes`), and each does its costly part (reading the database, encoding, TF-IDF rows,
+    usual scores: `Recommender.prepare_write`) beside the readers; it holds `lock` alone only for
+    the cheap steps that change the recommender (`Recommender.apply_write`). A request waits at
+    most for one such step, never behind a queue of edits. A write of one of the usual scores'
+    askers (64 per kind) moves every candidate's usual score: those are refitted on a copy beside
+    the readers and swapped in after, so a request overlapping that write may see its new entry
+    with the usual scores of before; once the write returns, every request sees all of it.
 
     Writes are applied in the order their refreshes read the database, not the order they finish
     encoding: each refresh takes a ticket while it reads (one read at a time, `_reads`), and an
@@ -99,7 +108,9 @@ class LiveIndex:
         self.settings = settings
         self.sessions = sessions
         self._encoder = encoder
-        self.mutex = threading.RLock()
+        self.lock = ReadWriteLock()
+        self._writes = threading.Lock()  # one writer at a time: what it prepares stays valid until it applies it
+        self._follow = threading.Lock()
         self.recommender: Recommender | None = None
         self.texts: dict[str, ProfileText] = {}
         self.encoded_at_start = 0
@@ -110,6 +121,7 @@ class LiveIndex:
         self._built_at: int | None = None  # the ticket of the read the index was built from
         self._set_at: dict[str, int] = {}  # id → the ticket of the read that last set (or removed) its entry
         self._lexical_fits = 0  # how many times the TF-IDF space was fitted: every lexical score moves then
+        self._usual_swaps = 0  # how many times refitted usual scores were swapped in: learned scores move then
         self._refitting = False
         self.lexicon_run: int | None = None  # the run whose TF-IDF statistics the index has taken on
         self._following: threading.Thread | None = None
@@ -123,23 +135,23 @@ class LiveIndex:
 
     def start(self) -> None:
         """Build the index from every stored profile, unless one was handed over (benchmarks do)."""
-        with self.mutex:
+        with self._writes:
             if self.recommender is not None:
                 return
             encoder = self.encoder
             with self._reads, self.sessions() as session:
                 self._built_at = next(self._tickets)
-                self.texts = all_profile_texts(session)
+                texts = all_profile_texts(session)
                 current = current_run(session)
                 lexicon = None if current is None else run_lexicon(session, current.id)
             tagger = load_tagger(self.settings.themes_path, encoder)
             ranker = load_ranker(self.settings.ranker_path)
-            self.recommender = build_recommender(
-                list(self.texts.values()), encoder, tagger, ranker=ranker, lexicon=lexicon
-            )
+            recommender = build_recommender(list(texts.values()), encoder, tagger, ranker=ranker, lexicon=lexicon)
+            with self.lock.writing():
+                self.texts, self.recommender = texts, recommender
+                self._lexical_fits += 1
             self.lexicon_run = None if current is None else current.id
             self.ranker_label = ranker_id(self.settings.ranker_path) if ranker is not None else "handset"
-            self._lexical_fits += 1
             encoder.encoder.load()  # a server encodes on profile writes: load the weights now, not in the first one
             self.encoded_at_start = encoder.encoded_count_
             log.info("index built: %d profiles, %d texts encoded anew", len(self.texts), encoder.encoded_count_)
@@ -155,10 +167,10 @@ class LiveIndex:
 
     def profiles_changed(self, ids: Iterable[str]) -> None:
         """Bring these profiles' entries in step with the database, after a write has committed:
-        re-index those stored (encoding only their new text, outside the lock), drop those gone.
+        re-index those stored (encoding only their new text, while others read), drop those gone.
 
-        The entries are swapped in under the lock only if no newer read has set them meanwhile
-        (see the class docstring), so this may run in several threads at once.
+        The entries are swapped in only if no newer read has set them meanwhile (see the class
+        docstring), so this may run in several threads at once.
         """
         ids = list(dict.fromkeys(ids))
         if not ids:
@@ -171,22 +183,26 @@ class LiveIndex:
                 texts = [ProfileText.from_row(r) for r in store.profiles_by_ids(session, ids)]
         vectors = many_profile_vectors(self.encoder, texts)
         stored = {t.id for t in texts}
-        with self.mutex:
+        with self._writes:
             recommender = self.recommender
             if recommender is None:  # the build it waited for failed: the next one reads the database anew
                 return
             newer = {key for key in ids if ticket > max(self._set_at.get(key, 0), self._built_at or 0)}
             fresh = [(t, v) for t, v in zip(texts, vectors) if t.id in newer]
             gone = [key for key in ids if key in newer and key not in stored and key in self.texts]
-            self._set_at.update(dict.fromkeys(newer, ticket))
-            for text, _ in fresh:
-                self.texts[text.id] = text
-            for key in gone:
-                del self.texts[key]
-            if fresh:
-                recommender.upsert([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in fresh])
-            if gone:
-                recommender.remove(gone)
+            write = recommender.prepare_write([(t.id, v, t.meta, place_of(t), t.whole_text) for t, v in fresh], gone)
+            with self.lock.writing():
+                self._set_at.update(dict.fromkeys(newer, ticket))
+                for text, _ in fresh:
+                    self.texts[text.id] = text
+                for key in gone:
+                    del self.texts[key]
+                behind = recommender.apply_write(write)
+            if behind:
+                usual = recommender.settled_usual(write)
+                with self.lock.writing():
+                    recommender.context.use_usual(usual)
+                    self._usual_swaps += 1
             outgrown = recommender.lexical.outgrown() and not self._refitting
             self._refitting |= outgrown
         if outgrown:
@@ -208,7 +224,7 @@ class LiveIndex:
         """
         if run_id is None or run_id == self.lexicon_run:  # every request asks: answered without the lock
             return
-        with self.mutex:
+        with self._follow:
             if run_id == self.lexicon_run or self.recommender is None:
                 return
             if self._following is None or not self._following.is_alive():
@@ -231,38 +247,41 @@ class LiveIndex:
             log.exception("could not take on the lexical statistics of run %s", run_id)
 
     def _swap_lexical(self, make: Callable[[dict[str, str]], LexicalModel]) -> None:
-        """Build a TF-IDF space over every profile's text outside the lock; the writes made meanwhile
-        are applied to it before it is swapped in."""
-        with self.mutex:
+        """Build a TF-IDF space over every profile's text while others read and write; the writes made
+        meanwhile are applied to it before it is swapped in."""
+        with self._writes:
             texts = dict(self.texts)
         made = make({key: t.whole_text for key, t in texts.items()})
-        with self.mutex:
+        with self._writes:
             made.update({key: t.whole_text for key, t in self.texts.items() if texts.get(key) is not t})
             made.remove([key for key in texts if key not in self.texts])
-            self.recommender.lexical = made
-            self._lexical_fits += 1
+            with self.lock.writing():
+                self.recommender.lexical = made
+                self._lexical_fits += 1
 
     def snapshot(self, keys: Sequence[str]) -> Snapshot:
         """A recommender over these profiles (those indexed), to score them with each other without the lock.
 
-        The lock is held only while their rows are copied; see `service.live.snapshot`.
+        The lock is read only while their rows are copied; see `service.live.snapshot`.
         """
         recommender = self._ready()
-        with self.mutex:
+        with self.lock.reading():
             copies = copies_of(recommender, self.texts, keys)
         return snapshot_of(copies)
 
     def scoring_state(self, keys: Sequence[str]) -> Hashable:
         """A value that changes whenever the scores among these profiles may change: when one of
         their entries does, the TF-IDF space is refitted, or (with the learned ranker) the entry of
-        a profile in the popularity correction's sample of askers. A key for `results`."""
+        a profile in the popularity correction's sample of askers, or its refit is swapped in. A
+        key for `results`."""
         recommender = self._ready()
-        with self.mutex:
+        with self.lock.reading():
             askers: list[str] = []
             if recommender.ranker is not None and recommender.ranker.models:
                 askers = sorted(a for group in recommender.context.usual.askers_.values() for a in group)
             return (
                 self._lexical_fits,
+                self._usual_swaps,
                 tuple((key, self._set_at.get(key, 0)) for key in keys),
                 tuple((key, self._set_at.get(key, 0)) for key in askers),
             )
@@ -280,7 +299,7 @@ class LiveIndex:
     def suggest_for(self, session: Session, profile_id: str, request: SuggestionRequest) -> list[Suggestion]:
         """Suggestions for a stored profile, never itself, its exclusions, nor (unless asked) its partners."""
         recommender = self._ready()
-        with self.mutex:
+        with self.lock.reading():
             query = self.texts.get(profile_id)
             if query is None:
                 raise ProfileNotFound(f"no profile with id {profile_id!r}")
@@ -301,7 +320,7 @@ class LiveIndex:
             place=place_of(query),
             partners=partner_cities(partners, self.texts),
         )
-        with self.mutex:
+        with self.lock.reading():
             return recommender.suggest(ask, filt, request.k, diversity=request.diversity)
 
     def suggest_adhoc(self, query: ProfileText, request: SuggestionRequest, excluded: set[str]) -> list[Suggestion]:
@@ -311,7 +330,7 @@ class LiveIndex:
             raise InvalidInput("give interests, offers or a description to match on")
         vectors = profile_vectors(self.encoder, query)
         filt = candidate_filter(query, query.bloc, request, excluded)
-        with self.mutex:
+        with self.lock.reading():
             return recommender.suggest(
                 Query(vectors, query.whole_text, query.kind, place=place_of(query)),
                 filt,
@@ -324,7 +343,7 @@ class LiveIndex:
         recommender = self._ready()
         if recommender.tagger is None:
             return {}
-        with self.mutex:
+        with self.lock.reading():
             if profile_id not in recommender.index:
                 return {}
             vectors = recommender.index.vectors_of(profile_id)

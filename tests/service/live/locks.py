@@ -1,4 +1,4 @@
-"""Asking whether the live index's lock is free, from another thread (it is reentrant for the one asking)."""
+"""Asking whether the live index's lock is free, from another thread."""
 
 import threading
 
@@ -6,13 +6,13 @@ from service.live.index import LiveIndex
 
 
 def lock_is_free(live: LiveIndex) -> bool:
-    """Whether another thread could take the live index's lock now."""
+    """Whether another thread could take the live index's lock alone now: no one reads or writes under it."""
     taken: list[bool] = []
 
     def take() -> None:
-        taken.append(live.mutex.acquire(timeout=10))
+        taken.append(live.lock.acquire_write(timeout=10))
         if taken[0]:
-            live.mutex.release()
+            live.lock.release_write()
 
     thread = threading.Thread(target=take)
     thread.start()

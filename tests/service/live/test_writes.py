@@ -13,9 +13,11 @@ from httpx import Response
 
 from embeddings import Encoder
 from matching.lexical import LexicalModel
+from matching.recommend import Recommender
 from matching.scoring import Kind
 from service.app import create_app
 from service.auth import Principal, Role
+from service.db import store
 from service.db.engine import make_engine, make_sessionmaker, migrate
 from service.domain import profiles
 from service.domain.bundles import import_bundle
@@ -260,3 +262,65 @@ def test_the_tfidf_space_is_refitted_outside_the_lock_and_keeps_the_writes_made_
     written = live.profile_text("eindhoven").whole_text
     assert "harbour" in written
     assert (lexical.row("eindhoven") != lexical.transform(written)).nnz == 0
+
+
+def test_a_suggestion_is_answered_before_a_write_being_prepared_lands_with_edits_queued_behind_it(
+    live, gated, monkeypatch
+):
+    for i in range(6):
+        with live.sessions() as session:
+            profiles.create_profile(
+                session=session, live=live, principal=ADMIN, data=ProfileCreate.model_validate(city(f"city-{i}"))
+            )
+    _create(live, _fields())
+    seoul = ProfileCreate.model_validate(city("seoul", country="KR", bloc="AS", interests=["smart street lighting"]))
+    with live.sessions() as session:
+        profiles.create_profile(session=session, live=live, principal=ADMIN, data=seoul)
+    preparing, prepared = threading.Event(), threading.Event()
+    prepare = Recommender.prepare_write
+
+    def held(self, entries, removed=()):
+        if any(key == "eindhoven" for key, *_ in entries):  # this write's costly part waits for the test
+            preparing.set()
+            assert prepared.wait(timeout=120), "the test never let the write go on"
+        return prepare(self, entries, removed)
+
+    monkeypatch.setattr(Recommender, "prepare_write", held)
+
+    def edit(key: str, body: dict) -> None:
+        with live.sessions() as session:
+            version = store.get_profile(session, key).version
+            profiles.replace_profile(
+                session=session,
+                live=live,
+                principal=ADMIN,
+                profile_id=key,
+                data=ProfileFields.model_validate(body),
+                version=version,
+            )
+
+    writer, _ = _in_thread(lambda: _replace(live, 1, _fields(interests=["harbour logistics"])))
+    assert preparing.wait(timeout=60)  # the write has its turn and is preparing its entries
+    edits = [
+        _in_thread(lambda i=i: edit(f"city-{i}", _fields(interests=[f"tidal energy {i}"]).model_dump()))[0]
+        for i in range(5)
+    ]
+    large, _ = _in_thread(lambda: edit("city-5", _large()))
+    assert gated.entered.wait(timeout=60)  # and a large write is encoding
+
+    def ask() -> list[str]:
+        with live.sessions() as session:
+            return [s.key for s in live.suggest_for(session, "seoul", SuggestionRequest(target=Kind.CITY, k=20))]
+
+    asker, asked = _in_thread(ask)
+    asker.join(timeout=60)
+    # answered from the state before the write, which has not landed yet, nor the edits queued behind it
+    assert not asker.is_alive() and writer.is_alive() and all(t.is_alive() for t in edits)
+    assert "eindhoven" in asked[0] and live.profile_text("eindhoven").interests != ("harbour logistics",)
+    prepared.set()
+    gated.gate.set()
+    for thread in (writer, large, *edits):
+        thread.join(timeout=120)
+    assert live.profile_text("eindhoven").interests == ("harbour logistics",)
+    assert [live.profile_text(f"city-{i}").interests for i in range(5)] == [(f"tidal energy {i}",) for i in range(5)]
+    assert live.profile_text("city-5").interests == tuple(_large()["interests"])
