@@ -49,10 +49,19 @@ def list_profiles(
     principal: PrincipalDep,
     settings: SettingsDep,
     kind: Annotated[Kind | None, Query()] = None,
-    bloc: Annotated[Bloc | None, Query()] = None,
-    country: Annotated[CountryFilter | None, Query()] = None,
+    bloc: Annotated[Bloc | None, Query(description="only this bloc, in either case")] = None,
+    country: Annotated[
+        CountryFilter | None, Query(description="only this country (ISO 3166-1 alpha-2, either case)")
+    ] = None,
     org_type: Annotated[OrgType | None, Query()] = None,
-    q: Annotated[QueryText | None, Query(description="text search in name, description and phrases")] = None,
+    q: Annotated[
+        QueryText | None,
+        Query(
+            description="full-text search in name, description, interests and offers: every word must start a word "
+            "there, in any case and with or without accents; two words written as one find them apart and the "
+            "other way round (`street lights` finds `streetlights`). Matches are listed by id, as without it."
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> ProfilePage:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.db import search
 from service.db.models import (
     ApiKey,
     Cohort,
@@ -34,6 +35,8 @@ from service.schemas import (
 __all__ = [
     "get_profile",
     "list_profiles",
+    "search_profile_ids",
+    "countries_in_use",
     "create_profile",
     "replace_profile",
     "profile_at_version",
@@ -101,32 +104,38 @@ def list_profiles(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Profile], str | None, int]:
-    """Return one page ordered by id, the cursor of the next page, and the number of matches."""
+    """Return one page ordered by id, the cursor of the next page, and the number of matches.
+
+    Bloc and country are codes, matched in either case ("kr" finds KR); `q` is a full-text search
+    (what it finds: `service.db.search`).
+    """
     query = select(Profile)
     if kind:
         query = query.where(Profile.kind == kind)
     if bloc:
-        query = query.where(Profile.bloc == bloc)
+        query = query.where(func.upper(Profile.bloc) == bloc.upper())
     if country:
         query = query.where(Profile.country == country.upper())
     if org_type:
         query = query.where(Profile.org_type == org_type)
     if q:
-        needle = q.strip().lower()
-        in_phrases = select(Phrase.profile_id).where(func.lower(Phrase.text).contains(needle, autoescape=True))
-        query = query.where(
-            or_(
-                func.lower(Profile.name).contains(needle, autoescape=True),
-                func.lower(Profile.description).contains(needle, autoescape=True),
-                Profile.id.in_(in_phrases),
-            )
-        )
+        query = query.where(Profile.id.in_(search.matching_ids(session, q)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if cursor:
         query = query.where(Profile.id > cursor)
     rows = list(session.scalars(query.order_by(Profile.id).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor, total
+
+
+def search_profile_ids(session: Session, q: str) -> set[str]:
+    """The ids of every profile the full-text search `q` finds."""
+    return set(session.scalars(search.matching_ids(session, q)))
+
+
+def countries_in_use(session: Session) -> list[str]:
+    """The countries stored profiles are in, as codes."""
+    return list(session.scalars(select(Profile.country).distinct()))
 
 
 def _set_phrases(profile: Profile, interests: Sequence[str], offers: Sequence[str]) -> None:
@@ -158,6 +167,7 @@ def create_profile(session: Session, data: ProfileCreate) -> Profile:
     _apply(profile, data)
     session.add(profile)
     session.flush()
+    search.index_profiles(session, [profile])
     return profile
 
 
@@ -176,6 +186,7 @@ def replace_profile(session: Session, profile_id: str, data: ProfileFields, expe
     if _differs(profile, data):
         _apply(profile, data)
         session.flush()
+        search.index_profiles(session, [profile])
     return profile
 
 
@@ -352,7 +363,7 @@ def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
 def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = None) -> tuple[ImportSummary, list[str]]:
     """Upsert everything in a validated bundle; returns the summary and the ids whose text changed."""
     created = updated = unchanged = 0
-    changed: list[str] = []
+    changed: list[Profile] = []
     existing = {
         p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_([p.id for p in bundle.profiles])))
     }
@@ -363,14 +374,15 @@ def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = No
             _apply(profile, data)
             session.add(profile)
             created += 1
-            changed.append(data.id)
+            changed.append(profile)
         elif _differs(profile, data):
             _apply(profile, data)
             updated += 1
-            changed.append(data.id)
+            changed.append(profile)
         else:
             unchanged += 1
     session.flush()
+    search.index_profiles(session, changed)
     for p in bundle.partnerships:
         upsert_partnership(session, p, accepted_by)
     for c in bundle.cohorts:
@@ -386,7 +398,7 @@ def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = No
         cohorts=len(bundle.cohorts),
         exclusions=len(bundle.exclusions),
     )
-    return summary, changed
+    return summary, [p.id for p in changed]
 
 
 def export_bundle(session: Session) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Profiles: list, read, create, replace, patch and delete; every write commits and keeps the live index in step."""
 
+import unicodedata
+
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -10,12 +12,16 @@ from service.db.models import Profile
 from service.domain import references
 from service.errors import AlreadyExists, FieldProblem, InvalidInput, validation_problems
 from service.live.index import LiveIndex
+from service.live.places import country_code, country_name
 from service.schemas import ProfileCreate, ProfileDeleted, ProfileFields, ProfileOut, ProfilePatch
 
 __all__ = [
     "profile_out",
     "get_profile",
     "list_profiles",
+    "search_profile_ids",
+    "country_choices",
+    "country_code",
     "create_profile",
     "replace_profile",
     "patch_profile",
@@ -44,10 +50,31 @@ def list_profiles(
     cursor: str | None = None,
     limit: int,
 ) -> tuple[list[Profile], str | None, int]:
-    """One page of profiles ordered by id, the cursor of the next page, and the number of matches."""
+    """One page of profiles ordered by id, the cursor of the next page, and the number of matches.
+
+    Bloc and country codes match in either case; `q` is the full-text search of `search_profile_ids`.
+    """
     return store.list_profiles(
         session, kind=kind, bloc=bloc, country=country, org_type=org_type, q=q, cursor=cursor, limit=limit
     )
+
+
+def search_profile_ids(*, session: Session, q: str) -> set[str]:
+    """The ids of the profiles whose name, description, interests or offers the words `q` find.
+
+    Case and accents do not count, every word must be found as the start of a word, and two words
+    written as one find them apart and the other way round; the whole rule: `service.db.search`.
+    """
+    return store.search_profile_ids(session, q)
+
+
+def country_choices(*, session: Session, chosen: str | None = None) -> list[tuple[str, str]]:
+    """The countries stored profiles are in, and `chosen` (a code) if no profile is, as (code, English
+    name from CLDR) ordered by name: what a country picker offers."""
+    codes = set(store.countries_in_use(session)) | ({chosen} if chosen else set())
+    choices = [(code, country_name(code)) for code in codes]
+    # decomposed, an accented letter sorts with its plain one: Côte d'Ivoire before Cuba
+    return sorted(choices, key=lambda c: unicodedata.normalize("NFKD", c[1]).casefold())
 
 
 def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:

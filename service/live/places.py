@@ -4,6 +4,7 @@
 from collections.abc import Iterable, Mapping
 from functools import cache
 
+import pycountry
 from babel import Locale
 from babel.languages import get_official_languages
 
@@ -11,7 +12,15 @@ from matching.features import Place
 from matching.scoring import Kind
 from service.live.profiles_text import ProfileText
 
-__all__ = ["official_languages", "language_name", "country_name", "place_of", "home_city", "partner_cities"]
+__all__ = [
+    "official_languages",
+    "language_name",
+    "country_name",
+    "country_code",
+    "place_of",
+    "home_city",
+    "partner_cities",
+]
 
 
 @cache
@@ -34,6 +43,25 @@ def language_name(code: str) -> str:
 def country_name(code: str) -> str:
     """A country's English name from CLDR ("Netherlands" for "NL")."""
     return Locale("en").territories.get(code.upper(), code)
+
+
+@cache
+def _countries_by_name() -> dict[str, str]:
+    # CLDR's territories hold regions too ("150" Europe, "EU", "UN"): countries are the ISO codes pycountry knows
+    return {
+        name.casefold(): code
+        for code, name in Locale("en").territories.items()
+        if pycountry.countries.get(alpha_2=code) is not None
+    }
+
+
+def country_code(text: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code a person means by a code in either case ("nl") or an English name
+    ("Netherlands", "netherlands"); None for neither."""
+    text = text.strip()
+    if len(text) == 2 and pycountry.countries.get(alpha_2=text.upper()) is not None:
+        return text.upper()
+    return _countries_by_name().get(text.casefold())
 
 
 def place_of(text: ProfileText) -> Place:

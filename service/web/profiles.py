@@ -49,7 +49,8 @@ def directory(
         "q": q.strip(),
         "kind": kind,
         "bloc": bloc.strip(),
-        "country": country.strip().upper(),
+        # the picker sends a code; a link may carry a name ("Netherlands") or a code in either case
+        "country": profiles.country_code(country) or country.strip().upper(),
         "org_type": org_type,
     }
     rows, next_cursor, total = profiles.list_profiles(
@@ -66,6 +67,7 @@ def directory(
         filters=filters,
         first_page=not cursor,
         org_types=ORG_TYPES,
+        countries=profiles.country_choices(session=db, chosen=filters["country"] or None),
     )
 
 

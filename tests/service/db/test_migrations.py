@@ -1,5 +1,5 @@
-"""Migrations on SQLite and PostgreSQL: the schema they build is the models', and 0005 and 0006 keep the rows
-they find."""
+"""Migrations on SQLite and PostgreSQL: the schema they build is the models', 0005 and 0006 keep the rows
+they find, and 0009 indexes them for search."""
 
 import json
 import uuid
@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Engine, column, create_engine, insert, select, table, text
+from sqlalchemy import JSON, Engine, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
 from matching.explain import PhraseMatch
@@ -21,7 +21,9 @@ from service.auth import Principal, Role
 from service.batch.runs import stored_ranking
 from service.db.engine import MIGRATIONS, make_engine, make_sessionmaker
 from service.db.models import Base
+from service.db.search import described_by_models
 from service.domain import exclusions, partnerships
+from service.domain import profiles as domain_profiles
 from service.domain import runs as domain_runs
 from service.errors import Forbidden
 from tests.conftest import POSTGRES_URL
@@ -68,7 +70,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 def test_the_migrated_schema_is_the_models(empty_engine):
     upgrade(empty_engine, "head")
     with empty_engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": described_by_models})
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
 
@@ -219,3 +222,40 @@ def test_0006_migrates_stored_runs_to_read_back_as_stored_and_its_downgrade_rest
     assert [restored[0], restored[2]] == [json.dumps(written[0]), json.dumps(written[2])]
     upgrade(empty_engine, "head")
     assert _read_back(empty_engine) == read
+
+
+def test_0009_indexes_the_profiles_it_finds_for_search_and_its_downgrade_drops_the_index(empty_engine):
+    upgrade(empty_engine, "0008")
+    now = "2026-01-01 00:00:00+00:00"
+    with empty_engine.begin() as conn:
+        for pid, name, description in (
+            ("barcelona", "Barcelona", "Home of the Sónar festival."),
+            ("eindhoven", "Eindhoven", "A city of light."),
+            ("seoul", "Seoul", "A city of e-governance."),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO profiles (id, kind, name, country, bloc, description, version, created_at, updated_at)"
+                    " VALUES (:id, 'city', :name, 'NL', 'EU', :description, 1, :now, :now)"
+                ),
+                {"id": pid, "name": name, "description": description, "now": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO phrases (profile_id, role, position, text) VALUES"
+                " ('eindhoven', 'interest', 0, 'streetlights'), ('seoul', 'offer', 0, 'street lights')"
+            )
+        )
+    upgrade(empty_engine, "head")
+
+    def search(q: str) -> set[str]:
+        with make_sessionmaker(empty_engine)() as session:
+            return domain_profiles.search_profile_ids(session=session, q=q)
+
+    assert search("sonar") == {"barcelona"}
+    assert search("street lights") == search("streetlights") == {"eindhoven", "seoul"}
+    assert search("egovernance") == {"seoul"}
+    downgrade(empty_engine, "0008")
+    assert not any(name.startswith("profile_search") for name in inspect(empty_engine).get_table_names())
+    upgrade(empty_engine, "head")
+    assert search("sonar") == {"barcelona"}

@@ -1,0 +1,81 @@
+"""The profile list's filters and search on the pages, on both databases: codes in either case, a country
+picker by name, and the full-text search (accents folded, words joined and split, in step with writes)."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import city
+from tests.web.test_pages import DEMO, sign_in
+
+LISTED = re.compile(r'<th scope="row"><a href="/app/profiles/([^"]+)"')
+COUNTRY_OPTION = re.compile(r'<option value="([A-Z]{2})" ?(selected)?>([^<]+)</option>')
+
+
+@pytest.fixture
+def demo(client, keys) -> TestClient:
+    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
+    sign_in(client, keys.manager)
+    return client
+
+
+def listed(client: TestClient, query: str) -> list[str]:
+    page = client.get(f"/app/profiles?{query}")
+    assert page.status_code == 200, page.text
+    return LISTED.findall(page.text)
+
+
+def test_bloc_and_country_codes_are_found_in_either_case(demo):
+    korean_cities = ["busan", "gwangju", "seoul", "suwon"]
+    assert listed(demo, "kind=city&bloc=kr") == listed(demo, "kind=city&bloc=KR") == korean_cities
+    assert listed(demo, "kind=city&bloc=Kr&country=kr") == korean_cities
+    assert listed(demo, "country=nl") == ["eindhoven", "fontys", "philips-lighting"]
+
+
+def test_the_country_picker_names_the_countries_profiles_are_in_and_sends_their_code(demo):
+    page = demo.get("/app/profiles").text
+    assert 'name="country" value=' not in page  # no two-letter text box any more
+    options = COUNTRY_OPTION.findall(page)
+    assert [(code, name) for code, _, name in options] == [
+        ("BE", "Belgium"),
+        ("DK", "Denmark"),
+        ("FI", "Finland"),
+        ("NL", "Netherlands"),
+        ("KR", "South Korea"),
+        ("ES", "Spain"),
+        ("GB", "United Kingdom"),
+    ]
+    assert not any(selected for _, selected, _ in options)
+    chosen = demo.get("/app/profiles?country=NL").text
+    assert [name for _, selected, name in COUNTRY_OPTION.findall(chosen) if selected] == ["Netherlands"]
+    # a link may name the country: "Netherlands" is the Netherlands, never cut to "NE"
+    for query in ("country=Netherlands", "country=netherlands", "country=%20nl%20"):
+        assert listed(demo, query) == ["eindhoven", "fontys", "philips-lighting"], query
+    named = demo.get("/app/profiles?country=Netherlands").text
+    assert [code for code, selected, _ in COUNTRY_OPTION.findall(named) if selected] == ["NL"]
+    # a country no profile is in stays chosen in the picker, and nothing matches
+    empty = demo.get("/app/profiles?country=FR").text
+    assert ("FR", "selected", "France") in COUNTRY_OPTION.findall(empty) and "No profile matches" in empty
+
+
+def test_the_search_folds_accents_and_finds_joined_and_split_words(demo):
+    assert listed(demo, "q=sonar") == listed(demo, "q=S%C3%93NAR") == ["sonar"]  # Sónar, either way
+    streetlights = ["busan", "philips-lighting", "seoul"]  # streetlight pilots, street lighting, streetlights
+    assert listed(demo, "q=streetlights") == listed(demo, "q=streetlight") == streetlights
+    # "street lights" also finds Eindhoven: a "street-level" test bed and "public lighting"
+    assert listed(demo, "q=street+lights") == ["busan", "eindhoven", "philips-lighting", "seoul"]
+    assert listed(demo, "q=egovernance") == ["eindhoven", "seoul"]  # e-governance
+    assert listed(demo, "q=livinglabs") == listed(demo, "q=living+labs") == ["eindhoven", "seoul"]
+    page = demo.get("/app/profiles?q=street+lights&kind=organisation").text
+    assert LISTED.findall(page) == ["philips-lighting"] and "1 profile matching “street lights”" in page
+
+
+def test_the_search_follows_a_profile_written_since(demo, keys):
+    assert listed(demo, "q=zeppelin") == []
+    body = city("friedrichshafen", name="Friedrichshafen", country="DE", interests=["Zeppelin museum"])
+    assert demo.post("/profiles", json=body, headers=keys.auth("admin")).status_code == 201
+    assert listed(demo, "q=zeppelin") == ["friedrichshafen"]
+    r = demo.delete("/profiles/friedrichshafen", headers={**keys.auth("admin"), "If-Match": '"1"'})
+    assert r.status_code == 204
+    assert listed(demo, "q=zeppelin") == []
