@@ -63,13 +63,13 @@ def import_(
 ) -> None:
     """Import a bundle all-or-nothing: any invalid profile and nothing is stored."""
     from service.db.engine import session_scope
-    from service.domain.bundles import import_bundle, read_bundle_file
+    from service.domain.bundles import import_draft, read_file
     from service.errors import TwinningError
 
     try:
-        bundle = read_bundle_file(file)
+        draft = read_file(file)
         with session_scope(_sessions()) as session:
-            summary = import_bundle(session=session, live=None, bundle=bundle, accepted_by="cli")
+            summary = import_draft(session=session, live=None, draft=draft, accepted_by="cli")
     except TwinningError as exc:
         _fail(exc)
     typer.echo(json.dumps(summary.model_dump()))

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.wording import plain, shown
+
 __all__ = [
     "FieldProblem",
     "TwinningError",
@@ -35,13 +37,27 @@ PROBLEM_JSON = "application/problem+json"
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One broken rule: where (a JSON pointer such as `/profiles/3/country`) and what."""
+    """One broken rule: where (a JSON pointer such as `/profiles/3/country`) and what.
+
+    Those of a file or a form also say it as its reader would: `where` ("row 4, column country"),
+    the offending `value` as text, and `message`, a sentence about that value. A client reads
+    `pointer` and `detail`; a person reads the others.
+    """
 
     pointer: str
     detail: str
+    where: str | None = None
+    value: str | None = None
+    message: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {"pointer": self.pointer, "detail": self.detail}
+        words = {"where": self.where, "value": self.value, "message": self.message}
+        return {"pointer": self.pointer, "detail": self.detail} | {k: v for k, v in words.items() if v is not None}
+
+    @property
+    def sentence(self) -> str:
+        """What a person reads: the message, or the detail where there is none."""
+        return self.message or self.detail
 
 
 def pointer(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -61,7 +77,9 @@ class TwinningError(Exception):
     title = "Bad request"
 
     def __str__(self) -> str:
-        lines = [self.detail] + [f"  {e.pointer}: {e.detail}" for e in self.errors]
+        lines = [self.detail] + [
+            f"  {e.where}: {e.sentence} ({e.pointer})" if e.where else f"  {e.pointer}: {e.detail}" for e in self.errors
+        ]
         return "\n".join(lines)
 
 
@@ -141,14 +159,21 @@ def problems(*errors: type[TwinningError]) -> dict[int | str, dict[str, Any]]:
 
 
 def validation_problems(errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()) -> list[FieldProblem]:
-    """Pydantic errors as field problems; a model-level rule names its field as `field: message`."""
+    """Pydantic errors as field problems, each with its value and a plain message (`service.wording`);
+    a model-level rule names its field as `field: message`, and its value is that field's."""
     problems = []
     for e in errors:
         loc, msg = tuple(prefix) + tuple(e["loc"]), e["msg"].removeprefix("Value error, ")
+        # a missing field's input is the object it is missing from, a model rule's the whole object
+        value = None if e["type"] == "missing" else e.get("input")
         field_name, sep, rest = msg.partition(": ")
         if sep and field_name.isidentifier() and e["type"] == "value_error":
             loc, msg = loc + (field_name,), rest
-        problems.append(FieldProblem(pointer(loc), msg))
+            value = value.get(field_name) if isinstance(value, dict) else None
+            e = e | {"msg": rest}
+        elif isinstance(value, dict):
+            value = None
+        problems.append(FieldProblem(pointer(loc), msg, value=shown(value), message=plain(e)))
     return problems
 
 

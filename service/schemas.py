@@ -33,6 +33,7 @@ __all__ = [
     "CountryFilter",
     "Bloc",
     "QueryText",
+    "kind_rule_breaches",
     "ProfileFields",
     "ProfileCreate",
     "ProfileReplace",
@@ -186,10 +187,16 @@ QueryText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2
 
 
 class ProblemField(BaseModel):
-    """One broken rule of a problem: where (a JSON pointer) and what."""
+    """One broken rule of a problem: where (a JSON pointer) and what; a file's or a form's problems also
+    say it in a reader's words."""
 
-    pointer: str = Field(description="e.g. `/interests/3`, `/query/against`, `/headers/If-Match`")
+    pointer: str = Field(description="e.g. `/interests/3`, `/query/against`, `/headers/If-Match`, `/rows/4/country`")
     detail: str
+    where: str | None = Field(
+        default=None, description="where, as a person finds it: `row 4, column country`, `profile 2 (“seoul”), city`"
+    )
+    value: str | None = Field(default=None, description="the offending value as text, shortened")
+    message: str | None = Field(default=None, description="what is wrong with the value, in plain words")
 
 
 class Problem(BaseModel):
@@ -203,6 +210,21 @@ class Problem(BaseModel):
     detail: str
     instance: str = Field(description="the path that was asked for")
     errors: list[ProblemField] = Field(default_factory=list, description="every broken rule, where the input had any")
+
+
+def kind_rule_breaches(kind: Any, org_type: Any, interests: Any) -> list[tuple[str, str]]:
+    """The rules across a profile's fields, what a city and an organisation must have, that the values
+    break: each as (field, message). Checked on what was typed too, before the fields themselves pass."""
+    if kind == "city":
+        breaches = []
+        if org_type is not None:
+            breaches.append(("org_type", "must be empty for a city: only an organisation has a type"))
+        if not interests:
+            breaches.append(("interests", "a city needs at least one interest"))
+        return breaches
+    if kind == "organisation" and org_type is None:
+        return [("org_type", f"an organisation needs its type, one of {', '.join(ORG_TYPES)}")]
+    return []
 
 
 class ProfileFields(BaseModel):
@@ -222,13 +244,9 @@ class ProfileFields(BaseModel):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> "ProfileFields":
-        if self.kind == "city":
-            if self.org_type is not None:
-                raise ValueError("org_type: must be null for a city")
-            if not self.interests:
-                raise ValueError("interests: a city needs at least one interest")
-        elif self.org_type is None:
-            raise ValueError(f"org_type: an organisation needs one of {', '.join(ORG_TYPES)}")
+        # pydantic takes one error from a model rule: the first; `kind_rule_breaches` gives them all
+        for field_name, message in kind_rule_breaches(self.kind, self.org_type, self.interests)[:1]:
+            raise ValueError(f"{field_name}: {message}")
         return self
 
 

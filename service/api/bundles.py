@@ -29,11 +29,11 @@ async def import_bundle(request: Request, session: SessionDep, live: LiveDep, pr
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     # parsing and encoding take a while for a large bundle: in a worker thread, never on the event loop
-    bundle = await run_in_threadpool(
-        bundles.parse_upload, body, csv_sheet=content_type in ("text/csv", "application/csv")
+    draft = await run_in_threadpool(
+        bundles.read_upload, body, csv_sheet=content_type in ("text/csv", "application/csv")
     )
     return await run_in_threadpool(
-        bundles.import_bundle, session=session, live=live, bundle=bundle, accepted_by=principal.label
+        bundles.import_draft, session=session, live=live, draft=draft, accepted_by=principal.label
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "cohort_problems",
     "pair_problems",
     "kept_kind_problems",
+    "profile_reference_problems",
     "require_profile_references",
     "require_cohort_members",
     "require_pair",
@@ -101,20 +102,26 @@ def kept_kind_problems(
     return [FieldProblem(at, f"{profile_id!r} is {', '.join(held)}: it stays a city while they refer to it")]
 
 
-def require_profile_references(session: Session, *, profile_id: str, data: ProfileFields) -> None:
-    """Check a profile write (the API's, the workspace's) against what is stored: its `city`
-    (`city_problems`) and, if it is to be an organisation, what counts it as a city
-    (`kept_kind_problems`); `InvalidInput` lists what breaks."""
-    kinds = store.profile_kinds(session, [data.city]) if data.city else {}
-    problems = city_problems(at="/city", profile_id=profile_id, city=data.city, kinds=kinds)
-    if data.kind != "city":
+def profile_reference_problems(session: Session, *, profile_id: str, kind: str, city: str | None) -> list[FieldProblem]:
+    """What a profile write of this `kind` and `city` breaks against what is stored: its `city`
+    (`city_problems`) and, if it is to be an organisation, what counts it as a city (`kept_kind_problems`)."""
+    kinds = store.profile_kinds(session, [city]) if city else {}
+    problems = city_problems(at="/city", profile_id=profile_id, city=city, kinds=kinds)
+    if kind != "city":
         problems += kept_kind_problems(
             at="/kind",
             profile_id=profile_id,
-            kind=data.kind,
+            kind=kind,
             organisations=store.organisations_in(session, profile_id),
             cohorts=store.cohorts_with(session, profile_id),
         )
+    return problems
+
+
+def require_profile_references(session: Session, *, profile_id: str, data: ProfileFields) -> None:
+    """Check a profile write (the API's, the workspace's) against what is stored
+    (`profile_reference_problems`); `InvalidInput` lists what breaks."""
+    problems = profile_reference_problems(session, profile_id=profile_id, kind=data.kind, city=data.city)
     if problems:
         raise InvalidInput("the profile refers to what it may not, or others refer to it; nothing was stored", problems)
 

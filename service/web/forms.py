@@ -4,15 +4,28 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from service.errors import FieldProblem, validation_problems
+from service.domain.checks import check_profile_write
+from service.errors import FieldProblem
 from service.schemas import ProfileFields, row_number
 
 __all__ = ["PROFILE_FIELDS", "ProfileForm", "problems_by_field"]
 
 PROFILE_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
 PHRASE_FIELDS = ("interests", "offers")
+# each field's label on the form, which the summary of its problems repeats
+PROFILE_LABELS = {
+    "kind": "Kind",
+    "name": "Name",
+    "country": "Country",
+    "bloc": "Bloc",
+    "org_type": "Organisation type",
+    "city": "City profile",
+    "description": "Description",
+    "interests": "Interests",
+    "offers": "Offers",
+}
 
 
 def _lines(text: str) -> list[str]:
@@ -28,13 +41,13 @@ def problems_by_field(problems: list[FieldProblem], values: dict[str, Any]) -> d
     for p in problems:
         parts = p.pointer.strip("/").split("/")
         name = parts[0] if parts and parts[0] in PROFILE_FIELDS else ""
-        message = p.detail
+        message = p.sentence
         if name in PHRASE_FIELDS and len(parts) > 1 and parts[1].isdigit():
             i = int(parts[1])
             phrases = values.get(name) or []
             quoted = phrases[i] if i < len(phrases) else ""
             shown = quoted if len(quoted) <= 60 else quoted[:57] + "…"
-            message = f"line {i + 1} (“{shown}”): {p.detail}"
+            message = f"line {i + 1} (“{shown}”): {p.sentence}"
         out[name].append(message)
     return dict(out)
 
@@ -71,17 +84,26 @@ class ProfileForm:
         version = form.get("version")
         return cls(values=values, version=row_number(version) if isinstance(version, str) else None)
 
-    def validated(self) -> ProfileFields | None:
-        """The profile the form describes, or None with `problems` filled in."""
+    def validated(self, session: Session, profile_id: str) -> ProfileFields | None:
+        """The profile the form describes, or None with `problems` filled in: every one at once, its
+        fields', the rules across them and its references to stored profiles (`check_profile_write`)."""
         self.problems = {}
         if self.version is None:
             self.problems[""] = ["the form lost the version of the profile you edited; open the edit page again"]
             return None
-        try:
-            return ProfileFields.model_validate(self.values)
-        except ValidationError as exc:
-            self.problems = problems_by_field(validation_problems(exc.errors()), self.values)
-            return None
+        fields, problems = check_profile_write(session, profile_id=profile_id, raw=self.values)
+        self.problems = problems_by_field(problems, self.values)
+        return fields
+
+    @property
+    def summary(self) -> list[tuple[str, str, str]]:
+        """The problems as the summary above the form lists them: (field, its label, message), in form order."""
+        order = ("", *PROFILE_FIELDS)
+        return [
+            (name, PROFILE_LABELS.get(name, ""), message)
+            for name in sorted(self.problems, key=order.index)
+            for message in self.problems[name]
+        ]
 
     def text(self, name: str) -> str:
         """A field's value as a text box shows it."""

@@ -140,7 +140,7 @@ async def edit(
     viewer.principal.require_writer_of(profile_id)
     profiles.get_profile(session=db, profile_id=profile_id)
     form = ProfileForm.from_submission(await request.form())
-    fields = form.validated()
+    fields = form.validated(db, profile_id)
     if fields is None:
         return _edit_page(request, viewer, profile_id, form, status=422)
     try:

@@ -318,8 +318,8 @@ def test_every_state_the_api_reaches_exports_a_bundle_that_imports_again(app, cl
             # into an empty database: accepted, and exported again as the same bundle
             clear(copies)
             with copies() as session:
-                bundle = bundles.parse_json_bytes(json.dumps(exported).encode())
-                bundles.import_bundle(session=session, live=None, bundle=bundle, accepted_by="round trip")
+                draft = bundles.read_json(json.dumps(exported).encode())
+                bundles.import_draft(session=session, live=None, draft=draft, accepted_by="round trip")
                 again = bundles.export_bundle(session=session)
             assert meaning(again) == meaning(exported)
             # into its own database: nothing changes

@@ -111,7 +111,12 @@ def test_json_nested_too_deeply_is_a_problem(client, keys):
     r = client.post("/bundles", content=deep, headers={**keys.auth("manager"), "content-type": "application/json"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["title"] == "Invalid bundle" and r.json()["errors"] == [
-        {"pointer": "/", "detail": "nested too deeply"}
+        {
+            "pointer": "/",
+            "detail": "nested too deeply",
+            "where": "the whole file",
+            "message": "the JSON is nested too deeply to read",
+        }
     ]
 
 
