@@ -20,18 +20,24 @@ router = APIRouter(prefix="/bundles", tags=["bundles"])
             "required": True,
             "content": {
                 "application/json": {"schema": {"type": "object", "description": "a twinning.bundle/1 document"}},
-                "text/csv": {"schema": {"type": "string", "description": "one row per profile, phrases `;`-separated"}},
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "one row per profile, cells `,`- or `;`-separated, phrases `;`-separated",
+                    }
+                },
+                bundles.XLSX_MEDIA_TYPE: {
+                    "schema": {"type": "string", "format": "binary", "description": "the CSV's columns, as a workbook"}
+                },
             },
         }
     },
 )
 async def import_bundle(request: Request, session: SessionDep, live: LiveDep, principal: ManagerDep) -> ImportSummary:
     body = await request.body()
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    kind = bundles.file_kind(filename=None, media_type=request.headers.get("content-type"), body=body)
     # parsing and encoding take a while for a large bundle: in a worker thread, never on the event loop
-    draft = await run_in_threadpool(
-        bundles.read_upload, body, csv_sheet=content_type in ("text/csv", "application/csv")
-    )
+    draft = await run_in_threadpool(bundles.read_upload, body, kind=kind)
     return await run_in_threadpool(
         bundles.import_draft, session=session, live=live, draft=draft, accepted_by=principal.label
     )

@@ -11,11 +11,14 @@ import csv
 import io
 import json
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +38,8 @@ __all__ = [
     "read_object",
     "read_json",
     "read_csv",
+    "read_xlsx",
+    "file_kind",
     "read_upload",
     "read_file",
     "parse_bundle",
@@ -48,6 +53,20 @@ __all__ = [
 
 FORMAT = "twinning.bundle/1"
 CSV_COLUMNS = ("id", "kind", "name", "country", "bloc", "org_type", "city", "description", "interests", "offers")
+# a workbook's sheet of profiles, and the example row of the template (skipped when it is read back)
+PROFILES_SHEET = "Profiles"
+EXAMPLE = (
+    "example-town",
+    "city",
+    "Example Town (an example: replace or delete this row)",
+    "NL",
+    "EU",
+    "",
+    "",
+    "A port city of 200,000 people that wants to learn how others renew their harbours.",
+    "harbour renewal\nenergy-efficient street lighting",
+    "port logistics training",
+)
 OPTIONAL_COLUMNS = ("org_type", "city", "offers")
 PHRASE_COLUMNS = ("interests", "offers")
 SECTIONS: dict[str, type[BaseModel]] = {
@@ -408,14 +427,62 @@ def read_rows(header: Sequence[Any], rows: Sequence[tuple[int, Sequence[Any]]], 
     return Draft(Bundle(format=FORMAT, profiles=profiles), problems, places, entries, source)
 
 
-def read_upload(body: bytes, *, csv_sheet: bool) -> Draft:
-    """A draft bundle from an uploaded body: a CSV sheet, or JSON."""
-    return read_csv(body) if csv_sheet else read_json(body)
+def _cell_text(value: Any) -> str:
+    """A workbook cell as the text it shows: a whole number without its `.0`, a date as ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx(body: bytes) -> Draft:
+    """An Excel workbook (.xlsx) as a draft bundle, read like a CSV sheet: its sheet “Profiles”, or its
+    first; the same columns, checks and problems, which also name the sheet and the column's letter.
+    The template's example row (`service.domain.workbooks`) is left out, so the template imports empty."""
+    try:
+        workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        problem = _file_problem(
+            f"not an xlsx workbook: {exc}", "the file is not an Excel workbook (.xlsx): save it as an .xlsx or a CSV"
+        )
+        return Draft(Bundle(format=FORMAT), [problem], [], [], SheetSource({}))
+    try:
+        sheet = workbook[PROFILES_SHEET] if PROFILES_SHEET in workbook.sheetnames else workbook.worksheets[0]
+        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    header = rows[0] if rows else []
+    numbered = [(n, row) for n, row in enumerate(rows[1:], start=2) if tuple(row[: len(EXAMPLE)]) != EXAMPLE]
+    return read_rows(header, numbered, sheet=sheet.title)
+
+
+FileKind = Literal["json", "csv", "xlsx"]
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+READERS = {"json": read_json, "csv": read_csv, "xlsx": read_xlsx}
+
+
+def file_kind(*, filename: str | None, media_type: str | None, body: bytes) -> FileKind:
+    """What an upload is: a workbook (by its zip signature, name or media type), a CSV sheet, or JSON."""
+    name, media = (filename or "").lower(), (media_type or "").split(";")[0].strip().lower()
+    if body.startswith(b"PK\x03\x04") or name.endswith(".xlsx") or media == XLSX_MEDIA_TYPE:
+        return "xlsx"
+    if name.endswith(".csv") or media in ("text/csv", "application/csv"):
+        return "csv"
+    return "json"
+
+
+def read_upload(body: bytes, *, kind: FileKind) -> Draft:
+    """A draft bundle from an uploaded body of that kind."""
+    return READERS[kind](body)
 
 
 def read_file(path: Path) -> Draft:
-    """A draft bundle from a file, read by its name's ending: `.csv` or JSON."""
-    return read_upload(path.read_bytes(), csv_sheet=path.suffix.lower() == ".csv")
+    """A draft bundle from a file, read by its name's ending (`.xlsx`, `.csv`) or as JSON."""
+    body = path.read_bytes()
+    return read_upload(body, kind=file_kind(filename=path.name, media_type=None, body=body))
 
 
 def parse_bundle(raw: Any) -> Bundle:

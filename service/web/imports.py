@@ -5,19 +5,13 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from service.api.deps import SessionDep
-from service.domain.bundles import import_draft, read_upload
+from service.domain.bundles import file_kind, import_draft, read_upload
 from service.errors import InvalidBundle
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, render
 
 router = APIRouter(prefix="/app/import", route_class=PageRoute, include_in_schema=False)
 
 SHOWN = 500
-
-
-def _is_csv(upload: UploadFile) -> bool:
-    name = (upload.filename or "").lower()
-    kind = (upload.content_type or "").split(";")[0].strip().lower()
-    return name.endswith(".csv") or kind in ("text/csv", "application/csv")
 
 
 @router.get("")
@@ -39,11 +33,12 @@ async def upload(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
             viewer,
             nav="import",
             status=422,
-            detail="Choose a .json bundle or a .csv sheet to import.",
+            detail="Choose a .json bundle, an .xlsx workbook or a .csv sheet to import.",
         )
     body = await sheet.read()
     try:
-        draft = await run_in_threadpool(read_upload, body, csv_sheet=_is_csv(sheet))
+        kind = file_kind(filename=sheet.filename, media_type=sheet.content_type, body=body)
+        draft = await run_in_threadpool(read_upload, body, kind=kind)
         # encoding a large import takes a while: in a worker thread, never on the event loop
         summary = await run_in_threadpool(
             import_draft, session=db, live=live, draft=draft, accepted_by=viewer.principal.label
