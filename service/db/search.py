@@ -22,7 +22,9 @@ What a search finds (the same on both databases):
   word: "light" alone does not find "streetlights".
 
 Results are filtered, not ranked: the caller orders them (the profile list orders by id, so a
-cursor pages through matches stably).
+cursor pages through matches stably). A search may look in names only (`names_only`): the name is
+indexed apart from the rest, as an FTS5 column of its own, and as the lexemes of weight A of the
+`tsvector` on PostgreSQL.
 
 The index holds one row per profile, written by `index_profiles` whenever a profile's text is
 written (create, replace, patch, bundle import) and deleted with the profile: by the foreign key's
@@ -62,7 +64,7 @@ WORD = re.compile(r"[^\W_]+")
 # what ends a run of words that may be joined: any punctuation but hyphens, apostrophes and slashes
 CLAUSE_BREAK = re.compile(r"[^\w\s'’/-]+")
 
-search_table = table(TABLE, column("profile_id"), column("document"))
+search_table = table(TABLE, column("profile_id"), column("name"), column("document"))
 
 
 def _words(text: str) -> list[str]:
@@ -96,35 +98,38 @@ def query_alternatives(q: str) -> list[list[str]]:
     ]
 
 
-def _fts5_query(alternatives: Sequence[Sequence[str]]) -> str:
+def _fts5_query(alternatives: Sequence[Sequence[str]], names_only: bool) -> str:
     # every term a quoted prefix: words hold letters and digits only, so no quote needs escaping
-    return " AND ".join("(" + " OR ".join(f'"{term}"*' for term in terms) + ")" for terms in alternatives)
+    query = " AND ".join("(" + " OR ".join(f'"{term}"*' for term in terms) + ")" for terms in alternatives)
+    return f"name : ({query})" if names_only else query
 
 
-def _tsquery(alternatives: Sequence[Sequence[str]]) -> str:
-    return " & ".join("(" + " | ".join(f"{term}:*" for term in terms) + ")" for terms in alternatives)
+def _tsquery(alternatives: Sequence[Sequence[str]], names_only: bool) -> str:
+    prefix = ":*A" if names_only else ":*"
+    return " & ".join("(" + " | ".join(term + prefix for term in terms) + ")" for terms in alternatives)
 
 
-def matching_ids(session: Session, q: str) -> Select:
-    """The ids of the profiles that `q` finds, as a subquery (none when `q` has no word)."""
+def matching_ids(session: Session, q: str, *, names_only: bool = False) -> Select:
+    """The ids of the profiles that `q` finds (in their names only, with `names_only`), as a subquery;
+    none when `q` has no word."""
     alternatives = query_alternatives(q)
     if not alternatives:
         return select(Profile.id).where(false())
     if session.get_bind().dialect.name == "sqlite":
-        return select(search_table.c.profile_id).where(
-            literal_column(TABLE).op("MATCH")(bindparam("search", _fts5_query(alternatives)))
-        )
+        query = _fts5_query(alternatives, names_only)
+        return select(search_table.c.profile_id).where(literal_column(TABLE).op("MATCH")(bindparam("search", query)))
+    query = _tsquery(alternatives, names_only)
     return select(search_table.c.profile_id).where(
-        search_table.c.document.op("@@")(func.to_tsquery(CONFIGURATION, bindparam("search", _tsquery(alternatives))))
+        search_table.c.document.op("@@")(func.to_tsquery(CONFIGURATION, bindparam("search", query)))
     )
 
 
-def _profile_texts(profile: Profile) -> list[str]:
-    return [profile.name, profile.description, *(p.text for p in profile.phrases)]
+def _row(profile_id: str, name: str, texts: Iterable[str]) -> dict[str, str]:
+    return {"profile_id": profile_id, "name": search_document([name]), "document": search_document(texts)}
 
 
 def _write(connection: Connection, rows: Sequence[dict[str, str]]) -> None:
-    """Replace the index rows of these profiles (`profile_id`, `document`)."""
+    """Replace the index rows of these profiles (`_row`s)."""
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         if connection.dialect.name == "sqlite":
@@ -133,13 +138,16 @@ def _write(connection: Connection, rows: Sequence[dict[str, str]]) -> None:
                 {"ids": [r["profile_id"] for r in chunk]},
             )
             connection.execute(
-                text(f"INSERT INTO {TABLE} (profile_id, document) VALUES (:profile_id, :document)"), chunk
+                text(f"INSERT INTO {TABLE} (profile_id, name, document) VALUES (:profile_id, :name, :document)"),
+                chunk,
             )
         else:
             connection.execute(
                 text(
-                    f"INSERT INTO {TABLE} (profile_id, document)"
-                    f" VALUES (:profile_id, to_tsvector('{CONFIGURATION}', :document))"
+                    # the name's lexemes weigh A, so a search may ask for them alone
+                    f"INSERT INTO {TABLE} (profile_id, document) VALUES (:profile_id,"
+                    f" setweight(to_tsvector('{CONFIGURATION}', :name), 'A')"
+                    f" || to_tsvector('{CONFIGURATION}', :document))"
                     " ON CONFLICT (profile_id) DO UPDATE SET document = excluded.document"
                 ),
                 chunk,
@@ -148,7 +156,7 @@ def _write(connection: Connection, rows: Sequence[dict[str, str]]) -> None:
 
 def index_profiles(session: Session, profiles: Iterable[Profile]) -> None:
     """Index these profiles' text as it now stands (their rows must be flushed), within the caller's transaction."""
-    rows = [{"profile_id": p.id, "document": search_document(_profile_texts(p))} for p in profiles]
+    rows = [_row(p.id, p.name, [p.description, *(phrase.text for phrase in p.phrases)]) for p in profiles]
     if rows:
         _write(session.connection(), rows)
 
@@ -156,16 +164,16 @@ def index_profiles(session: Session, profiles: Iterable[Profile]) -> None:
 def rebuild_index(connection: Connection) -> None:
     """Index every stored profile anew: what migration 0009 backfills with. Reads rows, not models, so it
     runs on the schema the migration sees."""
-    texts: dict[str, list[str]] = {
-        pid: [name, description]
-        for pid, name, description in connection.execute(text("SELECT id, name, description FROM profiles"))
-    }
+    names: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
+    for pid, name, description in connection.execute(text("SELECT id, name, description FROM profiles")):
+        names[pid], texts[pid] = name, [description]
     for pid, phrase in connection.execute(
         text("SELECT profile_id, text FROM phrases ORDER BY profile_id, role, position")
     ):
         texts[pid].append(phrase)
     connection.execute(text(f"DELETE FROM {TABLE}"))
-    _write(connection, [{"profile_id": pid, "document": search_document(t)} for pid, t in texts.items()])
+    _write(connection, [_row(pid, names[pid], texts[pid]) for pid in names])
 
 
 def create_index(connection: Connection) -> None:
@@ -174,7 +182,7 @@ def create_index(connection: Connection) -> None:
         connection.execute(
             text(
                 f"CREATE VIRTUAL TABLE {TABLE} USING fts5("
-                "profile_id UNINDEXED, document, tokenize = 'porter unicode61 remove_diacritics 2')"
+                "profile_id UNINDEXED, name, document, tokenize = 'porter unicode61 remove_diacritics 2')"
             )
         )
         connection.execute(

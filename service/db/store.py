@@ -128,9 +128,9 @@ def list_profiles(
     return rows[:limit], next_cursor, total
 
 
-def search_profile_ids(session: Session, q: str) -> set[str]:
-    """The ids of every profile the full-text search `q` finds."""
-    return set(session.scalars(search.matching_ids(session, q)))
+def search_profile_ids(session: Session, q: str, *, names_only: bool = False) -> set[str]:
+    """The ids of every profile the full-text search `q` finds (in their names only, with `names_only`)."""
+    return set(session.scalars(search.matching_ids(session, q, names_only=names_only)))
 
 
 def countries_in_use(session: Session) -> list[str]:

@@ -59,13 +59,14 @@ def list_profiles(
     )
 
 
-def search_profile_ids(*, session: Session, q: str) -> set[str]:
-    """The ids of the profiles whose name, description, interests or offers the words `q` find.
+def search_profile_ids(*, session: Session, q: str, names_only: bool = False) -> set[str]:
+    """The ids of the profiles whose name, description, interests or offers (only names, with
+    `names_only`) the words `q` find.
 
     Case and accents do not count, every word must be found as the start of a word, and two words
     written as one find them apart and the other way round; the whole rule: `service.db.search`.
     """
-    return store.search_profile_ids(session, q)
+    return store.search_profile_ids(session, q, names_only=names_only)
 
 
 def country_choices(*, session: Session, chosen: str | None = None) -> list[tuple[str, str]]:

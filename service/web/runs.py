@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service.api.deps import RunIdPath, SessionDep
-from service.domain import runs
+from service.domain import profiles, runs
 from service.errors import Conflict, NotFound
 from service.web.deps import (
     FormViewerDep,
@@ -120,7 +120,9 @@ def run_page(
     previous = runs.previous_run_id(session=db, run_id=run.id) if run.state == "succeeded" else None
     changes = changes_between(request, db, run.id, previous) if previous is not None else []
     if profile.strip():
-        changes = [c for c in changes if c["profile"] == profile.strip()]
+        # its id, or words of its name as the profile list's search finds them ("eindhoven", "Sónar")
+        found = {profile.strip()} | profiles.search_profile_ids(session=db, q=profile, names_only=True)
+        changes = [c for c in changes if c["profile"] in found]
     names = {c["profile"]: profile_name(live, c["profile"]) for c in changes[:DIFF_SHOWN]}
     for c in changes[:DIFF_SHOWN]:
         for kind in ("new", "dropped", "moved"):

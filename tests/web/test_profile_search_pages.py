@@ -1,11 +1,13 @@
 """The profile list's filters and search on the pages, on both databases: codes in either case, a country
-picker by name, and the full-text search (accents folded, words joined and split, in step with writes)."""
+picker by name, the full-text search (accents folded, words joined and split, in step with writes), and the run
+diff's profile filter, which finds profiles by that search."""
 
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
+from service.batch.jobs import RerankParams, rerank
 from tests.factories import city
 from tests.web.test_pages import DEMO, sign_in
 
@@ -79,3 +81,26 @@ def test_the_search_follows_a_profile_written_since(demo, keys):
     r = demo.delete("/profiles/friedrichshafen", headers={**keys.auth("admin"), "If-Match": '"1"'})
     assert r.status_code == 204
     assert listed(demo, "q=zeppelin") == []
+
+
+RUN_DIFF_HEADS = re.compile(r'<h3><a href="/app/profiles/([^"]+)">')
+
+
+def test_the_run_diff_finds_a_profile_by_its_name_as_well_as_by_its_id(demo, keys):
+    settings, sessions = demo.app.state.settings, demo.app.state.sessions
+    rerank(settings, sessions, RerankParams())
+    r = demo.post("/profiles/eindhoven/exclusions", json={"excluded": "fontys"}, headers=keys.auth("manager"))
+    assert r.status_code == 201, r.text
+    second = rerank(settings, sessions, RerankParams())
+
+    def shown(profile: str) -> set[str]:
+        page = demo.get(f"/app/runs/{second.id}", params={"profile": profile})
+        assert page.status_code == 200, page.text
+        return set(RUN_DIFF_HEADS.findall(page.text))
+
+    assert {"eindhoven", "fontys"} <= shown("")
+    assert shown("fontys") == shown("Fontys") == shown("FONTYS university") == {"fontys"}
+    # names only: Fontys's description speaks of Eindhoven, and "applied sciences" are words of its name
+    assert shown("Eindhoven") == shown("eindhoven") == {"eindhoven"}
+    assert shown("applied sciences") == {"fontys"}
+    assert shown("zeppelin") == set()

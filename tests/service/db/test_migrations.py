@@ -248,11 +248,12 @@ def test_0009_indexes_the_profiles_it_finds_for_search_and_its_downgrade_drops_t
         )
     upgrade(empty_engine, "head")
 
-    def search(q: str) -> set[str]:
+    def search(q: str, *, names_only: bool = False) -> set[str]:
         with make_sessionmaker(empty_engine)() as session:
-            return domain_profiles.search_profile_ids(session=session, q=q)
+            return domain_profiles.search_profile_ids(session=session, q=q, names_only=names_only)
 
-    assert search("sonar") == {"barcelona"}
+    assert search("sonar") == {"barcelona"} and search("sonar", names_only=True) == set()
+    assert search("barcelona", names_only=True) == {"barcelona"}
     assert search("street lights") == search("streetlights") == {"eindhoven", "seoul"}
     assert search("egovernance") == {"seoul"}
     downgrade(empty_engine, "0008")
