@@ -6,147 +6,14 @@ docs/screenshots, the README's pictures.
 """
 
 import json
-import os
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from service.app import create_app
-from service.auth import Role, create_key
-from service.batch.jobs import rerank
-from service.db.engine import session_scope
 from service.db.models import Profile
-from service.domain.bundles import import_bundle, parse_bundle
-from service.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "data"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-COHORT = "world-cities-eu-korea-2017-18"
-WIDE = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-@dataclass
-class Live:
-    url: str
-    manager: str
-    member: str
-    sessions: object
-
-
-def _demo_without_philips_partnership() -> dict:
-    """The demo bundle less Eindhoven's 2017-18 partnership with Philips, so Philips is a fresh suggestion to accept."""
-    demo = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
-    demo["partnerships"] = [p for p in demo["partnerships"] if {p["a"], p["b"]} != {"eindhoven", "philips-lighting"}]
-    return demo
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[Live]:
-    """Uvicorn on a free 127.0.0.1 port in a thread, with the demo imported, two keys and one finished run."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'twinning.db'}", data_dir=DATA)
-    app = create_app(settings)
-    with session_scope(app.state.sessions) as session:
-        import_bundle(
-            session=session, live=None, bundle=parse_bundle(_demo_without_philips_partnership()), accepted_by="demo"
-        )
-        manager = create_key(session, role=Role.MANAGER, name="Ana (programme manager)")[0]
-        member = create_key(session, role=Role.MEMBER, profile_id="eindhoven", name="Eindhoven")[0]
-    rerank(settings, app.state.sessions)  # a run to compare the one started in the browser with
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield Live(url=f"http://127.0.0.1:{port}", manager=manager, member=member, sessions=app.state.sessions)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium; run `make test`, which installs it"
-        )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: TWINNING_SCREENSHOTS when set, so a test run never rewrites the tracked ones."""
-    named = os.environ.get("TWINNING_SCREENSHOTS")
-    return Path(named) if named else tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=WIDE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def shot(page: Page, folder: Path, name: str, *, height: int | None = None, of: Locator | None = None) -> None:
-    """The whole page, its top `height` pixels, or one element (`of`), as `folder`/`name`.png."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if of is not None:
-        of.screenshot(path=str(folder / f"{name}.png"))
-        return
-    clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True, clip=clip)
-
-
-UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
-        && !el.getAttribute('aria-labelledby'))
-    .map(el => el.name || el.id)"""
-
-
-def assert_labelled(page: Page) -> None:
-    """Every form control on the page has a label a screen reader announces."""
-    assert page.evaluate(UNLABELLED) == [], page.url
-
-
-def sign_in(page: Page, live: Live, key: str, *, shots: Path | None = None) -> None:
-    """Sign in through the form; with `shots`, the sign-in page is saved there first."""
-    page.goto(f"{live.url}/app")
-    expect(page).to_have_url(re.compile(r"/app/login\?next="))
-    if shots is not None:
-        shot(page, shots, "login")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+from tests.web.browsing import COHORT, PHONE, WIDE, Live, assert_labelled, shot, sign_in
 
 
 def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: Live, shots: Path) -> None:
