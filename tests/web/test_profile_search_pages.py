@@ -9,17 +9,17 @@ from fastapi.testclient import TestClient
 
 from service.batch.jobs import RerankParams, rerank
 from tests.factories import city
-from tests.web.test_pages import DEMO, sign_in
+from tests.web.test_pages import sign_in
 
 LISTED = re.compile(r'<th scope="row"><a href="/app/profiles/([^"]+)"')
 COUNTRY_OPTION = re.compile(r'<option value="([A-Z]{2})" ?(selected)?>([^<]+)</option>')
 
 
 @pytest.fixture
-def demo(client, keys) -> TestClient:
-    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
-    sign_in(client, keys.manager)
-    return client
+def manager(demo, keys) -> TestClient:
+    """The demo's client, signed in as a manager."""
+    sign_in(demo, keys.manager)
+    return demo
 
 
 def listed(client: TestClient, query: str) -> list[str]:
@@ -28,15 +28,15 @@ def listed(client: TestClient, query: str) -> list[str]:
     return LISTED.findall(page.text)
 
 
-def test_bloc_and_country_codes_are_found_in_either_case(demo):
+def test_bloc_and_country_codes_are_found_in_either_case(manager):
     korean_cities = ["busan", "gwangju", "seoul", "suwon"]
-    assert listed(demo, "kind=city&bloc=kr") == listed(demo, "kind=city&bloc=KR") == korean_cities
-    assert listed(demo, "kind=city&bloc=Kr&country=kr") == korean_cities
-    assert listed(demo, "country=nl") == ["eindhoven", "fontys", "philips-lighting"]
+    assert listed(manager, "kind=city&bloc=kr") == listed(manager, "kind=city&bloc=KR") == korean_cities
+    assert listed(manager, "kind=city&bloc=Kr&country=kr") == korean_cities
+    assert listed(manager, "country=nl") == ["eindhoven", "fontys", "philips-lighting"]
 
 
-def test_the_country_picker_names_the_countries_profiles_are_in_and_sends_their_code(demo):
-    page = demo.get("/app/profiles").text
+def test_the_country_picker_names_the_countries_profiles_are_in_and_sends_their_code(manager):
+    page = manager.get("/app/profiles").text
     assert 'name="country" value=' not in page  # no two-letter text box any more
     options = COUNTRY_OPTION.findall(page)
     assert [(code, name) for code, _, name in options] == [
@@ -49,52 +49,52 @@ def test_the_country_picker_names_the_countries_profiles_are_in_and_sends_their_
         ("GB", "United Kingdom"),
     ]
     assert not any(selected for _, selected, _ in options)
-    chosen = demo.get("/app/profiles?country=NL").text
+    chosen = manager.get("/app/profiles?country=NL").text
     assert [name for _, selected, name in COUNTRY_OPTION.findall(chosen) if selected] == ["Netherlands"]
     # a link may name the country: "Netherlands" is the Netherlands, never cut to "NE"
     for query in ("country=Netherlands", "country=netherlands", "country=%20nl%20"):
-        assert listed(demo, query) == ["eindhoven", "fontys", "philips-lighting"], query
-    named = demo.get("/app/profiles?country=Netherlands").text
+        assert listed(manager, query) == ["eindhoven", "fontys", "philips-lighting"], query
+    named = manager.get("/app/profiles?country=Netherlands").text
     assert [code for code, selected, _ in COUNTRY_OPTION.findall(named) if selected] == ["NL"]
     # a country no profile is in stays chosen in the picker, and nothing matches
-    empty = demo.get("/app/profiles?country=FR").text
+    empty = manager.get("/app/profiles?country=FR").text
     assert ("FR", "selected", "France") in COUNTRY_OPTION.findall(empty) and "No profile matches" in empty
 
 
-def test_the_search_folds_accents_and_finds_joined_and_split_words(demo):
-    assert listed(demo, "q=sonar") == listed(demo, "q=S%C3%93NAR") == ["sonar"]  # Sónar, either way
+def test_the_search_folds_accents_and_finds_joined_and_split_words(manager):
+    assert listed(manager, "q=sonar") == listed(manager, "q=S%C3%93NAR") == ["sonar"]  # Sónar, either way
     streetlights = ["busan", "philips-lighting", "seoul"]  # streetlight pilots, street lighting, streetlights
-    assert listed(demo, "q=streetlights") == listed(demo, "q=streetlight") == streetlights
+    assert listed(manager, "q=streetlights") == listed(manager, "q=streetlight") == streetlights
     # "street lights" also finds Eindhoven: a "street-level" test bed and "public lighting"
-    assert listed(demo, "q=street+lights") == ["busan", "eindhoven", "philips-lighting", "seoul"]
-    assert listed(demo, "q=egovernance") == ["eindhoven", "seoul"]  # e-governance
-    assert listed(demo, "q=livinglabs") == listed(demo, "q=living+labs") == ["eindhoven", "seoul"]
-    page = demo.get("/app/profiles?q=street+lights&kind=organisation").text
+    assert listed(manager, "q=street+lights") == ["busan", "eindhoven", "philips-lighting", "seoul"]
+    assert listed(manager, "q=egovernance") == ["eindhoven", "seoul"]  # e-governance
+    assert listed(manager, "q=livinglabs") == listed(manager, "q=living+labs") == ["eindhoven", "seoul"]
+    page = manager.get("/app/profiles?q=street+lights&kind=organisation").text
     assert LISTED.findall(page) == ["philips-lighting"] and "1 profile matching “street lights”" in page
 
 
-def test_the_search_follows_a_profile_written_since(demo, keys):
-    assert listed(demo, "q=zeppelin") == []
+def test_the_search_follows_a_profile_written_since(manager, keys):
+    assert listed(manager, "q=zeppelin") == []
     body = city("friedrichshafen", name="Friedrichshafen", country="DE", interests=["Zeppelin museum"])
-    assert demo.post("/profiles", json=body, headers=keys.auth("admin")).status_code == 201
-    assert listed(demo, "q=zeppelin") == ["friedrichshafen"]
-    r = demo.delete("/profiles/friedrichshafen", headers={**keys.auth("admin"), "If-Match": '"1"'})
+    assert manager.post("/profiles", json=body, headers=keys.auth("admin")).status_code == 201
+    assert listed(manager, "q=zeppelin") == ["friedrichshafen"]
+    r = manager.delete("/profiles/friedrichshafen", headers={**keys.auth("admin"), "If-Match": '"1"'})
     assert r.status_code == 204
-    assert listed(demo, "q=zeppelin") == []
+    assert listed(manager, "q=zeppelin") == []
 
 
 RUN_DIFF_HEADS = re.compile(r'<h3><a href="/app/profiles/([^"]+)">')
 
 
-def test_the_run_diff_finds_a_profile_by_its_name_as_well_as_by_its_id(demo, keys):
-    settings, sessions = demo.app.state.settings, demo.app.state.sessions
+def test_the_run_diff_finds_a_profile_by_its_name_as_well_as_by_its_id(manager, keys):
+    settings, sessions = manager.app.state.settings, manager.app.state.sessions
     rerank(settings, sessions, RerankParams())
-    r = demo.post("/profiles/eindhoven/exclusions", json={"excluded": "fontys"}, headers=keys.auth("manager"))
+    r = manager.post("/profiles/eindhoven/exclusions", json={"excluded": "fontys"}, headers=keys.auth("manager"))
     assert r.status_code == 201, r.text
     second = rerank(settings, sessions, RerankParams())
 
     def shown(profile: str) -> set[str]:
-        page = demo.get(f"/app/runs/{second.id}", params={"profile": profile})
+        page = manager.get(f"/app/runs/{second.id}", params={"profile": profile})
         assert page.status_code == 200, page.text
         return set(RUN_DIFF_HEADS.findall(page.text))
 
