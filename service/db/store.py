@@ -37,6 +37,7 @@ __all__ = [
     "list_profiles",
     "search_profile_ids",
     "countries_in_use",
+    "bloc_as_stored",
     "create_profile",
     "replace_profile",
     "profile_at_version",
@@ -131,6 +132,15 @@ def list_profiles(
 def search_profile_ids(session: Session, q: str, *, names_only: bool = False) -> set[str]:
     """The ids of every profile the full-text search `q` finds (in their names only, with `names_only`)."""
     return set(session.scalars(search.matching_ids(session, q, names_only=names_only)))
+
+
+def bloc_as_stored(session: Session, bloc: str) -> str:
+    """The spelling profiles store a bloc asked for in any case under ("KR" for "kr"; the first by code
+    point if two spellings are stored); the bloc as given when no profile has it."""
+    stored = session.scalar(
+        select(Profile.bloc).where(func.upper(Profile.bloc) == bloc.upper()).order_by(Profile.bloc).limit(1)
+    )
+    return stored or bloc
 
 
 def countries_in_use(session: Session) -> list[str]:

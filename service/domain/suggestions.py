@@ -1,5 +1,6 @@
 """Suggestions as the API and the workspace serve them: live from the index or from the current run."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from matching.scoring import Kind
 from service.auth import Principal
 from service.batch.runs import current_run, stored_ranking
 from service.db.models import Profile, Run
-from service.db.store import excluded_ids, get_profile, list_proposals, partner_ids
+from service.db.store import bloc_as_stored, excluded_ids, get_profile, list_proposals, partner_ids
 from service.domain.reasons import reasons
 from service.errors import FieldProblem, InvalidInput, NotFound
 from service.live.index import LiveIndex, SuggestionRequest
@@ -75,6 +76,9 @@ def suggestions_for(
     newer than the profile and no filter is set; otherwise scored live."""
     principal.require_reader_of(profile_id)
     profile = get_profile(session, profile_id)
+    if ask.bloc:
+        # a bloc is a code, asked for in either case ("kr"); the index compares the stored spelling
+        ask = replace(ask, bloc=bloc_as_stored(session, ask.bloc))
     plain = ask == SuggestionRequest(target=ask.target, k=ask.k)
     if source != "live":
         run = current_run(session)

@@ -104,3 +104,10 @@ def test_the_run_diff_finds_a_profile_by_its_name_as_well_as_by_its_id(manager, 
     assert shown("Eindhoven") == shown("eindhoven") == {"eindhoven"}
     assert shown("applied sciences") == {"fontys"}
     assert shown("zeppelin") == set()
+
+
+def test_the_suggestions_page_takes_a_bloc_in_either_case(manager):
+    page = manager.get("/app/profiles/doosan/suggestions?target=city&bloc=kr")
+    assert page.status_code == 200, page.text
+    shown = set(re.findall(r'<li class="card suggestion" id="s-([^"]+)"', page.text))
+    assert shown and shown <= {"busan", "gwangju", "seoul", "suwon"}
