@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from service import web
-from service.api import bundles, cohorts, exclusions, health, keys, profiles, runs, suggestions
+from service.api import bundles, cohorts, exclusions, health, keys, notices, profiles, runs, shortlists, suggestions
 from service.api.limits import BodySizeLimit
 from service.api.openapi import openapi_document
 from service.db.engine import make_engine, make_sessionmaker, migrate
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, profiles, bundles, suggestions, exclusions, cohorts, runs, keys):
+    for module in (health, profiles, bundles, suggestions, exclusions, shortlists, notices, cohorts, runs, keys):
         app.include_router(module.router)
     app.include_router(web.router)
     app.mount("/app/static", web.static_files(), name="web-static")

@@ -182,6 +182,8 @@ Description = Annotated[
 ]
 Programme = Annotated[str, StringConstraints(max_length=200), AfterValidator(_one_line)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_free_text)]
+MAX_NOTE = 1000
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE), AfterValidator(_free_text)]
 # a query parameter's words: a search, a filter
 QueryText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_one_line)]
 
@@ -298,9 +300,23 @@ class ProfileReferences(BaseModel):
     organisations: list[str] = Field(
         default_factory=list, description="organisations based in it (their `city` is cleared when it goes)"
     )
+    shortlist: list[str] = Field(
+        default_factory=list, description="the profiles on its own shortlist (which always goes with it)"
+    )
+    shortlisted: int = Field(
+        default=0, description="entries on other profiles' shortlists that name it (whose is theirs alone to know)"
+    )
 
     def empty(self) -> bool:
-        return not (self.partnerships or self.proposals or self.exclusions or self.cohorts or self.organisations)
+        return not (
+            self.partnerships
+            or self.proposals
+            or self.exclusions
+            or self.cohorts
+            or self.organisations
+            or self.shortlist
+            or self.shortlisted
+        )
 
 
 class ProfileDeleted(BaseModel):
@@ -440,6 +456,56 @@ class RunDiff(BaseModel):
     changes: list[RunChange] = Field(description="per profile and target: suggestions new, dropped and moved")
 
 
+class ProposalNotice(BaseModel):
+    """A proposal waiting for a profile's answer."""
+
+    profile: str = Field(description="the side whose answer it waits for")
+    profile_name: str
+    proposer: str = Field(description="the side whose member proposed it")
+    proposer_name: str
+    proposed_by: str = Field(description="the proposing member key's label")
+    created_at: Timestamp
+    new: bool = Field(description="whether it came after the last visit")
+
+
+class SuggestionNotice(BaseModel):
+    """A suggestion a profile had not had at its member's last visit."""
+
+    id: str
+    name: str
+    rank: int
+    score: float
+
+
+class RunNotice(BaseModel):
+    """What the current run changed for a profile against the succeeded run before it."""
+
+    run: int
+    finished_at: Timestamp | None
+    against: int | None = Field(description="the run compared with; null for the first run")
+    since_visit: bool = Field(description="whether it finished after the last visit")
+    changes: list[RunChange] = Field(description="the profile's changes, per target")
+
+
+class NoticeBoard(BaseModel):
+    """What waits for the asking key: for a member, its profile's; for a manager, the programme's."""
+
+    profile: str | None = Field(description="the member's profile; null for managers and admins")
+    last_visit: Timestamp | None = Field(description="when the key last marked its notices seen")
+    waiting: list[ProposalNotice] = Field(description="proposals waiting for an answer, oldest first")
+    new_suggestions: list[SuggestionNotice] = Field(
+        description="a member's partner-city suggestions (default list) that it did not have at its last visit"
+    )
+    suggested: list[str] = Field(description="a member's current default list, by id: what a visit marks seen")
+    last_run: RunNotice | None = Field(description="for a member: what the current run changed for its profile")
+    runs_finished: list[RunOut] = Field(
+        description="for managers: runs that finished since the last visit, newest first"
+    )
+    count: int = Field(
+        description="notices that are new: waiting proposals, new suggestions, a new run's changes or runs"
+    )
+
+
 class ScoreParts(BaseModel):
     dense: float = Field(description="semantic score: coverage, fused both ways for city pairings")
     lexical: float = Field(description="TF-IDF cosine of the two whole texts")
@@ -549,6 +615,72 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason | None = None
+
+
+class ShortlistNote(BaseModel):
+    """What is saved with a shortlisted profile: a free-text note (tabs and line breaks kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Note | None = Field(default=None, description=f"at most {MAX_NOTE} characters; empty for none")
+
+
+class ShortlistEntryOut(BaseModel):
+    """A profile on another profile's shortlist, seen by that profile's member and by managers."""
+
+    profile: str = Field(description="whose shortlist it is")
+    other: str = Field(description="the profile kept on it")
+    name: str = Field(description="the kept profile's name")
+    kind: Literal["city", "organisation"]
+    note: str | None
+    saved_by: str = Field(description="the key that saved it or last changed its note")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SuggestionDecisions(BaseModel):
+    """One decision on several suggestions: accept (propose) them all, or reject (exclude) them all with one reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["accept", "reject"] = Field(
+        description="accept: as POST …/suggestions/{other}/accept each; reject: as POST …/suggestions/{other}/reject"
+    )
+    others: Annotated[list[ProfileId], Field(min_length=1, max_length=100)] = Field(
+        description="the suggested profiles, each decided on its own, in this order"
+    )
+    reason: Reason | None = Field(default=None, description="for reject: the one reason every exclusion records")
+
+    @model_validator(mode="after")
+    def _once_each(self) -> "SuggestionDecisions":
+        seen: set[str] = set()
+        for other in self.others:
+            if other in seen:
+                raise ValueError(f"others: {other!r} is named twice")
+            seen.add(other)
+        if self.reason and self.action != "reject":
+            raise ValueError("reason: only a reject records a reason")
+        return self
+
+
+class DecisionOutcome(BaseModel):
+    """What one decision of a batch did, or the problem that stopped it (as the single decision would answer)."""
+
+    other: str
+    outcome: Literal["proposed", "agreed", "excluded", "refused"] = Field(
+        description="proposed: waits for the other side or a manager; agreed: a partnership; "
+        "excluded: never suggested again; refused: nothing changed, see status and detail"
+    )
+    status: int = Field(description="the status the single decision answers with: 200, or its 4xx problem's")
+    title: str | None = Field(default=None, description="the problem's title, when refused")
+    detail: str | None = Field(default=None, description="the problem's detail, when refused")
+    errors: list[ProblemField] = Field(default_factory=list)
+
+
+class DecisionReport(BaseModel):
+    profile: str
+    action: Literal["accept", "reject"]
+    items: list[DecisionOutcome] = Field(description="one per profile in `others`, in its order")
 
 
 class ExclusionOut(BaseModel):

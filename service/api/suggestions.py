@@ -6,10 +6,21 @@ from fastapi import APIRouter, Query, Response, status
 
 from matching.scoring import Kind
 from service.api.deps import LiveDep, ManagerDep, PrincipalDep, ProfileIdPath, SessionDep
-from service.domain import partnerships, suggestions
+from service.domain import decisions, partnerships, suggestions
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound, ProfileNotFound, problems
 from service.live.index import SuggestionRequest
-from service.schemas import AcceptOut, AdhocQuery, Bloc, CountryFilter, OrgType, PartnershipOut, Scope, SuggestionList
+from service.schemas import (
+    AcceptOut,
+    AdhocQuery,
+    Bloc,
+    CountryFilter,
+    DecisionReport,
+    OrgType,
+    PartnershipOut,
+    Scope,
+    SuggestionDecisions,
+    SuggestionList,
+)
 
 router = APIRouter(tags=["suggestions"])
 
@@ -86,6 +97,26 @@ def accept(profile_id: ProfileIdPath, other: ProfileIdPath, session: SessionDep,
     accepts in turn or a manager confirms it; a manager's records it at once. Only agreed partnerships
     stop being suggested."""
     return partnerships.accept_suggestion(session=session, principal=principal, profile_id=profile_id, other=other)
+
+
+@router.post(
+    "/profiles/{profile_id}/suggestions/decisions",
+    response_model=DecisionReport,
+    responses=problems(Forbidden, ProfileNotFound, InvalidInput),
+)
+def decide(
+    profile_id: ProfileIdPath, body: SuggestionDecisions, session: SessionDep, principal: PrincipalDep
+) -> DecisionReport:
+    """Accept or reject several suggestions at once, each as its own accept or reject would: with the same
+    rules, and each refusal reported in its item with the status and problem that decision answers with."""
+    return decisions.decide_each(
+        session=session,
+        principal=principal,
+        profile_id=profile_id,
+        action=body.action,
+        others=body.others,
+        reason=body.reason,
+    )
 
 
 @router.get(

@@ -30,9 +30,11 @@ __all__ = [
     "Cohort",
     "CohortMember",
     "Exclusion",
+    "ShortlistEntry",
     "ApiKey",
     "WorkspaceSession",
     "WorkspaceFlash",
+    "NoticeVisit",
     "SignInAttempt",
     "CachedVector",
     "Run",
@@ -175,6 +177,26 @@ class Exclusion(SortedPair, Base):
     maker_role: Mapped[str | None] = mapped_column(String(16))
 
 
+class ShortlistEntry(Base):
+    """A profile kept on another profile's shortlist, with a note: `profile_id` is the shortlist's owner.
+
+    The shortlist is its profile's member's and the managers'; it goes with its profile. An entry
+    naming a profile is another side's: the references rules (`service.domain.references`) keep that
+    profile from being deleted under it, except by a manager, whose delete takes the entry with it.
+    """
+
+    __tablename__ = "shortlist_entries"
+    __table_args__ = (UniqueConstraint("profile_id", "other_id", name="uq_shortlist_entry"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    other_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    saved_by: Mapped[str] = mapped_column(String(200))  # the key's label that saved or last edited it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class Cohort(Base):
     __tablename__ = "cohorts"
 
@@ -240,6 +262,21 @@ class WorkspaceFlash(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("workspace_sessions.id", ondelete="CASCADE"), index=True)
     message: Mapped[dict] = mapped_column(JSON)
+
+
+class NoticeVisit(Base):
+    """A key's last look at its notice board: when, and (for a member) the suggestions its profile had then.
+
+    What is new on the board is new since this row; it dies with its key's row.
+    """
+
+    __tablename__ = "notice_visits"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_suggestions: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class SignInAttempt(Base):

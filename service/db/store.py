@@ -13,10 +13,12 @@ from service.db.models import (
     Cohort,
     CohortMember,
     Exclusion,
+    NoticeVisit,
     Partnership,
     PartnershipProposal,
     Phrase,
     Profile,
+    ShortlistEntry,
     other_side,
     utcnow,
 )
@@ -69,6 +71,12 @@ __all__ = [
     "organisations_in",
     "unlink_organisations",
     "revoke_member_keys",
+    "get_shortlist_entry",
+    "list_shortlist",
+    "shortlisted_elsewhere",
+    "proposals_waiting",
+    "get_notice_visit",
+    "record_notice_visit",
 ]
 
 SCALAR_FIELDS = ("kind", "name", "country", "bloc", "org_type", "city", "description")
@@ -516,3 +524,50 @@ def revoke_member_keys(session: Session, profile_id: str) -> int:
         .values(revoked_at=utcnow())
     )
     return result.rowcount
+
+
+def get_shortlist_entry(session: Session, profile_id: str, other: str) -> ShortlistEntry | None:
+    return session.scalar(
+        select(ShortlistEntry).where(ShortlistEntry.profile_id == profile_id, ShortlistEntry.other_id == other)
+    )
+
+
+def list_shortlist(session: Session, profile_id: str) -> list[tuple[ShortlistEntry, Profile]]:
+    """A profile's shortlist, oldest first, each entry with the profile it keeps."""
+    rows = session.execute(
+        select(ShortlistEntry, Profile)
+        .join(Profile, Profile.id == ShortlistEntry.other_id)
+        .where(ShortlistEntry.profile_id == profile_id)
+        .order_by(ShortlistEntry.created_at, ShortlistEntry.id)
+    )
+    return [(entry, profile) for entry, profile in rows]
+
+
+def shortlisted_elsewhere(session: Session, profile_id: str) -> int:
+    """How many other profiles' shortlists keep this one."""
+    return session.scalar(select(func.count()).where(ShortlistEntry.other_id == profile_id)) or 0
+
+
+def proposals_waiting(session: Session, profile_id: str | None = None) -> list[PartnershipProposal]:
+    """Proposals waiting for this profile's answer (or, without one, for anyone's), oldest first."""
+    query = select(PartnershipProposal).order_by(PartnershipProposal.created_at, PartnershipProposal.id)
+    if profile_id is not None:
+        query = query.where(
+            or_(PartnershipProposal.a == profile_id, PartnershipProposal.b == profile_id),
+            PartnershipProposal.proposer != profile_id,
+        )
+    return list(session.scalars(query))
+
+
+def get_notice_visit(session: Session, key_id: int) -> NoticeVisit | None:
+    return session.get(NoticeVisit, key_id, populate_existing=True)
+
+
+def record_notice_visit(session: Session, key_id: int, seen_suggestions: list[str]) -> NoticeVisit:
+    """Set the key's last visit to now, with the suggestions it saw (a visit replaces the one before)."""
+    visit = session.get(NoticeVisit, key_id)
+    if visit is None:
+        visit = NoticeVisit(key_id=key_id)
+        session.add(visit)
+    visit.visited_at, visit.seen_suggestions = utcnow(), list(seen_suggestions)
+    return visit

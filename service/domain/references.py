@@ -11,12 +11,14 @@ and bundle import) checks it with the same function here, so what one path store
   city (`kept_kind_problems`).
 
 A profile that others refer to is not deleted from under them: an agreed partnership, an exclusion
-its own member did not make, a cohort membership or an organisation based in it make the delete a
-`Referenced` (409) that lists them, unless a manager deletes the profile with them (`cascade`):
-partnerships, proposals, exclusions and memberships go, and the organisations lose their `city`.
+its own member did not make, a cohort membership, an organisation based in it or an entry on another
+profile's shortlist make the delete a `Referenced` (409) that lists them (shortlist entries by
+count only: whose shortlist keeps whom is that profile's own), unless a manager deletes the profile
+with them (`cascade`): partnerships, proposals, exclusions, memberships and those entries go, and
+the organisations lose their `city`.
 A cascade that would leave a cohort with fewer than two sides is a `Referenced` too: a cohort of one
-side is no cohort, and deleting a whole cohort is a manager's own decision. Pending proposals and
-the exclusions its own member made are the profile's own and always go with it. Its member keys die
+side is no cohort, and deleting a whole cohort is a manager's own decision. Pending proposals, the
+exclusions its own member made and its own shortlist are the profile's own and always go with it. Its member keys die
 with it, so no one who held one controls whoever takes the id later.
 """
 
@@ -161,6 +163,8 @@ def references_to(session: Session, profile_id: str, *, blocking: bool) -> Profi
         exclusions=exclusions,
         cohorts=store.cohorts_with(session, profile_id),
         organisations=store.organisations_in(session, profile_id),
+        shortlist=[] if blocking else [e.other_id for e, _ in store.list_shortlist(session, profile_id)],
+        shortlisted=store.shortlisted_elsewhere(session, profile_id),
     )
 
 
@@ -176,7 +180,11 @@ def delete_profile(*, session: Session, principal: Principal, profile: Profile, 
     if not cascade:
         blocking = references_to(session, profile.id, blocking=True)
         if not blocking.empty():
-            held = ", ".join(f"{len(ids)} {name}" for name, ids in blocking if ids)
+            held = ", ".join(
+                f"{held} entries on other profiles' shortlists" if name == "shortlisted" else f"{len(held)} {name}"
+                for name, held in blocking
+                if held
+            )
             raise Referenced(
                 f"profile {profile.id!r} is referred to by {held}; remove those first, "
                 "or have a manager delete it with them (?cascade=true)",

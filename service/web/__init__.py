@@ -9,14 +9,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from service.web import cohorts, exports, imports, keys, login, profiles, runs, suggestions
+from service.web import cohorts, exports, imports, keys, login, notices, profiles, runs, shortlists, suggestions
 
 __all__ = ["router", "static_files", "STATIC_DIR"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 router = APIRouter()
-for module in (login, exports, profiles, suggestions, cohorts, runs, imports, keys):
+for module in (login, exports, notices, profiles, suggestions, shortlists, cohorts, runs, imports, keys):
     router.include_router(module.router)
 
 

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import LiveDep, SessionDep, SettingsDep
 from service.auth import Principal, Role, principal_for_key_id
+from service.domain import notices
 from service.errors import FieldProblem, Forbidden, NotAuthenticated, TwinningError, validation_problems
 from service.live.index import LiveIndex
 from service.web.highlight import mark_shared
@@ -179,10 +180,19 @@ def render(
         own = viewer.principal.profile_id
         if own and context.get("nav") == "profiles" and request.url.path.split("/")[3:4] == [own]:
             context["nav"] = "mine"
+        if "notice_count" not in context:
+            context["notice_count"] = _notice_count(request, viewer.principal)
     context |= {"viewer": viewer, "flashes": flashes}
     response = templates.TemplateResponse(request, template, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def _notice_count(request: Request, principal: Principal) -> int:
+    """What is new on the viewer's notice board, for the navigation (read in a session of its own:
+    the page's may be rolled back after an error)."""
+    with request.app.state.sessions() as db:
+        return notices.notice_board(session=db, live=request.app.state.live, principal=principal).count
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -1,18 +1,29 @@
 """A profile's suggestions with their reasons; accepting (proposing or confirming), rejecting and undoing either."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from matching.scoring import Kind
 from service.api.deps import ProfileIdPath, SessionDep
-from service.domain import exclusions, partnerships, profiles
+from service.domain import decisions, exclusions, partnerships, profiles, shortlists
 from service.domain.suggestions import suggestions_for
 from service.errors import FieldProblem, validation_problems
 from service.live.index import SuggestionRequest
-from service.schemas import ORG_TYPES, Bloc, CountryFilter, OrgType, RejectBody, Scope, ScoreParts
+from service.schemas import (
+    ID_PATTERN,
+    MAX_NOTE,
+    ORG_TYPES,
+    Bloc,
+    CountryFilter,
+    OrgType,
+    RejectBody,
+    Scope,
+    ScoreParts,
+    SuggestionDecisions,
+)
 from service.web.deps import FormViewerDep, LiveDep, PageRoute, ViewerDep, local_path, profile_name, redirect, render
 
 router = APIRouter(prefix="/app/profiles/{profile_id}", route_class=PageRoute, include_in_schema=False)
@@ -150,6 +161,9 @@ def suggestions_page(
         if filters.include_partners
         else set()
     )
+    shortlist = {
+        e.other: e for e in shortlists.list_shortlist(session=db, principal=viewer.principal, profile_id=profile_id)
+    }
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     wording = WORDINGS[(Kind(profile.kind), filters.target)]
     return render(
@@ -163,6 +177,8 @@ def suggestions_page(
         problems={p.pointer.strip("/"): p.detail for p in problems},
         found=found,
         partners=partners,
+        shortlist=shortlist,
+        max_note=MAX_NOTE,
         wording=wording,
         who=wording.who.format(asking=profile.name),
         part_help=wording.glossary(profile.name),
@@ -225,6 +241,69 @@ def reject(
         undo_url=f"/app/profiles/{profile_id}/exclusions/{other}/remove",
         back=back,
     )
+    return redirect(back)
+
+
+Selected = Annotated[list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]], Form()]
+
+
+@router.post("/suggestions/decide")
+def decide_selected(
+    profile_id: ProfileIdPath,
+    db: SessionDep,
+    viewer: FormViewerDep,
+    live: LiveDep,
+    action: Annotated[Literal["accept", "reject"], Form()],
+    selected: Selected = [],  # noqa: B006 (FastAPI copies defaults)
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    back: Back = "",
+) -> Response:
+    """Accept or reject the checked suggestions in one submit (as POST /profiles/{id}/suggestions/decisions):
+    one message per suggestion says what happened to it, each with its own undo."""
+    back = local_path(back, f"/app/profiles/{profile_id}/suggestions")
+    if not selected:
+        viewer.flash("Select at least one suggestion first; nothing was changed.", kind="error")
+        return redirect(back)
+    try:
+        body = SuggestionDecisions.model_validate(
+            {"action": action, "others": selected, "reason": (reason.strip() or None) if action == "reject" else None}
+        )
+    except ValidationError as exc:
+        problem = validation_problems(exc.errors())[0]
+        viewer.flash(f"The selection is not valid ({problem.detail}); nothing was changed.", kind="error")
+        return redirect(back)
+    report = decisions.decide_each(
+        session=db,
+        principal=viewer.principal,
+        profile_id=profile_id,
+        action=body.action,
+        others=body.others,
+        reason=body.reason,
+    )
+    mine = profile_name(live, profile_id)
+    done = sum(item.outcome != "refused" for item in report.items)
+    verb = "Accepted" if body.action == "accept" else "Rejected"
+    viewer.flash(f"{verb} {done} of {len(report.items)} selected suggestions for {mine}.", kind="info")
+    why = f" (reason: {body.reason})" if body.reason else ""
+    for item in report.items:
+        theirs = profile_name(live, item.other)
+        if item.outcome == "refused":
+            viewer.flash(f"{theirs}: nothing was changed ({item.status}): {item.detail}", kind="error")
+        elif item.outcome == "excluded":
+            viewer.flash(
+                f"{theirs} will not be suggested to {mine} again{why}.",
+                undo_url=f"/app/profiles/{profile_id}/exclusions/{item.other}/remove",
+                back=back,
+            )
+        else:
+            viewer.flash(
+                f"Proposed a partnership of {mine} with {theirs}: it becomes one when {theirs} accepts it "
+                "or a programme manager confirms it."
+                if item.outcome == "proposed"
+                else f"{theirs} is now a partner of {mine}.",
+                undo_url=f"/app/profiles/{profile_id}/partnerships/{item.other}/remove",
+                back=back,
+            )
     return redirect(back)
 
 

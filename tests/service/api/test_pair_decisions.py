@@ -243,6 +243,8 @@ def test_deleting_a_referenced_profile_is_409_unless_a_manager_deletes_it_with_w
             "exclusions": ["busan"],
             "cohorts": [COHORT],
             "organisations": organisations,
+            "shortlist": [],
+            "shortlisted": 0,
         }
         assert sorted(refs["partnerships"]) == partners
     assert demo.delete("/profiles/eindhoven?cascade=true", headers={**eindhoven, **version}).status_code == 403

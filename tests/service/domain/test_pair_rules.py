@@ -143,6 +143,8 @@ def test_deleting_a_profile_others_refer_to(sessions):
             "exclusions": [],
             "cohorts": ["c"],
             "organisations": ["fontys"],
+            "shortlist": [],
+            "shortlisted": 0,
         }
         with pytest.raises(Forbidden):
             references.delete_profile(session=s, principal=member("amsterdam"), profile=amsterdam, cascade=True)
