@@ -57,7 +57,7 @@ def decide_each(
                     status=exc.status,
                     title=exc.title,
                     detail=exc.detail,
-                    errors=[ProblemField(pointer=e.pointer, detail=e.detail) for e in exc.errors],
+                    errors=[ProblemField(**e.as_dict()) for e in exc.errors],
                 )
             )
     return DecisionReport(profile=profile_id, action=action, items=items)

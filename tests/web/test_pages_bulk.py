@@ -4,7 +4,7 @@ fields (checkboxes tied to the form by their `form` attribute), one message per 
 import html
 import re
 
-from tests.web.test_pages import browser, demo, sign_in  # noqa: F401 (demo is a fixture)
+from tests.web.test_pages import browser, sign_in
 
 
 def flashes(page: str) -> list[str]:
@@ -13,7 +13,7 @@ def flashes(page: str) -> list[str]:
     ]
 
 
-def test_a_member_accepts_several_suggestions_in_one_submit_and_reads_what_happened_to_each(demo, keys):  # noqa: F811
+def test_a_member_accepts_several_suggestions_in_one_submit_and_reads_what_happened_to_each(demo, keys):
     assert (
         demo.post(
             "/profiles/eindhoven/exclusions", json={"excluded": "busan"}, headers=keys.auth("manager")
@@ -44,7 +44,7 @@ def test_a_member_accepts_several_suggestions_in_one_submit_and_reads_what_happe
     assert waiting == {"gwangju", "suwon"}
 
 
-def test_a_bulk_reject_records_one_reason_and_nothing_selected_changes_nothing(demo, keys):  # noqa: F811
+def test_a_bulk_reject_records_one_reason_and_nothing_selected_changes_nothing(demo, keys):
     csrf = sign_in(demo, keys.member)
     r = demo.post("/app/profiles/eindhoven/suggestions/decide", data={"csrf": csrf, "action": "reject", "reason": "x"})
     assert "Select at least one suggestion first; nothing was changed." in flashes(r.text)
@@ -71,7 +71,7 @@ def test_a_bulk_reject_records_one_reason_and_nothing_selected_changes_nothing(d
     }
 
 
-def test_a_member_cannot_decide_in_bulk_for_another_profile(demo, keys):  # noqa: F811
+def test_a_member_cannot_decide_in_bulk_for_another_profile(demo, keys):
     seoul = browser(demo.app)
     csrf = sign_in(seoul, keys.other_member)
     r = seoul.post(

@@ -6,7 +6,7 @@ import re
 
 from service.auth import Role, create_key
 from service.db.engine import session_scope
-from tests.web.test_pages import browser, demo, sign_in  # noqa: F401 (demo is a fixture)
+from tests.web.test_pages import browser, sign_in
 
 
 def nav_count(page: str) -> int:
@@ -20,7 +20,7 @@ def busan_key(app) -> str:
         return create_key(session, role=Role.MEMBER, profile_id="busan", name="Busan desk")[0]
 
 
-def test_the_navigation_counts_new_notices_and_a_visit_clears_them(demo, keys):  # noqa: F811
+def test_the_navigation_counts_new_notices_and_a_visit_clears_them(demo, keys):
     busan = {"Authorization": f"Bearer {busan_key(demo.app)}"}
     assert demo.post("/profiles/busan/suggestions/eindhoven/accept", headers=busan).status_code == 200
     sign_in(demo, keys.member)
@@ -37,7 +37,7 @@ def test_the_navigation_counts_new_notices_and_a_visit_clears_them(demo, keys): 
     assert nav_count(demo.get("/app/profiles").text) == 0
 
 
-def test_a_member_accepts_or_declines_a_proposal_from_the_board(demo, keys):  # noqa: F811
+def test_a_member_accepts_or_declines_a_proposal_from_the_board(demo, keys):
     busan = {"Authorization": f"Bearer {busan_key(demo.app)}"}
     demo.post("/profiles/busan/suggestions/eindhoven/accept", headers=busan)
     demo.post("/profiles/suwon/suggestions/eindhoven/accept", headers=keys.auth("manager"))  # agreed: not waiting
@@ -55,7 +55,7 @@ def test_a_member_accepts_or_declines_a_proposal_from_the_board(demo, keys):  # 
     assert "Busan is now a partner of Eindhoven" in html.unescape(r.text)
 
 
-def test_a_manager_board_offers_confirming_every_waiting_proposal_and_a_member_sees_only_its_own(demo, keys):  # noqa: F811
+def test_a_manager_board_offers_confirming_every_waiting_proposal_and_a_member_sees_only_its_own(demo, keys):
     busan = {"Authorization": f"Bearer {busan_key(demo.app)}"}
     demo.post("/profiles/busan/suggestions/eindhoven/accept", headers=busan)
     demo.post("/profiles/eindhoven/suggestions/gwangju/accept", headers=keys.auth("member"))

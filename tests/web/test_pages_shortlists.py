@@ -3,10 +3,10 @@ listed, re-noted and removed on the shortlist page; another member's shortlist i
 
 import html
 
-from tests.web.test_pages import browser, demo, sign_in  # noqa: F401 (demo is a fixture)
+from tests.web.test_pages import browser, sign_in
 
 
-def test_a_member_shortlists_a_suggestion_with_a_note_and_edits_and_removes_it(demo, keys):  # noqa: F811
+def test_a_member_shortlists_a_suggestion_with_a_note_and_edits_and_removes_it(demo, keys):
     csrf = sign_in(demo, keys.member)
     here = "/app/profiles/eindhoven/suggestions?target=city"
     page = demo.get(here).text
@@ -41,7 +41,7 @@ def test_a_member_shortlists_a_suggestion_with_a_note_and_edits_and_removes_it(d
     assert demo.get("/profiles/eindhoven/shortlist", headers=keys.auth("member")).json() == []
 
 
-def test_a_member_cannot_open_or_change_another_profiles_shortlist(demo, keys):  # noqa: F811
+def test_a_member_cannot_open_or_change_another_profiles_shortlist(demo, keys):
     assert (
         demo.put("/profiles/eindhoven/shortlist/busan", json={"note": "ours"}, headers=keys.auth("member")).status_code
         == 201
