@@ -10,17 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from service.auth import Role, create_key
 from service.db.engine import session_scope
-from tests.web.test_browser import WIDE, Live, assert_labelled, browser, live, shot, shots, sign_in
-
-__all__ = ["browser", "live", "shots"]  # fixtures, used by name
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=WIDE)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+from tests.web.browsing import WIDE, Live, assert_labelled, shot, sign_in
 
 
 @pytest.fixture
