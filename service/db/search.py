@@ -1,6 +1,6 @@
 """The profiles' full-text index, in the database's own full-text search: SQLite FTS5, PostgreSQL `tsvector`.
 
-What a search finds (the same on both databases):
+What a search finds (the same on both databases, but for the two differences said below):
 
 * Case and accents do not count: "sonar" finds "Sónar" and "sónar" finds "Sonar". The database
   folds them, SQLite's FTS5 with its `unicode61` tokenizer (`remove_diacritics 2`), PostgreSQL
