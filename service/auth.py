@@ -48,7 +48,9 @@ class Principal:
             raise Forbidden(f"a member key for {self.profile_id!r} may not act on {profile_id!r}")
 
     def require_writer_of(self, profile_id: str) -> None:
-        if self.role == Role.ADMIN:
+        """Managers and admins write every profile (as a bundle import already lets a manager do);
+        a member only its own."""
+        if self.role in (Role.ADMIN, Role.MANAGER):
             return
         if self.role == Role.MEMBER and self.profile_id == profile_id:
             return

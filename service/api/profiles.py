@@ -138,7 +138,7 @@ def delete_profile(
         bool,
         Query(
             description="delete it together with its partnerships, proposals, exclusions, cohort memberships "
-            "and organisations' links to it (admins; a member gets 403)"
+            "and organisations' links to it (managers and admins; a member gets 403)"
         ),
     ] = False,
 ) -> Response:

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.auth import Principal, Role
+from service.auth import Principal
 from service.db import store
 from service.db.models import Profile
 from service.domain import references
@@ -79,13 +79,12 @@ def country_choices(*, session: Session, chosen: str | None = None) -> list[tupl
 
 
 def create_profile(*, session: Session, live: LiveIndex, principal: Principal, data: ProfileCreate) -> Profile:
-    """Store a new profile and index it; an admin may create any, others only the profile they speak for.
+    """Store a new profile and index it; a manager or an admin may create any, a member only the profile it speaks for.
 
     An id already stored is `AlreadyExists`, and so is the later of two requests creating one id at once;
     a reference that breaks a rule of `service.domain.references` is `InvalidInput`.
     """
-    if principal.role != Role.ADMIN:
-        principal.require_writer_of(data.id)
+    principal.require_writer_of(data.id)
     references.require_profile_references(session, profile_id=data.id, data=data)
     try:
         profile = store.create_profile(session, data)

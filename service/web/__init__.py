@@ -18,6 +18,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 router = APIRouter()
 for module in (login, exports, notices, profiles, suggestions, shortlists, cohorts, runs, imports, keys):
     router.include_router(module.router)
+router.include_router(profiles.creation)
+router.include_router(cohorts.creation)
 
 
 def static_files() -> StaticFiles:

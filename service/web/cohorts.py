@@ -1,7 +1,10 @@
-"""The cohort board: both sides, the proposed optimal pairing with reasons and regrets, and accepting it."""
+"""The cohort board: both sides, the proposed optimal pairing with reasons and regrets, and accepting it;
+creating, editing and deleting a cohort (managers)."""
 
 import csv
 import io
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -12,13 +15,14 @@ from service.api.deps import CohortIdPath, ProfileIdPath, SessionDep
 from service.db.models import Cohort
 from service.domain import cohorts
 from service.domain.pairing import CohortBoard, accept_pairs, cohort_board, pair_reasons, pairing_view
-from service.errors import FieldProblem, InvalidInput, TwinningError, validation_problems
+from service.errors import AlreadyExists, FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.live.index import LiveIndex
-from service.schemas import PairingRequest
+from service.schemas import CohortBody, CohortIn, PairingRequest
 from service.web.deps import (
     FormViewerDep,
     LiveDep,
     PageRoute,
+    Viewer,
     ViewerDep,
     csv_response,
     local_path,
@@ -30,6 +34,8 @@ from service.web.heatmap import heatmap, mark_of
 from service.web.suggestions import WORDINGS
 
 router = APIRouter(prefix="/app/cohorts", route_class=PageRoute, include_in_schema=False)
+# outside /app/cohorts/…, where every name is a cohort id (“new” is a valid one)
+creation = APIRouter(prefix="/app/new", route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("")
@@ -211,3 +217,150 @@ def pairing_csv(
     for p in proposal.pairs:
         writer.writerow([p.a, p.b, f"{p.score:.4f}", "true" if p.locked else "false"])
     return csv_response(out.getvalue(), f"pairing-{cohort_id}.csv")
+
+
+@dataclass
+class CohortForm:
+    """The cohort form as typed: its id (new cohorts only), name and each side's chosen members, and its problems.
+
+    Sides are picked from the stored cities: one fieldset per side the cohort has and per bloc of cities it
+    has not, each listing that bloc's cities as checkboxes (so it works without JavaScript); a side with no
+    member ticked is left out.
+    """
+
+    cohort_id: str
+    name: str
+    sides: dict[str, list[str]]
+    problems: list[FieldProblem] = field(default_factory=list)
+
+    @classmethod
+    def from_submission(cls, form: Any) -> "CohortForm":
+        sides: dict[str, list[str]] = {}
+        for i, side in enumerate(form.getlist("side")):
+            members = [m.strip() for m in form.getlist(f"members_{i}") if isinstance(m, str) and m.strip()]
+            if isinstance(side, str) and side.strip() and members:
+                sides.setdefault(side.strip(), []).extend(members)
+        text = {name: form.get(name) for name in ("id", "name")}
+        return cls(
+            cohort_id=(text["id"] if isinstance(text["id"], str) else "").strip(),
+            name=(text["name"] if isinstance(text["name"], str) else "").strip(),
+            sides=sides,
+        )
+
+    def body(self, *, new: bool) -> CohortBody | None:
+        """The cohort the form describes, or None with `problems` filled in; a new one's id is checked too."""
+        fields = {"name": self.name, "sides": self.sides}
+        try:
+            if new:
+                CohortIn.model_validate(fields | {"id": self.cohort_id or None})
+            return CohortBody.model_validate(fields)
+        except ValidationError as exc:
+            self.problems = validation_problems(exc.errors())
+            return None
+
+
+def _where(pointer: str) -> str:
+    """A cohort problem's pointer as a person reads it: `/sides/EU/2` → "side EU"."""
+    parts = [p for p in pointer.strip("/").split("/") if p]
+    if parts[:1] == ["sides"] and len(parts) > 1:
+        return f"side {parts[1]}"
+    return {"name": "name", "id": "id"}.get(parts[0], "the cohort") if parts else "the cohort"
+
+
+def _form_page(
+    request: Request,
+    db: Session,
+    viewer: Viewer,
+    live: LiveIndex,
+    form: CohortForm,
+    *,
+    cohort: Cohort | None,
+    status: int = 200,
+) -> Response:
+    """The form of a new cohort (`cohort` None) or of a stored one, with the sides to pick members from."""
+    by_bloc = cohorts.cities_by_bloc(session=db)
+    stored = cohort.sides() if cohort else {}
+    slots = []
+    for side in [*stored, *(bloc for bloc in by_bloc if bloc not in stored)]:
+        offered = list(by_bloc.get(side, []))
+        listed = {profile_id for profile_id, _ in offered}
+        # members on a side that is not their bloc stay offered there, so editing never drops them unseen
+        offered += [
+            (m, profile_name(live, m)) for m in [*stored.get(side, []), *form.sides.get(side, [])] if m not in listed
+        ]
+        slots.append({"side": side, "cities": list(dict.fromkeys(offered)), "chosen": set(form.sides.get(side, []))})
+    return render(
+        request,
+        "cohort_form.html",
+        viewer,
+        nav="cohorts",
+        form=form,
+        cohort=cohort,
+        slots=slots,
+        problems=[{"where": _where(p.pointer), "detail": p.detail} for p in form.problems],
+        status=status,
+    )
+
+
+@creation.get("/cohort")
+def new_page(request: Request, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+    viewer.require_manager()
+    return _form_page(request, db, viewer, live, CohortForm(cohort_id="", name="", sides={}), cohort=None)
+
+
+@creation.post("/cohort")
+async def create(request: Request, db: SessionDep, viewer: FormViewerDep, live: LiveDep) -> Response:
+    """Create the cohort (its id given, or made from its name); every problem is listed and nothing is stored."""
+    viewer.require_manager()
+    form = CohortForm.from_submission(await request.form())
+    body = form.body(new=True)
+    if body is None:
+        return _form_page(request, db, viewer, live, form, cohort=None, status=422)
+    try:
+        cohort = cohorts.create_cohort(session=db, cohort_id=form.cohort_id or None, body=body)
+    except (InvalidInput, AlreadyExists) as exc:
+        db.rollback()
+        form.problems = [FieldProblem("/id", exc.detail)] if isinstance(exc, AlreadyExists) else exc.errors
+        return _form_page(request, db, viewer, live, form, cohort=None, status=exc.status)
+    viewer.flash(f"Created cohort “{cohort.name}” with {len(cohort.sides())} sides.")
+    return redirect(f"/app/cohorts/{cohort.id}")
+
+
+@router.get("/{cohort_id}/edit")
+def edit_page(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
+    viewer.require_manager()
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
+    form = CohortForm(cohort_id=cohort.id, name=cohort.name, sides=cohort.sides())
+    return _form_page(request, db, viewer, live, form, cohort=cohort)
+
+
+@router.post("/{cohort_id}/edit")
+async def edit(
+    request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: FormViewerDep, live: LiveDep
+) -> Response:
+    """Replace the cohort's name and sides (as PUT /cohorts/{id}); its partnerships stay."""
+    viewer.require_manager()
+    cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
+    form = CohortForm.from_submission(await request.form())
+    form.cohort_id = cohort.id
+    body = form.body(new=False)
+    if body is None:
+        return _form_page(request, db, viewer, live, form, cohort=cohort, status=422)
+    try:
+        cohorts.save_cohort(session=db, cohort_id=cohort_id, body=body)
+    except InvalidInput as exc:
+        db.rollback()
+        form.problems = exc.errors
+        return _form_page(request, db, viewer, live, form, cohort=cohort, status=exc.status)
+    viewer.flash(f"Saved cohort “{body.name}”: {', '.join(f'{side} {len(m)}' for side, m in body.sides.items())}.")
+    return redirect(f"/app/cohorts/{cohort_id}")
+
+
+@router.post("/{cohort_id}/delete")
+def delete(cohort_id: CohortIdPath, db: SessionDep, viewer: FormViewerDep) -> Response:
+    """Delete the cohort (as DELETE /cohorts/{id}); the partnerships accepted for it stay, as partnerships."""
+    viewer.require_manager()
+    name = cohorts.get_cohort(session=db, cohort_id=cohort_id).name
+    cohorts.delete_cohort(session=db, cohort_id=cohort_id)
+    viewer.flash(f"Deleted cohort “{name}”; its partnerships stay.")
+    return redirect("/app/cohorts")

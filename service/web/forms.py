@@ -80,7 +80,8 @@ class ProfileForm:
             elif name in ("country",):
                 values[name] = raw.strip().upper()
             else:
-                values[name] = raw.strip() if name != "description" else raw
+                # a browser sends a text box's line breaks as CRLF: stored as LF, so an unchanged text stays equal
+                values[name] = raw.strip() if name != "description" else raw.replace("\r\n", "\n")
         version = form.get("version")
         return cls(values=values, version=row_number(version) if isinstance(version, str) else None)
 
