@@ -119,6 +119,12 @@ class PairingOptions:
     def capacity_of(self, city: str) -> int:
         return int(self.capacity.get(city, 1))
 
+    def reaches(self, scores: np.ndarray | float) -> np.ndarray:
+        """Whether each score reaches the minimum as a person reads it: a score shown as 0.30 (two
+        decimals) reaches a minimum of 0.3 although it is 0.2996."""
+        scores = np.asarray(scores, dtype=np.float64)
+        return np.maximum(scores, np.round(scores, 2)) >= self.min_score
+
 
 @dataclass(frozen=True)
 class ProposedPair:
@@ -147,6 +153,7 @@ class Pairing:
     total: float
     regrets: list[Regret]
     options: dict[str, list[tuple[str, float]]]  # each unpaired city's best candidates not forbidden, any score
+    left_out: dict[str, str]  # why each unpaired city is, in a sentence
 
 
 def _edges(
@@ -160,7 +167,7 @@ def _edges(
     rows, cols, weights, shown = [], [], [], []
     for sa, sb in scores.side_pairs:
         block = scores.block(sa, sb)
-        ia, ib = np.nonzero(block >= options.min_score)
+        ia, ib = np.nonzero(options.reaches(block))
         if forbidden or locked:
             skip = forbidden | locked
             keep = np.array(
@@ -208,7 +215,7 @@ def _assignment(
     """
     (sa, left), (sb, right) = scores.sides.items()
     shown = np.array(scores.block(sa, sb), dtype=np.float64)
-    allowed = shown >= options.min_score
+    allowed = options.reaches(shown)
     allowed[np.array([remaining[m] < 1 for m in left], dtype=bool), :] = False
     allowed[:, np.array([remaining[m] < 1 for m in right], dtype=bool)] = False
     li = {m: i for i, m in enumerate(left)}
@@ -290,7 +297,38 @@ def optimal_pairing(scores: CohortScores, options: PairingOptions = PairingOptio
         total=round(sum(p.score for p in pairs), 6),
         regrets=regrets,
         options=best_options,
+        left_out={city: _left_out(scores, options, partners, city) for city in unpaired},
     )
+
+
+def _left_out(
+    scores: CohortScores, options: PairingOptions, partners: dict[str, list[tuple[str, float]]], city: str
+) -> str:
+    """Why an unpaired city is: the first of no room, no candidate, every candidate forbidden, none
+    reaching the minimum score, every candidate reaching it taken (by agreed pairs or a higher total)."""
+    if options.capacity_of(city) == 0:
+        return "its capacity is 0"
+    ids, values = scores.candidates(city)
+    if not ids:
+        return "the other sides have no members"
+    forbidden = {frozenset(p) for p in options.forbidden}
+    allowed = [(o, float(s)) for o, s in zip(ids, values) if frozenset((city, o)) not in forbidden]
+    if not allowed:
+        return "every candidate is forbidden: an exclusion or a partnership made before"
+    reaching = [(o, s) for o, s in allowed if options.reaches(s)]
+    if not reaching:
+        best, score = max(allowed, key=lambda x: (x[1], x[0]))
+        return (
+            f"no allowed candidate reaches the minimum score {options.min_score:.2f} "
+            f"(the best, {best}, scores {score:.2f})"
+        )
+    locked = {frozenset(p) for p in options.locked}
+    full = [o for o, _ in reaching if len(partners[o]) >= options.capacity_of(o)]
+    if len(full) < len(reaching):
+        return "pairing it would lower the cohort's total: its candidates score higher with others"
+    if all(all(frozenset((o, p)) in locked for p, _ in partners[o]) for o in full):
+        return "every candidate reaching the minimum score is taken by an agreed pair"
+    return "every candidate reaching the minimum score is paired with a city it fits better, for a higher total"
 
 
 def _ordered(scores: CohortScores, a: str, b: str) -> tuple[str, str]:
@@ -317,7 +355,7 @@ def _regrets(
         if city in unpaired:
             best_options[city] = [(o, round(s, 6)) for o, s in ranked[:3]]
         mine = {o for o, _ in partners[city]}
-        best = next(((o, s) for o, s in ranked if s >= options.min_score), None)
+        best = next(((o, s) for o, s in ranked if options.reaches(s)), None)
         if best is None or best[0] in mine:
             continue
         got = min((s for _, s in partners[city]), default=None)

@@ -595,10 +595,14 @@ def pair(
         )
     typer.echo(_table(["a", "b", "score", "locked", "themes", "best matched phrases"], rows))
     typer.echo(f"\ntotal {proposal.total:.3f} over {len(proposal.pairs)} pairs")
+    if proposal.programme:
+        typer.echo(f"programme {proposal.programme}")
+    for w in proposal.second_partners:
+        typer.echo(f"warning: {w.city} would take {w.partner} beside {', '.join(w.already)} in the programme")
     if proposal.regrets:
         typer.echo("\nregret (own best candidate went elsewhere):")
         for r in proposal.regrets:
             typer.echo(f"  {r.city}: best {r.best} ({r.best_score:.3f}), +{r.gap:.3f} over its own; {r.reason}")
     for city in proposal.unpaired:
         options_text = ", ".join(f"{o.id} ({o.score:.3f})" for o in city.best_options)
-        typer.echo(f"unpaired {city.id}: best options {options_text}")
+        typer.echo(f"unpaired {city.id}: {city.reason}; best options {options_text}")

@@ -347,6 +347,7 @@ class CohortIn(BaseModel):
 
     id: ProfileId | None = None
     name: Name
+    programme: Programme | None = None
     sides: dict[Bloc, list[ProfileId]]
 
     @model_validator(mode="after")
@@ -723,6 +724,11 @@ class CohortBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    programme: Programme | None = Field(
+        default=None,
+        description="the programme whose partnerships it pairs; omitted: the one its members' partnerships "
+        "share, else a programme named as the cohort when a pairing is first accepted",
+    )
     sides: dict[Bloc, list[ProfileId]]
 
     @model_validator(mode="after")
@@ -734,6 +740,7 @@ class CohortBody(BaseModel):
 class CohortOut(BaseModel):
     id: str
     name: str
+    programme: str | None
     sides: dict[str, list[str]]
 
 
@@ -783,21 +790,39 @@ class CandidateOut(BaseModel):
 
 class UnpairedOut(BaseModel):
     id: str
+    reason: str = Field(description="why the pairing leaves it out, in a sentence")
     best_options: list[CandidateOut]
+
+
+class SecondPartnerOut(BaseModel):
+    """A proposed pair that would give a city a second partner city in the cohort's programme."""
+
+    city: str
+    partner: str = Field(description="the partner the pair proposes")
+    already: list[str] = Field(description="the city's partner cities in the programme already")
 
 
 class PairingOut(BaseModel):
     cohort: str
+    programme: str | None
     total: float
     pairs: list[PairOut]
     unpaired: list[UnpairedOut]
     regrets: list[RegretOut]
+    second_partners: list[SecondPartnerOut] = Field(
+        description="accepting these pairs needs allow_second_partner: each gives a city a second partner city "
+        "in the programme"
+    )
 
 
 class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pairs: Annotated[list[Pair], Field(min_length=1, max_length=10_000)]
+    allow_second_partner: bool = Field(
+        default=False,
+        description="store pairs that give a city a second partner city in the programme (409 without it)",
+    )
 
 
 class AcceptOut(BaseModel):

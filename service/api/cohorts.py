@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response, status
 from service.api.deps import CohortIdPath, LiveDep, ManagerDep, PrincipalDep, SessionDep
 from service.domain import cohorts
 from service.domain import pairing as cohort_pairing
-from service.errors import InvalidInput, NotFound, problems
+from service.errors import Conflict, InvalidInput, NotFound, problems
 from service.schemas import AcceptOut, AcceptRequest, CohortBody, CohortOut, PairingOut, PairingRequest
 
 router = APIRouter(prefix="/cohorts", tags=["cohorts"])
@@ -42,10 +42,18 @@ def pairing(
     )
 
 
-@router.post("/{cohort_id}/pairing/accept", response_model=AcceptOut, responses=problems(NotFound, InvalidInput))
+@router.post(
+    "/{cohort_id}/pairing/accept", response_model=AcceptOut, responses=problems(NotFound, InvalidInput, Conflict)
+)
 def accept(cohort_id: CohortIdPath, body: AcceptRequest, session: SessionDep, principal: ManagerDep) -> AcceptOut:
-    """Store the chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
+    """Store the chosen pairs as partnerships of this cohort and its programme; accepting twice changes
+    nothing. Pairs giving a city a second partner city in the programme are a 409 unless
+    `allow_second_partner` is true."""
     cohort = cohorts.get_cohort(session=session, cohort_id=cohort_id)
     return cohort_pairing.accept_pairs(
-        session=session, cohort=cohort, pairs=[tuple(p) for p in body.pairs], accepted_by=principal.label
+        session=session,
+        cohort=cohort,
+        pairs=[tuple(p) for p in body.pairs],
+        accepted_by=principal.label,
+        allow_second_partner=body.allow_second_partner,
     )

@@ -41,13 +41,32 @@ def make_engine(url: str, *, idle_in_transaction_timeout: float | None = None) -
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Bring the schema to an Alembic revision (the newest by default), downgrading to it when `down`.
+
+    On SQLite foreign keys are off while the migrations run, in one transaction: a migration that
+    rebuilds a table (SQLite alters columns that way) would otherwise delete the rows referring to
+    it by cascade. The references are checked before it commits; a broken one aborts it whole.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: first
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                (command.downgrade if down else command.upgrade)(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke references: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -25,6 +25,7 @@ __all__ = [
     "other_side",
     "Profile",
     "Phrase",
+    "Programme",
     "Partnership",
     "PartnershipProposal",
     "Cohort",
@@ -108,9 +109,24 @@ class SortedPair:
         return other_side(self.a, self.b, profile_id)
 
 
+class Programme(Base):
+    """A cooperation programme (such as "World Cities 2017-18"): its partnerships and cohorts refer to it by id.
+
+    A programme runs one cohort or several; a city takes one partner city per programme, so a
+    pairing that gives it a second is confirmed explicitly.
+    """
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
 class Partnership(SortedPair, Base):
     """A pairing both sides agreed to, or a manager (or an import) recorded; `a` sorts before `b`.
 
+    It belongs to a programme and, when a cohort's pairing made it (or it crosses the sides of a
+    cohort of its programme), to that cohort: the cohort's board shows it as agreed and keeps it.
     Only a manager may end one that is `held_by_managers`. Proposals waiting for an answer are
     `PartnershipProposal`s, never rows here, so whatever reads partnerships reads agreed ones only.
     """
@@ -121,7 +137,8 @@ class Partnership(SortedPair, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     a: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     b: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
-    programme: Mapped[str | None] = mapped_column(String(200))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"), index=True)
+    cohort_id: Mapped[str | None] = mapped_column(ForeignKey("cohorts.id", ondelete="SET NULL"), index=True)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     accepted_by: Mapped[str | None] = mapped_column(String(200))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -131,10 +148,17 @@ class Partnership(SortedPair, Base):
     proposer: Mapped[str | None] = mapped_column(String(64))
     proposed_by: Mapped[str | None] = mapped_column(String(200))
 
+    programme_row: Mapped[Programme | None] = relationship(lazy="joined")
+
+    @property
+    def programme(self) -> str | None:
+        """The programme's name, as bundles and answers carry it."""
+        return self.programme_row.name if self.programme_row is not None else None
+
     @property
     def held_by_managers(self) -> bool:
         """A programme's partnership, a manager's, an imported one, or one from before consent was recorded."""
-        return not self.members_agreed or self.programme is not None
+        return not self.members_agreed or self.programme_id is not None
 
 
 class PartnershipProposal(SortedPair, Base):
@@ -202,9 +226,15 @@ class Cohort(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"), index=True)
+    programme_row: Mapped[Programme | None] = relationship(lazy="joined")
     members: Mapped[list["CohortMember"]] = relationship(
         cascade="all, delete-orphan", order_by="(CohortMember.side, CohortMember.position)", lazy="selectin"
     )
+
+    @property
+    def programme(self) -> str | None:
+        return self.programme_row.name if self.programme_row is not None else None
 
     def sides(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

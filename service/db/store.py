@@ -18,6 +18,7 @@ from service.db.models import (
     PartnershipProposal,
     Phrase,
     Profile,
+    Programme,
     ShortlistEntry,
     other_side,
     utcnow,
@@ -52,6 +53,9 @@ __all__ = [
     "excluded_ids",
     "cohort_id",
     "upsert_partnership",
+    "programme_named",
+    "programme_partners",
+    "settle_cohort_programme",
     "get_partnership",
     "get_proposal",
     "add_proposal",
@@ -256,11 +260,26 @@ def get_exclusion(session: Session, x: str, y: str) -> Exclusion | None:
     return _pair_row(session, Exclusion, x, y)
 
 
-def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | None = None) -> Partnership:
+def programme_named(session: Session, name: str | None) -> Programme | None:
+    """The programme of that name, created when new; None for no name."""
+    if name is None:
+        return None
+    row = session.scalar(select(Programme).where(Programme.name == name))
+    if row is None:
+        row = Programme(name=name)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def upsert_partnership(
+    session: Session, p: PartnershipIn, accepted_by: str | None = None, *, cohort: Cohort | None = None
+) -> Partnership:
     """Record an agreed partnership (an import's or a manager's); a proposal of the pair is settled by it.
 
     A new one is held by managers (and keeps who proposed it, if someone had); a stored one keeps
     who agreed to it and takes the programme and themes given, so importing an export changes nothing.
+    A cohort's pairing names its `cohort`: the partnership belongs to it from then on.
     """
     a, b = ordered_pair(p.a, p.b)
     proposal = get_proposal(session, a, b)
@@ -271,7 +290,8 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
         row = Partnership(
             a=a,
             b=b,
-            programme=p.programme,
+            programme_row=programme_named(session, p.programme),
+            cohort_id=cohort.id if cohort is not None else None,
             themes=list(p.themes),
             accepted_by=accepted_by,
             accepted_at=utcnow() if accepted_by else None,
@@ -281,9 +301,65 @@ def upsert_partnership(session: Session, p: PartnershipIn, accepted_by: str | No
         )
         session.add(row)
     else:
-        row.programme = p.programme if p.programme is not None else row.programme
+        if p.programme is not None:
+            row.programme_row = programme_named(session, p.programme)
+        if cohort is not None:
+            row.cohort_id = cohort.id
         row.themes = list(p.themes) or row.themes
     return row
+
+
+def programme_partners(session: Session, programme_id: int, ids: Iterable[str]) -> dict[str, set[str]]:
+    """Each of `ids` with its partner cities (organisations are collaborators, not partners) in the programme."""
+    ids = set(ids)
+    rows = session.execute(
+        select(Partnership.a, Partnership.b).where(
+            Partnership.programme_id == programme_id, or_(Partnership.a.in_(ids), Partnership.b.in_(ids))
+        )
+    ).all()
+    kinds = profile_kinds(session, [x for row in rows for x in row])
+    out: dict[str, set[str]] = {i: set() for i in ids}
+    for a, b in rows:
+        for mine, other in ((a, b), (b, a)):
+            if mine in ids and kinds.get(other) == "city":
+                out[mine].add(other)
+    return out
+
+
+def _crossing_partnerships(session: Session, cohort: Cohort) -> list[Partnership]:
+    """The stored partnerships between members of different sides of the cohort."""
+    side = {m.profile_id: m.side for m in cohort.members}
+    rows = session.scalars(
+        select(Partnership).where(Partnership.a.in_(side), Partnership.b.in_(side)).order_by(Partnership.id)
+    )
+    return [p for p in rows if side[p.a] != side[p.b]]
+
+
+def settle_cohort_programme(session: Session, cohort: Cohort, programme: str | None = None) -> None:
+    """Give the cohort its programme and its partnerships.
+
+    The programme is the one named; else the one it has; else the programme most of the
+    partnerships crossing its sides belong to (a tie goes to the one named as the cohort, then
+    to the first by name); else none yet (accepting a pairing then names one after the cohort).
+    Every partnership of that programme crossing its sides, not yet of a cohort, becomes its own.
+    """
+    crossing = _crossing_partnerships(session, cohort)
+    if programme is not None:
+        cohort.programme_row = programme_named(session, programme)
+    elif cohort.programme_row is None:
+        counts: dict[str, int] = {}
+        for p in crossing:
+            if p.programme is not None:
+                counts[p.programme] = counts.get(p.programme, 0) + 1
+        if counts:
+            name = min(counts, key=lambda n: (-counts[n], n != cohort.name, n))
+            cohort.programme_row = programme_named(session, name)
+    if cohort.programme_row is None:
+        return
+    session.flush()
+    for p in crossing:
+        if p.cohort_id is None and p.programme_id == cohort.programme_id:
+            p.cohort_id = cohort.id
 
 
 def add_proposal(session: Session, proposer: str, other: str, proposed_by: str) -> PartnershipProposal:
@@ -357,6 +433,7 @@ def cohort_id(cohort: CohortIn) -> str:
 
 
 def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
+    """Create or change a cohort and settle its programme (`settle_cohort_programme`)."""
     cid = cohort_id(cohort)
     row = session.get(Cohort, cid)
     if row is None:
@@ -364,6 +441,7 @@ def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
         session.add(row)
     elif row.sides() == cohort.sides:
         row.name = cohort.name
+        settle_cohort_programme(session, row, cohort.programme)
         return row
     else:
         # the old members must be gone before new rows with the same (cohort, profile) arrive
@@ -375,6 +453,8 @@ def upsert_cohort(session: Session, cohort: CohortIn) -> Cohort:
         for side, members in cohort.sides.items()
         for i, member in enumerate(members)
     ]
+    session.flush()
+    settle_cohort_programme(session, row, cohort.programme)
     return row
 
 
@@ -403,8 +483,11 @@ def import_bundle(session: Session, bundle: Bundle, accepted_by: str | None = No
     search.index_profiles(session, changed)
     for p in bundle.partnerships:
         upsert_partnership(session, p, accepted_by)
-    for c in bundle.cohorts:
-        upsert_cohort(session, c)
+    touched = {upsert_cohort(session, c).id for c in bundle.cohorts}
+    if bundle.partnerships:
+        # partnerships arriving after their cohort belong to it as well
+        for row in session.scalars(select(Cohort).where(Cohort.id.not_in(touched))):
+            settle_cohort_programme(session, row)
     for e in bundle.exclusions:
         upsert_exclusion(session, e, accepted_by)
     session.flush()
@@ -430,7 +513,8 @@ def export_bundle(session: Session) -> dict[str, Any]:
         for p in session.scalars(select(Partnership).order_by(Partnership.a, Partnership.b))
     ]
     cohorts = [
-        {"id": c.id, "name": c.name, "sides": c.sides()} for c in session.scalars(select(Cohort).order_by(Cohort.id))
+        {"id": c.id, "name": c.name} | ({"programme": c.programme} if c.programme else {}) | {"sides": c.sides()}
+        for c in session.scalars(select(Cohort).order_by(Cohort.id))
     ]
     # an exclusion a side's member made reads as that side's: "busan never wants tampere"
     exclusions = [

@@ -22,7 +22,7 @@ __all__ = [
 
 
 def cohort_out(cohort: Cohort) -> CohortOut:
-    return CohortOut(id=cohort.id, name=cohort.name, sides=cohort.sides())
+    return CohortOut(id=cohort.id, name=cohort.name, programme=cohort.programme, sides=cohort.sides())
 
 
 def list_cohorts(*, session: Session) -> list[Cohort]:
@@ -37,9 +37,12 @@ def get_cohort(*, session: Session, cohort_id: str) -> Cohort:
 
 def save_cohort(*, session: Session, cohort_id: str, body: CohortBody) -> Cohort:
     """Create or replace a cohort; every side needs a member and every member must be a stored city
-    profile, or nothing is stored (`InvalidInput`)."""
+    profile, or nothing is stored (`InvalidInput`). Without a programme named it keeps its own, or
+    takes the one its members' partnerships share (`store.settle_cohort_programme`)."""
     require_cohort_members(session, sides=body.sides)
-    cohort = store.upsert_cohort(session, CohortIn(id=cohort_id, name=body.name, sides=body.sides))
+    cohort = store.upsert_cohort(
+        session, CohortIn(id=cohort_id, name=body.name, programme=body.programme, sides=body.sides)
+    )
     session.commit()
     return cohort
 

@@ -1,6 +1,6 @@
 """Cohort pairing in the service: the live recommender's scores for a stored cohort, constraints from the database."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import select
@@ -11,9 +11,9 @@ from matching.pairing import CohortScores, InvalidPairing, Pairing, PairingOptio
 from matching.recommend import Recommender
 from matching.scoring import Kind, direction_roles, needs_mask
 from service.db.models import Cohort, Exclusion, Partnership
-from service.db.store import partner_pairs, upsert_partnership
+from service.db.store import partner_pairs, programme_named, programme_partners, upsert_partnership
 from service.domain.suggestions import theme_list
-from service.errors import FieldProblem, InvalidInput, NotFound
+from service.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from service.live.index import LiveIndex
 from service.schemas import (
     AcceptOut,
@@ -24,6 +24,7 @@ from service.schemas import (
     PartnershipIn,
     PhraseMatchOut,
     RegretOut,
+    SecondPartnerOut,
     UnpairedOut,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "cohort_board",
     "pairing_view",
     "pair_reasons",
+    "second_partners",
     "accept_pairs",
 ]
 
@@ -63,8 +65,9 @@ Constraints = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (locked, fo
 
 
 def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bool = True) -> Constraints:
-    """Pairs accepted for this cohort are kept (locked); exclusions and other, past partnerships are
-    forbidden. Without `use_partnerships`, exclusions only are forbidden. Each list is sorted."""
+    """The cohort's own partnerships (its pairing's, or its programme's crossing its sides) are kept
+    (locked); exclusions and other partnerships among its members are forbidden. Without
+    `use_partnerships`, exclusions only are forbidden. Each list is sorted."""
     members = {m.profile_id for m in cohort.members}
     forbidden = [
         (a, b)
@@ -75,7 +78,7 @@ def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bo
     locked = []
     if use_partnerships:
         for p in session.scalars(select(Partnership).where(Partnership.a.in_(members), Partnership.b.in_(members))):
-            (locked if p.programme == cohort.name else forbidden).append((p.a, p.b))
+            (locked if p.cohort_id == cohort.id else forbidden).append((p.a, p.b))
     return sorted(locked), sorted(forbidden)
 
 
@@ -218,7 +221,7 @@ def cohort_board(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
     )
     cached = live.results.get(key)
     if cached is not None:
-        return cached
+        return _with_second_partners(session, cohort, cached)
     snapshot = live.snapshot(members)
     proposal = solve(
         snapshot.recommender,
@@ -246,11 +249,23 @@ def cohort_board(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
             )
         )
     unpaired = [
-        UnpairedOut(id=c, best_options=[CandidateOut(id=o, score=s) for o, s in proposal.pairing.options.get(c, [])])
+        UnpairedOut(
+            id=c,
+            reason=proposal.pairing.left_out[c],
+            best_options=[CandidateOut(id=o, score=s) for o, s in proposal.pairing.options.get(c, [])],
+        )
         for c in proposal.pairing.unpaired
     ]
     regrets = [RegretOut(**r.__dict__) for r in proposal.pairing.regrets]
-    out = PairingOut(cohort=cohort.id, total=proposal.pairing.total, pairs=pairs, unpaired=unpaired, regrets=regrets)
+    out = PairingOut(
+        cohort=cohort.id,
+        programme=cohort.programme,
+        total=proposal.pairing.total,
+        pairs=pairs,
+        unpaired=unpaired,
+        regrets=regrets,
+        second_partners=[],
+    )
     ranker = snapshot.recommender.ranker
     close_at = ranker.match_threshold if ranker is not None else 0.0
     stored_locked, stored_forbidden = stored
@@ -264,7 +279,32 @@ def cohort_board(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
         close_at=close_at,
     )
     live.results.put(key, board)
-    return board
+    return _with_second_partners(session, cohort, board)
+
+
+def _with_second_partners(session: Session, cohort: Cohort, board: CohortBoard) -> CohortBoard:
+    """The board with the proposed pairs that would give a city a second partner city in the
+    programme, read afresh: partnerships outside the cohort count too and are not in its key."""
+    pairs = [(p.a, p.b) for p in board.pairing.pairs if not p.locked]
+    found = second_partners(session=session, cohort=cohort, pairs=pairs)
+    return replace(board, pairing=board.pairing.model_copy(update={"second_partners": found}))
+
+
+def second_partners(*, session: Session, cohort: Cohort, pairs: list[tuple[str, str]]) -> list[SecondPartnerOut]:
+    """Each city the pairs would give a partner city in the cohort's programme beside one it has
+    (a stored partnership, or another of the pairs): a programme pairs a city once."""
+    if cohort.programme_id is None or not pairs:
+        return []
+    cities = {c for pair in pairs for c in pair}
+    held = programme_partners(session, cohort.programme_id, cities)
+    out = []
+    for a, b in pairs:
+        for city, partner in ((a, b), (b, a)):
+            already = sorted(held[city] - {partner})
+            if already:
+                out.append(SecondPartnerOut(city=city, partner=partner, already=already))
+            held[city].add(partner)
+    return out
 
 
 def pairing_view(*, session: Session, live: LiveIndex, cohort: Cohort, options: PairingRequest) -> PairingOut:
@@ -338,8 +378,20 @@ def _unserved(recommender: Recommender, sides: dict[str, list[str]], close_at: f
     return out
 
 
-def accept_pairs(*, session: Session, cohort: Cohort, pairs: list[tuple[str, str]], accepted_by: str) -> AcceptOut:
-    """Store chosen pairs as partnerships of this cohort's programme; accepting twice changes nothing."""
+def accept_pairs(
+    *,
+    session: Session,
+    cohort: Cohort,
+    pairs: list[tuple[str, str]],
+    accepted_by: str,
+    allow_second_partner: bool = False,
+) -> AcceptOut:
+    """Store chosen pairs as partnerships of this cohort and its programme; accepting twice changes nothing.
+
+    A cohort with no programme yet gets one named as the cohort. Pairs that would give a city a
+    second partner city in the programme are stored only with `allow_second_partner`; without it
+    nothing is (`Conflict`, naming each).
+    """
     side = {m.profile_id: m.side for m in cohort.members}
     problems = []
     for i, (a, b) in enumerate(pairs):
@@ -350,11 +402,29 @@ def accept_pairs(*, session: Session, cohort: Cohort, pairs: list[tuple[str, str
             problems.append(FieldProblem(f"/pairs/{i}", f"both on side {side[a]!r}; pairs cross sides"))
     if problems:
         raise InvalidInput("some pairs are not pairs of this cohort; nothing was stored", problems)
+    if cohort.programme_row is None:
+        cohort.programme_row = programme_named(session, cohort.name)
+        session.flush()
+    seconds = second_partners(session=session, cohort=cohort, pairs=pairs)
+    if seconds and not allow_second_partner:
+        raise Conflict(
+            f"accepting would give a city a second partner city in the programme {cohort.programme!r}; "
+            "nothing was stored: confirm with allow_second_partner",
+            [
+                FieldProblem(
+                    f"/pairs/{next(i for i, p in enumerate(pairs) if set(p) == {s.city, s.partner})}",
+                    f"{s.city!r} already has {', '.join(repr(x) for x in s.already)} as partner in the programme",
+                )
+                for s in seconds
+            ],
+        )
     existing = partner_pairs(session)
     created = 0
     for a, b in pairs:
         if frozenset((a, b)) not in existing:
             created += 1
-        upsert_partnership(session, PartnershipIn(a=a, b=b, programme=cohort.name), accepted_by=accepted_by)
+        upsert_partnership(
+            session, PartnershipIn(a=a, b=b, programme=cohort.programme), accepted_by=accepted_by, cohort=cohort
+        )
     session.commit()
     return AcceptOut(cohort=cohort.id, accepted=len(pairs), created=created, accepted_by=accepted_by)

@@ -15,7 +15,7 @@ from service.api.deps import CohortIdPath, ProfileIdPath, SessionDep
 from service.db.models import Cohort
 from service.domain import cohorts
 from service.domain.pairing import CohortBoard, accept_pairs, cohort_board, pair_reasons, pairing_view
-from service.errors import AlreadyExists, FieldProblem, InvalidInput, TwinningError, validation_problems
+from service.errors import AlreadyExists, Conflict, FieldProblem, InvalidInput, TwinningError, validation_problems
 from service.live.index import LiveIndex
 from service.schemas import CohortBody, CohortIn, PairingRequest
 from service.web.deps import (
@@ -145,6 +145,7 @@ def board(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: Vie
         board=board,
         pictures=_pictures(board, cohort_id, query) if board else [],
         regrets=regrets,
+        agreed=[sorted(p) for p in board.agreed] if board else [],
         pair_heads=WORDINGS[(Kind.CITY, Kind.CITY)].heads,
         error=error,
         problems=problems,
@@ -194,9 +195,24 @@ async def accept(request: Request, cohort_id: CohortIdPath, db: SessionDep, view
     if not pairs:
         viewer.flash("There was no pair to accept.", kind="error")
         return redirect(back)
-    done = accept_pairs(session=db, cohort=cohort, pairs=pairs, accepted_by=viewer.principal.label)
+    try:
+        done = accept_pairs(
+            session=db,
+            cohort=cohort,
+            pairs=pairs,
+            accepted_by=viewer.principal.label,
+            allow_second_partner=form.get("allow_second_partner") == "yes",
+        )
+    except Conflict as exc:
+        viewer.flash(
+            "Nothing was accepted: "
+            + "; ".join(p.detail for p in exc.errors)
+            + ". Tick “Give these cities a second partner in the programme” to accept it anyway.",
+            kind="error",
+        )
+        return redirect(back)
     viewer.flash(
-        f"Accepted {done.accepted} pairs as partnerships of “{cohort.name}” ({done.created} new). "
+        f"Accepted {done.accepted} pairs as partnerships of “{cohort.programme}” ({done.created} new). "
         "Accepted pairs stay locked when the cohort is paired again."
     )
     return redirect(back)
@@ -231,6 +247,7 @@ class CohortForm:
     cohort_id: str
     name: str
     sides: dict[str, list[str]]
+    programme: str = ""  # blank: the cohort keeps its programme, or takes its members' partnerships' one
     problems: list[FieldProblem] = field(default_factory=list)
 
     @classmethod
@@ -240,16 +257,17 @@ class CohortForm:
             members = [m.strip() for m in form.getlist(f"members_{i}") if isinstance(m, str) and m.strip()]
             if isinstance(side, str) and side.strip() and members:
                 sides.setdefault(side.strip(), []).extend(members)
-        text = {name: form.get(name) for name in ("id", "name")}
+        text = {name: form.get(name) for name in ("id", "name", "programme")}
         return cls(
             cohort_id=(text["id"] if isinstance(text["id"], str) else "").strip(),
             name=(text["name"] if isinstance(text["name"], str) else "").strip(),
             sides=sides,
+            programme=(text["programme"] if isinstance(text["programme"], str) else "").strip(),
         )
 
     def body(self, *, new: bool) -> CohortBody | None:
         """The cohort the form describes, or None with `problems` filled in; a new one's id is checked too."""
-        fields = {"name": self.name, "sides": self.sides}
+        fields = {"name": self.name, "programme": self.programme or None, "sides": self.sides}
         try:
             if new:
                 CohortIn.model_validate(fields | {"id": self.cohort_id or None})
@@ -264,7 +282,7 @@ def _where(pointer: str) -> str:
     parts = [p for p in pointer.strip("/").split("/") if p]
     if parts[:1] == ["sides"] and len(parts) > 1:
         return f"side {parts[1]}"
-    return {"name": "name", "id": "id"}.get(parts[0], "the cohort") if parts else "the cohort"
+    return {"name": "name", "id": "id", "programme": "programme"}.get(parts[0], "the cohort") if parts else "the cohort"
 
 
 def _form_page(
@@ -330,7 +348,7 @@ async def create(request: Request, db: SessionDep, viewer: FormViewerDep, live: 
 def edit_page(request: Request, cohort_id: CohortIdPath, db: SessionDep, viewer: ViewerDep, live: LiveDep) -> Response:
     viewer.require_manager()
     cohort = cohorts.get_cohort(session=db, cohort_id=cohort_id)
-    form = CohortForm(cohort_id=cohort.id, name=cohort.name, sides=cohort.sides())
+    form = CohortForm(cohort_id=cohort.id, name=cohort.name, sides=cohort.sides(), programme=cohort.programme or "")
     return _form_page(request, db, viewer, live, form, cohort=cohort)
 
 

@@ -62,7 +62,7 @@ def allowed_edges(scores: CohortScores, options: PairingOptions) -> list[tuple[s
     out = []
     for a, b in cross_pairs(scores):
         w = lookup(scores, a, b)
-        if frozenset((a, b)) in forbidden or frozenset((a, b)) in locked or w < options.min_score:
+        if frozenset((a, b)) in forbidden or frozenset((a, b)) in locked or not options.reaches(w):
             continue
         out.append((a, b, w))
     return out
@@ -112,9 +112,7 @@ def assert_respects(scores: CohortScores, options: PairingOptions, result: Pairi
             assert key in locked
         else:
             assert key not in locked
-            assert p.score >= options.min_score - 1e-6, (
-                f"{p} below min_score {options.min_score}"
-            )  # scores are reported rounded to 6 places
+            assert options.reaches(p.score), f"{p} below min_score {options.min_score}"
         for c in (p.a, p.b):
             count[c] = count.get(c, 0) + 1
     for c, n in count.items():
@@ -391,6 +389,28 @@ def test_a_pair_exactly_at_min_score_qualifies():
     scores = cohort({"EU": ["a1"], "JP": ["b1"]}, {("EU", "JP"): [[0.5]]})
     assert pair_set(optimal_pairing(scores, PairingOptions(min_score=0.5))) == {frozenset(("a1", "b1"))}
     assert optimal_pairing(scores, PairingOptions(min_score=0.5000001)).pairs == []
+
+
+def test_a_pair_shown_at_the_minimum_score_reaches_it():
+    """A score shown as 0.30 (two decimals) reaches a minimum of 0.3; one shown as 0.29 does not."""
+    scores = cohort({"EU": ["a1", "a2"], "JP": ["b1", "b2"]}, {("EU", "JP"): [[0.2996, 0.0], [0.0, 0.294]]})
+    result = optimal_pairing(scores, PairingOptions(min_score=0.3))
+    assert pair_set(result) == {frozenset(("a1", "b1"))}
+    assert result.left_out == {
+        "a2": "no allowed candidate reaches the minimum score 0.30 (the best, b2, scores 0.29)",
+        "b2": "no allowed candidate reaches the minimum score 0.30 (the best, a2, scores 0.29)",
+    }
+
+
+def test_every_unpaired_city_is_told_why():
+    scores = cohort({"EU": ["a1", "a2", "a3"], "JP": ["b1", "b2"]}, {("EU", "JP"): [[0.9, 0.2], [0.8, 0.7], [0.5, 0.1]]})
+    forbidden = optimal_pairing(scores, PairingOptions(forbidden=[("a3", "b1"), ("a3", "b2")]))
+    assert forbidden.left_out == {"a3": "every candidate is forbidden: an exclusion or a partnership made before"}
+    agreed = optimal_pairing(scores, PairingOptions(locked=[("a1", "b1"), ("a2", "b2")]))
+    assert agreed.left_out == {"a3": "every candidate reaching the minimum score is taken by an agreed pair"}
+    total = optimal_pairing(scores)
+    assert set(total.left_out) == {"a3"} and "a higher total" in total.left_out["a3"]
+    assert optimal_pairing(scores, PairingOptions(capacity={"a3": 0})).left_out == {"a3": "its capacity is 0"}
 
 
 # --- three sides ----------------------------------------------------------------------------------

@@ -60,10 +60,15 @@ def test_pairing_from_scratch_recovers_the_real_pairs_with_reasons(demo, keys):
     assert demo.post(f"/cohorts/{COHORT}/pairing", json={}, headers=keys.auth("member")).status_code == 403
 
 
-def test_known_partnerships_are_forbidden_by_default_and_options_apply(demo, keys):
+def test_the_cohorts_agreed_pairs_stay_locked_by_default_and_options_apply(demo, keys):
+    """The demo's pairings are filed under "World Cities 2017-18", the cohort is named otherwise:
+    they are its programme's and so its own, agreed and locked."""
     h = keys.auth("manager")
+    assert demo.get(f"/cohorts/{COHORT}", headers=h).json()["programme"] == "World Cities 2017-18"
     body = demo.post(f"/cohorts/{COHORT}/pairing", json={}, headers=h).json()
-    assert not _pairs(body) & REAL  # the 2017-18 pairings are past partnerships
+    assert body["programme"] == "World Cities 2017-18"
+    assert _pairs(body) == REAL and all(p["locked"] for p in body["pairs"])
+    assert body["unpaired"] == [] and body["second_partners"] == []
     locked = demo.post(
         f"/cohorts/{COHORT}/pairing",
         json={
@@ -81,6 +86,7 @@ def test_known_partnerships_are_forbidden_by_default_and_options_apply(demo, key
         f"/cohorts/{COHORT}/pairing", json={"partnerships": "ignore", "min_score": 0.99}, headers=h
     ).json()
     assert strict["pairs"] == [] and len(strict["unpaired"]) == 8 and strict["unpaired"][0]["best_options"]
+    assert all("reaches the minimum score 0.99" in u["reason"] for u in strict["unpaired"])
     bad = demo.post(f"/cohorts/{COHORT}/pairing", json={"lock": [["eindhoven", "tampere"]]}, headers=h)
     assert bad.status_code == 422 and "cross sides" in bad.json()["detail"]
     assert (
@@ -90,6 +96,11 @@ def test_known_partnerships_are_forbidden_by_default_and_options_apply(demo, key
 
 def test_accept_is_idempotent_and_accepted_pairs_stay_locked(demo, keys):
     h = keys.auth("manager")
+    assert demo.put(
+        "/cohorts/follow-up",
+        json={"name": "Follow-up", "sides": {"EU": ["eindhoven", "tampere"], "KR": ["busan", "suwon"]}},
+        headers=h,
+    ).json()["programme"] is None  # no partnership crosses its sides
     body = demo.post(f"/cohorts/{COHORT}/pairing", json={"partnerships": "ignore"}, headers=h).json()
     chosen = [[p["a"], p["b"]] for p in body["pairs"]]
     first = demo.post(f"/cohorts/{COHORT}/pairing/accept", json={"pairs": chosen}, headers=h).json()
@@ -103,8 +114,10 @@ def test_accept_is_idempotent_and_accepted_pairs_stay_locked(demo, keys):
     assert one["created"] == len(pairs) and two["created"] == 0 and two["accepted_by"] == one["accepted_by"]
     again = demo.post("/cohorts/follow-up/pairing", json={}, headers=h).json()
     assert all(p["locked"] for p in again["pairs"]) and _pairs(again) == {frozenset(p) for p in pairs}
-    exported = demo.get("/bundles", headers=h).json()["partnerships"]
-    assert sum(1 for p in exported if p["programme"] == "Follow-up") == len(pairs)
+    assert demo.get("/cohorts/follow-up", headers=h).json()["programme"] == "Follow-up"  # named after the cohort
+    exported = demo.get("/bundles", headers=h).json()
+    assert sum(1 for p in exported["partnerships"] if p["programme"] == "Follow-up") == len(pairs)
+    assert next(c for c in exported["cohorts"] if c["id"] == "follow-up")["programme"] == "Follow-up"
     bad = demo.post("/cohorts/follow-up/pairing/accept", json={"pairs": [["eindhoven", "tampere"]]}, headers=h)
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/pairs/0"
     assert (
@@ -200,3 +213,35 @@ def test_bundle_exclusions_import(demo, keys):
         e["profile"] == "busan" or e["excluded"] == "busan"
         for e in demo.get("/bundles", headers=keys.auth("manager")).json()["exclusions"]
     )
+
+
+def test_a_pairing_giving_a_city_a_second_partner_in_the_programme_is_warned_and_needs_confirming(demo, keys):
+    """A second cohort of the same programme: the first cohort's pair among its members is a past
+    partnership (forbidden), and any new pair gives its cities a second partner in the programme."""
+    h = keys.auth("manager")
+    cohort = {
+        "name": "World Cities second round",
+        "programme": "World Cities 2017-18",
+        "sides": {"EU": ["eindhoven", "tampere"], "KR": ["seoul", "busan"]},
+    }
+    assert demo.put("/cohorts/second", json=cohort, headers=h).json()["programme"] == "World Cities 2017-18"
+    body = demo.post("/cohorts/second/pairing", json={}, headers=h).json()
+    assert frozenset(("eindhoven", "seoul")) not in _pairs(body)  # the first cohort's: forbidden here
+    assert not any(p["locked"] for p in body["pairs"])
+    warned = {(w["city"], w["partner"]): w["already"] for w in body["second_partners"]}
+    expected_already = {"eindhoven": ["seoul"], "seoul": ["eindhoven"], "tampere": ["gwangju"], "busan": ["barcelona"]}
+    assert warned and all(already == expected_already[city] for (city, _), already in warned.items())
+    pairs = [[p["a"], p["b"]] for p in body["pairs"]]
+    refused = demo.post("/cohorts/second/pairing/accept", json={"pairs": pairs}, headers=h)
+    assert refused.status_code == 409 and "allow_second_partner" in refused.json()["detail"]
+    assert {e["pointer"] for e in refused.json()["errors"]} == {f"/pairs/{i}" for i in range(len(pairs))}
+    stored = demo.get("/bundles", headers=h).json()["partnerships"]
+    assert not {frozenset((p["a"], p["b"])) for p in stored} & _pairs(body)  # nothing was stored
+    done = demo.post(
+        "/cohorts/second/pairing/accept", json={"pairs": pairs, "allow_second_partner": True}, headers=h
+    ).json()
+    assert done["created"] == len(pairs)
+    again = demo.post("/cohorts/second/pairing", json={}, headers=h).json()
+    assert _pairs(again) == _pairs(body) and all(p["locked"] for p in again["pairs"])
+    first = demo.post(f"/cohorts/{COHORT}/pairing", json={}, headers=h).json()
+    assert _pairs(first) == REAL  # the second round's pairs are the first cohort's past partnerships

@@ -3,14 +3,12 @@
 import json
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select, text
 
 from matching.types import Kind
 from service.batch import block_scoring
 from service.batch.jobs import RerankParams, rerank
-from service.db.engine import MIGRATIONS
+from service.db.engine import migrate
 from service.db.models import RunPhrases
 from service.domain.suggestions import suggestion_out
 from tests.service.batch.conftest import DEMO
@@ -71,14 +69,6 @@ def test_a_profile_edited_after_the_run_is_quoted_as_the_run_scored_it(app, demo
     assert item["matches"] == [m.__dict__ for m in shown.matches]
 
 
-def _migrate(engine, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_a_run_stored_before_0006_is_served_unchanged_once_migrated(app, demo, keys):
     """A run's rows written back in the JSON of revision 0005 (0006's downgrade) and migrated again
     serve every list as before."""
@@ -91,9 +81,9 @@ def test_a_run_stored_before_0006_is_served_unchanged_once_migrated(app, demo, k
 
     before = served()
     engine = app.state.engine
-    _migrate(engine, "0005", down=True)
+    migrate(engine, "0005", down=True)
     with engine.connect() as conn:
         detail = conn.execute(text("SELECT detail FROM run_suggestions")).scalars().first()
     assert "matches" in (json.loads(detail) if isinstance(detail, str) else detail)
-    _migrate(engine, "head")
+    migrate(engine, "head")
     assert served() == before

@@ -1,5 +1,5 @@
 """Migrations on SQLite and PostgreSQL: the schema they build is the models', 0005 and 0006 keep the rows
-they find, and 0009 indexes them for search."""
+they find, 0009 indexes them for search, and 0012 gives partnerships and cohorts their programme by id."""
 
 import json
 import uuid
@@ -8,9 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, Engine, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
@@ -19,8 +17,8 @@ from matching.explain import PhraseMatch
 from matching.recommend import Suggestion
 from service.auth import Principal, Role
 from service.batch.runs import stored_ranking
-from service.db.engine import MIGRATIONS, make_engine, make_sessionmaker
-from service.db.models import Base
+from service.db.engine import make_engine, make_sessionmaker, migrate
+from service.db.models import Base, Cohort, Partnership, Programme
 from service.db.search import described_by_models
 from service.domain import exclusions, partnerships
 from service.domain import profiles as domain_profiles
@@ -52,19 +50,11 @@ def empty_engine(request, tmp_path) -> Iterator[Engine]:
 
 
 def upgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    migrate(engine, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    migrate(engine, revision, down=True)
 
 
 def test_the_migrated_schema_is_the_models(empty_engine):
@@ -260,3 +250,76 @@ def test_0009_indexes_the_profiles_it_finds_for_search_and_its_downgrade_drops_t
     assert not any(name.startswith("profile_search") for name in inspect(empty_engine).get_table_names())
     upgrade(empty_engine, "head")
     assert search("sonar") == {"barcelona"}
+
+
+def test_0012_files_partnerships_under_programmes_and_cohorts_by_id_and_its_downgrade_restores_the_names(
+    empty_engine,
+):
+    """The demo's case: partnerships of "World Cities 2017-18" crossing the sides of a cohort named
+    otherwise become that cohort's; another programme's and an organisation's stay outside it."""
+    upgrade(empty_engine, "0011")
+    now = "2026-01-01 00:00:00+00:00"
+    with empty_engine.begin() as conn:
+        for pid, kind, bloc in (
+            ("eindhoven", "city", "EU"),
+            ("tampere", "city", "EU"),
+            ("seoul", "city", "KR"),
+            ("gwangju", "city", "KR"),
+            ("philips", "organisation", "EU"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO profiles (id, kind, name, country, bloc, description, version, created_at, updated_at)"
+                    " VALUES (:id, :kind, :id, 'NL', :bloc, 'A profile.', 1, :now, :now)"
+                ),
+                {"id": pid, "kind": kind, "bloc": bloc, "now": now},
+            )
+        for a, b, programme in (
+            ("eindhoven", "seoul", "World Cities 2017-18"),
+            ("gwangju", "tampere", "World Cities 2017-18"),
+            ("eindhoven", "philips", "World Cities 2017-18"),
+            ("seoul", "tampere", "Another programme"),
+            ("eindhoven", "gwangju", None),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO partnerships (a, b, programme, themes, accepted_by, created_at, members_agreed)"
+                    " VALUES (:a, :b, :programme, '[]', 'key-1', :now, false)"
+                ),
+                {"a": a, "b": b, "programme": programme, "now": now},
+            )
+        conn.execute(text("INSERT INTO cohorts (id, name) VALUES ('wc', 'World Cities EU-Korea 2017-18')"))
+        for position, (side, member) in enumerate(
+            (("EU", "eindhoven"), ("EU", "tampere"), ("KR", "seoul"), ("KR", "gwangju"))
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO cohort_members (cohort_id, side, position, profile_id) VALUES ('wc', :side, :p, :m)"
+                ),
+                {"side": side, "p": position, "m": member},
+            )
+    upgrade(empty_engine, "head")
+    with make_sessionmaker(empty_engine)() as session:
+        cohort = session.get(Cohort, "wc")
+        assert cohort.programme == "World Cities 2017-18"
+        assert len(cohort.members) == 4  # rebuilding tables on SQLite deletes no member by cascade
+        rows = {(p.a, p.b): (p.programme, p.cohort_id) for p in session.scalars(select(Partnership))}
+        assert rows == {
+            ("eindhoven", "seoul"): ("World Cities 2017-18", "wc"),
+            ("gwangju", "tampere"): ("World Cities 2017-18", "wc"),
+            ("eindhoven", "philips"): ("World Cities 2017-18", None),
+            ("seoul", "tampere"): ("Another programme", None),
+            ("eindhoven", "gwangju"): (None, None),
+        }
+        assert sorted(session.scalars(select(Programme.name))) == ["Another programme", "World Cities 2017-18"]
+    downgrade(empty_engine, "0011")
+    with empty_engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT a || '=' || b, programme FROM partnerships")).all()) == {
+            "eindhoven=seoul": "World Cities 2017-18",
+            "gwangju=tampere": "World Cities 2017-18",
+            "eindhoven=philips": "World Cities 2017-18",
+            "seoul=tampere": "Another programme",
+            "eindhoven=gwangju": None,
+        }
+        assert conn.execute(text("SELECT count(*) FROM cohort_members")).scalar() == 4
+    upgrade(empty_engine, "head")

@@ -49,8 +49,8 @@ def test_the_grid_holds_the_scores_the_pairing_was_solved_on(app, demo):
         assert (
             pairing_view(
                 session=session, live=app.state.live, cohort=cohort, options=PairingRequest(partnerships="ignore")
-            )
-            is board.pairing
+            ).pairs
+            is board.pairing.pairs
         )
 
 

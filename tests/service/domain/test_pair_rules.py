@@ -102,7 +102,7 @@ def test_a_programme_makes_a_members_partnership_the_managers(sessions):
             )
         row = store.get_partnership(s, "amsterdam", "busan")
         assert not row.held_by_managers
-        row.programme = "IUC Asia 2021-23"  # as an import or the cohort board gives it
+        row.programme_row = store.programme_named(s, "IUC Asia 2021-23")  # as an import or the cohort board does
         s.commit()
         with pytest.raises(Forbidden, match="IUC Asia 2021-23"):
             partnerships.delete_partnership(session=s, principal=member("busan"), profile_id="busan", other="amsterdam")
