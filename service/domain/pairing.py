@@ -285,7 +285,7 @@ def cohort_board(*, session: Session, live: LiveIndex, cohort: Cohort, options: 
 def _with_second_partners(session: Session, cohort: Cohort, board: CohortBoard) -> CohortBoard:
     """The board with the proposed pairs that would give a city a second partner city in the
     programme, read afresh: partnerships outside the cohort count too and are not in its key."""
-    pairs = [(p.a, p.b) for p in board.pairing.pairs if not p.locked]
+    pairs = [(p.a, p.b) for p in board.pairing.pairs if frozenset((p.a, p.b)) not in board.agreed]
     found = second_partners(session=session, cohort=cohort, pairs=pairs)
     return replace(board, pairing=board.pairing.model_copy(update={"second_partners": found}))
 

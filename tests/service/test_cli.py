@@ -98,11 +98,16 @@ def test_pair_prints_the_proposal(env, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "eindhoven  seoul" in r.stdout or "eindhoven  seoul".replace("  ", " ") in " ".join(r.stdout.split())
     assert "total" in r.stdout
+    agreed = runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18"])
+    assert agreed.exit_code == 0, agreed.output
+    assert "programme World Cities 2017-18" in agreed.stdout
+    assert sum(1 for line in agreed.stdout.splitlines() if " yes " in line) == 4  # its agreed pairs, locked
     r = runner.invoke(
         app,
         [
             "pair",
             "world-cities-eu-korea-2017-18",
+            "--ignore-partnerships",
             "--lock",
             "eindhoven=busan",
             "--forbid",
@@ -115,6 +120,7 @@ def test_pair_prints_the_proposal(env, monkeypatch):
     )
     assert r.exit_code == 0, r.output
     assert "yes" in r.stdout and "regret" in r.stdout, r.stdout
+    assert "warning: eindhoven would take busan beside seoul in the programme" in r.stdout
     assert runner.invoke(app, ["pair", "world-cities-eu-korea-2017-18", "--lock", "eindhoven"]).exit_code != 0
     assert runner.invoke(app, ["pair", "nope"]).exit_code == 2
 

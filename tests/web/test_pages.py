@@ -418,16 +418,32 @@ def test_cohort_board_pairs_explains_and_accepts(demo, keys):
     assert frozenset(("eindhoven", "busan")) in pairs and frozenset(("barcelona", "busan")) not in pairs
     impossible = demo.get(f"/app/cohorts/{COHORT}?lock=eindhoven|tampere")
     assert impossible.status_code == 422 and 'class="flash flash-error"' in impossible.text
-    r = demo.post(
-        f"/app/cohorts/{COHORT}/accept",
-        data={"csrf": csrf, "pair": ["eindhoven|busan", "barcelona|seoul"], "back": f"/app/cohorts/{COHORT}"},
-    )
+    assert "would take Busan beside Seoul" in locked.text and 'name="allow_second_partner"' in locked.text
+    chosen = {"csrf": csrf, "pair": ["eindhoven|busan", "barcelona|seoul"], "back": f"/app/cohorts/{COHORT}"}
+    refused = demo.post(f"/app/cohorts/{COHORT}/accept", data=chosen)
+    assert "Nothing was accepted" in refused.text and "already has" in refused.text
+    with demo.app.state.sessions() as session:
+        assert session.scalar(select(Partnership).where(Partnership.a == "busan", Partnership.b == "eindhoven")) is None
+    r = demo.post(f"/app/cohorts/{COHORT}/accept", data=chosen | {"allow_second_partner": "yes"})
     assert "Accepted 2 pairs" in r.text and "(2 new)" in r.text
     with demo.app.state.sessions() as session:
-        programmes = set(
-            session.scalars(select(Partnership.programme).where(Partnership.a == "busan", Partnership.b == "eindhoven"))
-        )
-    assert programmes == {"World Cities EU-Korea 2017-18"}
+        row = session.scalar(select(Partnership).where(Partnership.a == "busan", Partnership.b == "eindhoven"))
+        assert (row.programme, row.cohort_id) == ("World Cities 2017-18", COHORT)
+
+
+def test_the_board_shows_the_programmes_agreed_pairs_locked_and_why_a_city_is_left_out(demo, keys):
+    """The demo's pairings are filed under programme "World Cities 2017-18", the cohort is named
+    otherwise: the board still shows them agreed and locked, and never a regret it does not have."""
+    sign_in(demo, keys.manager)
+    board = demo.get(f"/app/cohorts/{COHORT}")
+    assert "Programme: <strong>World Cities 2017-18</strong>" in board.text
+    pairs = {frozenset(p.split("|")) for p in re.findall(r'name="pair" value="([^"]+)"', board.text)}
+    assert pairs == REAL and len(re.findall(r'<p class="tags">\s*<span class="badge">agreed</span>', board.text)) == 4
+    assert 'name="allow_second_partner"' not in board.text
+    strict = demo.get(f"/app/cohorts/{COHORT}?partnerships=ignore&min_score=0.99")
+    assert 'step="0.01"' in strict.text
+    assert "no allowed candidate reaches the minimum score 0.99" in strict.text
+    assert "Every city got its own best candidate." not in strict.text
 
 
 def test_pairing_csv(demo, keys):
