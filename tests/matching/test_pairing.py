@@ -403,7 +403,9 @@ def test_a_pair_shown_at_the_minimum_score_reaches_it():
 
 
 def test_every_unpaired_city_is_told_why():
-    scores = cohort({"EU": ["a1", "a2", "a3"], "JP": ["b1", "b2"]}, {("EU", "JP"): [[0.9, 0.2], [0.8, 0.7], [0.5, 0.1]]})
+    scores = cohort(
+        {"EU": ["a1", "a2", "a3"], "JP": ["b1", "b2"]}, {("EU", "JP"): [[0.9, 0.2], [0.8, 0.7], [0.5, 0.1]]}
+    )
     forbidden = optimal_pairing(scores, PairingOptions(forbidden=[("a3", "b1"), ("a3", "b2")]))
     assert forbidden.left_out == {"a3": "every candidate is forbidden: an exclusion or a partnership made before"}
     agreed = optimal_pairing(scores, PairingOptions(locked=[("a1", "b1"), ("a2", "b2")]))

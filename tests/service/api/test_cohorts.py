@@ -96,11 +96,14 @@ def test_the_cohorts_agreed_pairs_stay_locked_by_default_and_options_apply(demo,
 
 def test_accept_is_idempotent_and_accepted_pairs_stay_locked(demo, keys):
     h = keys.auth("manager")
-    assert demo.put(
-        "/cohorts/follow-up",
-        json={"name": "Follow-up", "sides": {"EU": ["eindhoven", "tampere"], "KR": ["busan", "suwon"]}},
-        headers=h,
-    ).json()["programme"] is None  # no partnership crosses its sides
+    assert (
+        demo.put(
+            "/cohorts/follow-up",
+            json={"name": "Follow-up", "sides": {"EU": ["eindhoven", "tampere"], "KR": ["busan", "suwon"]}},
+            headers=h,
+        ).json()["programme"]
+        is None
+    )  # no partnership crosses its sides
     body = demo.post(f"/cohorts/{COHORT}/pairing", json={"partnerships": "ignore"}, headers=h).json()
     chosen = [[p["a"], p["b"]] for p in body["pairs"]]
     first = demo.post(f"/cohorts/{COHORT}/pairing/accept", json={"pairs": chosen}, headers=h).json()

@@ -293,9 +293,7 @@ def test_0012_files_partnerships_under_programmes_and_cohorts_by_id_and_its_down
             (("EU", "eindhoven"), ("EU", "tampere"), ("KR", "seoul"), ("KR", "gwangju"))
         ):
             conn.execute(
-                text(
-                    "INSERT INTO cohort_members (cohort_id, side, position, profile_id) VALUES ('wc', :side, :p, :m)"
-                ),
+                text("INSERT INTO cohort_members (cohort_id, side, position, profile_id) VALUES ('wc', :side, :p, :m)"),
                 {"side": side, "p": position, "m": member},
             )
     upgrade(empty_engine, "head")
