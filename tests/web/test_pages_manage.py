@@ -254,6 +254,7 @@ def test_a_manager_creates_a_cohort_picking_members_by_bloc(demo, keys):
         "side": list(slots),
         slots["EU"]: ["eindhoven", "tampere"],
         slots["KR"]: ["seoul"],
+        "programme": "Lighting 2026",
     }
     r = demo.post("/app/new/cohort", data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/app/cohorts/lighting-pilots-2026"
@@ -261,6 +262,8 @@ def test_a_manager_creates_a_cohort_picking_members_by_bloc(demo, keys):
     assert "Created cohort “Lighting pilots 2026” with 2 sides" in board and "Proposed pairing" in board
     stored = demo.get("/cohorts/lighting-pilots-2026", headers=keys.auth("manager")).json()
     assert stored["sides"] == {"EU": ["eindhoven", "tampere"], "KR": ["seoul"]}
+    assert stored["programme"] == "Lighting 2026" and "Programme: <strong>Lighting 2026</strong>" in board
+    assert 'value="Lighting 2026"' in demo.get("/app/cohorts/lighting-pilots-2026/edit").text
     # the same id again is refused, beside the id
     r = demo.post("/app/new/cohort", data=data)
     assert r.status_code == 409 and "id: a cohort with id &#39;lighting-pilots-2026&#39; exists" in r.text
@@ -279,6 +282,7 @@ def test_a_manager_creates_a_cohort_picking_members_by_bloc(demo, keys):
     ],
 )
 def test_a_bad_cohort_form_is_a_4xx_page_listing_the_problem_and_stores_nothing(demo, keys, change, words):
+    change = dict(change)  # the parameter is shared by both databases' runs: never change it
     csrf = sign_in(demo, keys.manager)
     slots = cohort_form(demo.get("/app/new/cohort").text)
     data = {"csrf": csrf, "name": "Pilots", "id": "pilots", "side": list(slots), slots["EU"]: ["eindhoven"]}
