@@ -84,7 +84,7 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     assert_labelled(page)
     page.get_by_role("button", name="Accept this pairing").click()
     expect(page.get_by_role("status").filter(has_text="Accepted 4 pairs")).to_be_visible()
-    expect(page.locator("li.pairing .badge", has_text="locked")).to_have_count(4)
+    expect(page.locator("li.pairing .badge", has_text="agreed")).to_have_count(4)
 
     # start a re-rank, follow it, and read what changed since the first run
     page.get_by_role("link", name="Runs").click()
