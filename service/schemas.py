@@ -48,6 +48,11 @@ __all__ = [
     "ExclusionIn",
     "Bundle",
     "ImportSummary",
+    "PreviewedProfile",
+    "FieldChange",
+    "ProfileChange",
+    "PreviewTally",
+    "ImportPreview",
     "ScoreParts",
     "PhraseMatchOut",
     "ThemeOut",
@@ -390,6 +395,48 @@ class ImportSummary(BaseModel):
     partnerships: int
     cohorts: int
     exclusions: int
+
+
+class PreviewedProfile(BaseModel):
+    """A profile of a file as an import preview lists it."""
+
+    id: str
+    name: str
+    kind: str
+    country: str
+
+
+class FieldChange(BaseModel):
+    """One field an import changes in a stored profile: a value's `before` and `after`, or the phrases
+    of `interests` or `offers` it adds and removes (neither, when only their order changes)."""
+
+    field: str
+    before: str | None = None
+    after: str | None = None
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+
+
+class ProfileChange(PreviewedProfile):
+    changes: list[FieldChange]
+
+
+class PreviewTally(BaseModel):
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+class ImportPreview(BaseModel):
+    """What importing a file would do to what is stored now, before anything is."""
+
+    created: list[PreviewedProfile]
+    changed: list[ProfileChange]
+    unchanged: list[PreviewedProfile]
+    partnerships: PreviewTally
+    cohorts: PreviewTally
+    exclusions: PreviewTally
+    digest: str = Field(description="SHA-256 of everything above: the same while the import would do the same")
 
 
 class IndexStatus(BaseModel):

@@ -39,6 +39,7 @@ __all__ = [
     "read_json",
     "read_csv",
     "read_xlsx",
+    "FileKind",
     "file_kind",
     "read_upload",
     "read_file",
@@ -46,6 +47,7 @@ __all__ = [
     "read_bundle_file",
     "check",
     "import_draft",
+    "store_checked",
     "import_bundle",
     "export_bundle",
     "CSV_COLUMNS",
@@ -584,6 +586,12 @@ def import_draft(*, session: Session, live: LiveIndex | None, draft: Draft, acce
     problems = check(session=session, draft=draft)
     if problems:
         raise InvalidBundle(f"the file has {len(problems)} problem(s); nothing was stored", problems)
+    return store_checked(session=session, live=live, draft=draft, accepted_by=accepted_by)
+
+
+def store_checked(*, session: Session, live: LiveIndex | None, draft: Draft, accepted_by: str | None) -> ImportSummary:
+    """Upsert a draft `check` found no problem in, in one transaction, then re-index the profiles
+    whose text changed; `Conflict` if a concurrent write stores one of the same new rows first."""
     try:
         summary, changed = store.import_bundle(session, draft.bundle, accepted_by)
         session.commit()

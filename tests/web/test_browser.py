@@ -138,7 +138,7 @@ def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: L
     page.get_by_label("Bundle or sheet").set_input_files(
         {"name": "bad-bundle.json", "mimeType": "application/json", "buffer": json.dumps(bad).encode()}
     )
-    page.get_by_role("button", name="Check and import").click()
+    page.get_by_role("button", name="Check and preview").click()
     expect(page.get_by_role("heading", name="Nothing from bad-bundle.json was stored")).to_be_visible()
     rows = page.locator("table.problems-table tbody tr")
     expect(rows).to_have_count(4)

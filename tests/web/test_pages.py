@@ -512,10 +512,11 @@ def test_import_lists_every_csv_problem_and_stores_nothing(demo, keys):
     assert "Nothing from towns.csv was stored" in r.text
     rows = re.findall(r"<th scope=\"row\">([^<]+)</th><td><code class=\"value\">([^<]+)</code>", r.text)
     assert rows == [("row 3, column country", "XX"), ("row 4, column org_type", "bakery")]
+    assert "Confirm import" not in r.text
     assert count(demo.app, Profile) == before
 
 
-def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
+def test_import_of_a_good_bundle_is_previewed_then_reports_what_changed(demo, keys):
     csrf = sign_in(demo, keys.manager)
     bundle = {
         "format": "twinning.bundle/1",
@@ -536,7 +537,11 @@ def test_import_of_a_good_bundle_reports_what_changed(demo, keys):
         data={"csrf": csrf},
         files={"file": ("new.json", json.dumps(bundle).encode(), "application/json")},
     )
-    assert r.status_code == 200 and "1 new, 0 updated" in r.text
+    assert r.status_code == 200 and "1 new, 0 changed and 0 unchanged profiles" in r.text
+    assert demo.app.state.live.profile_text("newtown") is None
+    fields = re.findall(r'name="([^"]+)" value="([^"]*)"', r.text[r.text.index('action="/app/import/confirm"') :])
+    r = demo.post("/app/import/confirm", data=dict(fields))
+    assert r.status_code == 200 and "new.json was imported: 1 new, 0 updated" in r.text
     assert demo.app.state.live.profile_text("newtown").name == "Newtown"
     r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("broken.json", b"{not json", "application/json")})
     assert r.status_code == 422 and "not valid JSON" in r.text

@@ -135,3 +135,25 @@ def test_control_characters_in_csv_cells_are_listed(client, keys):
     assert r.status_code == 422
     assert {e["pointer"] for e in r.json()["errors"]} == {"/rows/4/name", "/rows/4/interests/0"}
     assert client.get("/profiles", headers=keys.auth("manager")).json()["total"] == 0
+
+
+def test_a_dry_run_answers_the_preview_and_stores_nothing(client, keys):
+    h = keys.auth("manager")
+    client.post("/bundles", json=_bundle(city("eindhoven"), city("tampere", country="FI")), headers=h)
+    file = _bundle(city("eindhoven", name="Eindhoven (NL)"), city("tampere", country="FI"), city("delft"))
+    r = client.post("/bundles?dry_run=true", json=file, headers=h)
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert [p["id"] for p in preview["created"]] == ["delft"]
+    assert [p["id"] for p in preview["unchanged"]] == ["tampere"]
+    (changed,) = preview["changed"]
+    assert changed["id"] == "eindhoven"
+    assert [(c["field"], c["before"], c["after"]) for c in changed["changes"]] == [
+        ("name", "Eindhoven", "Eindhoven (NL)")
+    ]
+    assert client.get("/profiles/delft", headers=h).status_code == 404
+    assert client.post("/bundles?dry_run=true", json=file, headers=keys.auth("member")).status_code == 403
+    bad = client.post("/bundles?dry_run=true", json=_bundle(city("delft", country="XX")), headers=h)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/profiles/0/country"
+    done = client.post("/bundles", json=file, headers=h).json()
+    assert (done["profiles_created"], done["profiles_updated"], done["profiles_unchanged"]) == (1, 1, 1)
