@@ -104,13 +104,16 @@ def _exclusions(session: Session, bundle: Bundle) -> PreviewTally:
 
 
 def _cohorts(session: Session, bundle: Bundle) -> PreviewTally:
-    """As `store.upsert_cohort` leaves them: a stored one takes the name and sides given."""
+    """As `store.upsert_cohort` leaves them: a stored one takes the name and sides given, and the
+    programme if one is named."""
     tally = PreviewTally()
-    seen = {c.id: (c.name, c.sides()) for c in store.list_cohorts(session)}
+    seen = {c.id: (c.name, c.sides(), c.programme) for c in store.list_cohorts(session)}
     for c in bundle.cohorts:
         key = store.cohort_id(c)
-        after = (c.name, c.sides)
-        _count(tally, seen.get(key), after)
+        before = seen.get(key)
+        kept = before[2] if before is not None else None
+        after = (c.name, c.sides, c.programme if c.programme is not None else kept)
+        _count(tally, before, after)
         seen[key] = after
     return tally
 
