@@ -39,7 +39,7 @@ test: $(STAMP) browser lint
 
 # the browser tests save their screenshots in a temporary folder; this refreshes the README's pictures
 screenshots: $(STAMP) browser
-	TWINNING_SCREENSHOTS=$(CURDIR)/docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests/web/test_browser.py tests/web/test_browser_import.py
+	TWINNING_SCREENSHOTS=$(CURDIR)/docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests/web/test_browser.py tests/web/test_browser_import.py tests/web/test_browser_phone.py
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/suggestions.py

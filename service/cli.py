@@ -482,11 +482,13 @@ def runs_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
                 str(r.counts.get("profiles", "")),
                 str(r.counts.get("encoded", "")),
                 str(r.counts.get("suggestions", "")),
+                (r.params or {}).get("requested_by") or "",
                 (r.error or "")[:60],
             ]
             for r in list_runs(session=session, limit=limit)
         ]
-    typer.echo(_table(["run", "state", "started", "finished", "profiles", "encoded", "suggestions", "error"], rows))
+    columns = ["run", "state", "started", "finished", "profiles", "encoded", "suggestions", "by", "error"]
+    typer.echo(_table(columns, rows))
 
 
 @runs_app.command("diff")
@@ -495,7 +497,7 @@ def runs_diff(
     against: Annotated[str, typer.Option(help="a run id or PREVIOUS")] = "PREVIOUS",
     profile: Annotated[str | None, typer.Option(help="only this profile")] = None,
 ) -> None:
-    """What changed between two runs: new, dropped and moved suggestions per profile."""
+    """What changed between two runs: suggestions that came in, left, or changed score, per profile."""
     from service.domain.runs import current_run, previous_run_id, run_diff
     from service.schemas import row_number
 
@@ -513,13 +515,13 @@ def runs_diff(
     typer.echo(f"run {run} against run {other}: {len({c['profile'] for c in changes})} profiles changed")
     for c in changes:
         typer.echo(f"\n{c['profile']} → {c['target']}")
-        for s in c["new"]:
-            typer.echo(f"  + {s['id']} (rank {s['rank']}, {s['score']:.3f})")
-        for s in c["dropped"]:
-            typer.echo(f"  - {s['id']} (was rank {s['rank']})")
-        for s in c["moved"]:
-            arrow = "↑" if s["to"] < s["from"] else "↓"
-            typer.echo(f"  {arrow} {s['id']} {s['from']} → {s['to']}")
+        for s in c["came_in"]:
+            typer.echo(f"  + {s['id']} came in (rank {s['rank']}, {s['score']:.3f})")
+        for s in c["left"]:
+            typer.echo(f"  - {s['id']} left (was rank {s['rank']}, {s['score']:.3f})")
+        for s in c["score_changed"]:
+            arrow = "↑" if s["score"] > s["before"] else "↓"
+            typer.echo(f"  {arrow} {s['id']} score {s['before']:.3f} → {s['score']:.3f} (rank {s['rank']})")
 
 
 def _pair_option(values: list[str], what: str) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from matching.types import KINDS, ORG_TYPES
+from service.batch.run_changes import SCORE_CHANGE
 
 __all__ = [
     "ID_PATTERN",
@@ -480,28 +481,30 @@ class RankedOut(BaseModel):
     score: float
 
 
-class MovedOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+class ScoreChangeOut(BaseModel):
     id: str
-    from_: int = Field(alias="from", description="its rank in the earlier run")
-    to: int = Field(description="its rank in this run")
-    score: float
+    rank: int = Field(description="its rank in this run")
+    before: float = Field(description="its score in the earlier run")
+    score: float = Field(description="its score in this run")
 
 
 class RunChange(BaseModel):
     profile: str
     target: Kind
-    new: list[RankedOut]
-    dropped: list[RankedOut]
-    moved: list[MovedOut]
+    came_in: list[RankedOut] = Field(description="in this run's top-k, not the earlier run's: rank and score now")
+    left: list[RankedOut] = Field(description="in the earlier run's top-k, not this one's: rank and score then")
+    score_changed: list[ScoreChangeOut] = Field(
+        description=f"in both, its score moved by more than {SCORE_CHANGE}; a rank that only shifted is no change"
+    )
 
 
 class RunDiff(BaseModel):
     run: int
     against: int
     profiles_changed: int
-    changes: list[RunChange] = Field(description="per profile and target: suggestions new, dropped and moved")
+    changes: list[RunChange] = Field(
+        description="per profile and target where something changed: suggestions that came in, left, or were rescored"
+    )
 
 
 class ProposalNotice(BaseModel):

@@ -13,6 +13,7 @@ its rows are dropped by the next run, which then starts cleanly.
 """
 
 import ctypes
+import getpass
 import logging
 import os
 import time
@@ -45,7 +46,7 @@ from service.batch.run_lock import (
     release_lock,
     take_lock,
 )
-from service.batch.runs import previous_run_id, run_diff
+from service.batch.runs import previous_run_id, stored_diff
 from service.db.models import Exclusion, Partnership, Run, RunLexicon, RunPhrases, RunSuggestion, utcnow
 from service.db.vector_cache import DatabaseVectorCache
 from service.errors import Conflict
@@ -53,10 +54,9 @@ from service.live.profiles_text import all_profile_texts
 from service.live.recommenders import load_ranker, load_tagger, profile_entries, recommender_over, vector_width
 from service.settings import Settings
 
-__all__ = ["RerankParams", "ProgressReport", "rerank"]
+__all__ = ["RerankParams", "ProgressReport", "rerank", "command_line_requester"]
 
 log = logging.getLogger(__name__)
-STAGES = ("encoding", "scoring", "storing")
 
 
 @dataclass
@@ -86,7 +86,8 @@ def _prune_old_runs(session: Session, keep: int) -> None:
 
 
 class _Tracker:
-    """Turns per-block progress into stage, counts and an ETA; writes it to the run row now and then.
+    """Turns per-block progress into stage, counts and an ETA; writes it to the run row as each stage
+    begins and ends, and at most once a second between.
 
     Every call is also a fence check: it raises once the heartbeat has found the lock taken over, and
     when the run row is no longer this run's (marked failed by someone who judged its owner dead).
@@ -108,7 +109,8 @@ class _Tracker:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if stage != self.stage:
+        begins = stage != self.stage
+        if begins:
             self.stage, self.stage_started = stage, now
         elapsed = now - self.stage_started
         eta = elapsed / done * (total - done) if done and total else None
@@ -116,7 +118,8 @@ class _Tracker:
         if self.report:
             self.report(progress)
         self.heartbeat.check()
-        if now - self.last_write > 1.0 or done == total:
+        # every stage is written as it begins, however short, so a run's page shows each one
+        if begins or now - self.last_write > 1.0 or done == total:
             self.last_write = now
             with self.sessions() as session:
                 written = session.execute(
@@ -152,6 +155,16 @@ def _release_free_heap() -> None:
         pass
 
 
+def command_line_requester() -> str:
+    """Who a run this process makes is by (`twinning rerank`, cron): the user it runs as, as the runs pages
+    show it beside the key labels of runs started from the API and the pages."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment, no passwd entry for the uid
+        user = f"uid {os.getuid()}"
+    return f"{user} (command line)"
+
+
 def _pairs(session: Session, model) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for a, b in session.execute(select(model.a, model.b)):
@@ -170,7 +183,8 @@ def rerank(
     """Run once: take the lock, score everything, make the run current; raises after marking a failure.
 
     With `run_id`, the run the server queued under that id is the one executed (`twinning rerank
-    --run-id`); without, a new run is made.
+    --run-id`), by whoever queued it; without, a new run is made, by this process's user
+    (`command_line_requester`).
     """
     holder, ours = new_holder(), False
     try:
@@ -205,7 +219,7 @@ def _begin(
         fail_dead_runs(session)  # this process holds the lock: any other running run has lost it
         _drop_stored_rows(session, select(Run.id).where(Run.state == "failed"))
         if run_id is None:
-            run = Run(params=asdict(params), **values)
+            run = Run(params={"requested_by": command_line_requester()} | asdict(params), **values)
             session.add(run)
             session.flush()
             run_id = run.id
@@ -231,7 +245,7 @@ def _make_current(sessions: sessionmaker[Session], settings: Settings, run_id: i
         # read before the fenced transaction, so that holds no write lock while two rankings are read;
         # no other run can succeed meanwhile, and if one took over, the fence stops this one
         previous = previous_run_id(session, run_id)
-        diff = None if previous is None else {"against": previous, "changes": run_diff(session, run_id, previous)}
+        diff = None if previous is None else stored_diff(session, run_id, previous)
     with sessions() as session:
         # the fence is the transaction's first write: it takes SQLite's write lock, and PostgreSQL's
         # lock on the row, so no takeover can come between it and the commit

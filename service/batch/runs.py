@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from matching.lexical import LexicalStatistics
 from matching.recommend import Suggestion
+from service.batch.run_changes import DIFF_RULE, Ranking, ranking_changes
 from service.batch.stored_detail import RunPhraseList, decode_detail
 from service.db.models import Run, RunLexicon, RunPhrases, RunSuggestion
 from service.errors import NotFound
 
 __all__ = [
+    "STAGES",
     "current_run",
     "run_lexicon",
     "get_run",
@@ -24,8 +26,12 @@ __all__ = [
     "run_phrase_lists",
     "previous_run_id",
     "run_diff",
+    "stored_diff",
     "all_stored_suggestions",
 ]
+
+# what a run does, in order; its progress names the one it is in
+STAGES = ("encoding", "scoring", "storing")
 
 
 def current_run(session: Session) -> Run | None:
@@ -97,10 +103,8 @@ def previous_run_id(session: Session, run_id: int) -> int | None:
     )
 
 
-def _rankings(
-    session: Session, run_id: int, profile_id: str | None
-) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
-    out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
+def _rankings(session: Session, run_id: int, profile_id: str | None) -> dict[tuple[str, str], Ranking]:
+    out: dict[tuple[str, str], Ranking] = defaultdict(dict)
     query = select(
         RunSuggestion.profile_id, RunSuggestion.target, RunSuggestion.other_id, RunSuggestion.rank, RunSuggestion.score
     ).where(RunSuggestion.run_id == run_id)
@@ -113,34 +117,28 @@ def _rankings(
 
 
 def run_diff(session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
-    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved.
+    """Per profile and target: suggestions that came in since `against`, that left, and whose score
+    changed by more than `SCORE_CHANGE` (`service.batch.run_changes`); lists where nothing did are left out.
 
-    The diff against the previous run is stored when a run finishes; others are computed here.
+    The diff against the previous run is stored when a run finishes, under the rule it was computed by
+    (`DIFF_RULE`); a diff stored under an earlier rule, and any other pair of runs, is computed here
+    from the runs' stored suggestions.
     """
     stored = session.scalar(select(Run.diff).where(Run.id == run_id))
-    if stored and stored.get("against") == against:
+    if stored and stored.get("against") == against and stored.get("rule") == DIFF_RULE:
         return [c for c in stored["changes"] if profile_id is None or c["profile"] == profile_id]
     new_run, old_run = _rankings(session, run_id, profile_id), _rankings(session, against, profile_id)
     changes = []
     for key in sorted(set(new_run) | set(old_run)):
-        now, before = new_run.get(key, {}), old_run.get(key, {})
-        added = sorted(
-            ({"id": o, "rank": r, "score": s} for o, (r, s) in now.items() if o not in before), key=lambda x: x["rank"]
-        )
-        dropped = sorted(
-            ({"id": o, "rank": r, "score": s} for o, (r, s) in before.items() if o not in now), key=lambda x: x["rank"]
-        )
-        moved = sorted(
-            (
-                {"id": o, "from": before[o][0], "to": r, "score": s}
-                for o, (r, s) in now.items()
-                if o in before and before[o][0] != r
-            ),
-            key=lambda x: x["to"],
-        )
-        if added or dropped or moved:
-            changes.append({"profile": key[0], "target": key[1], "new": added, "dropped": dropped, "moved": moved})
+        found = ranking_changes(new_run.get(key, {}), old_run.get(key, {}))
+        if any(found.values()):
+            changes.append({"profile": key[0], "target": key[1], **found})
     return changes
+
+
+def stored_diff(session: Session, run_id: int, against: int) -> dict[str, Any]:
+    """The diff of `run_id` against `against` as `Run.diff` keeps it: the rule it follows and the changes."""
+    return {"against": against, "rule": DIFF_RULE, "changes": run_diff(session, run_id, against)}
 
 
 def all_stored_suggestions(session: Session, run_id: int):

@@ -18,6 +18,7 @@ from service.schemas import MAX_ROW_ID, row_number
 from service.settings import Settings
 
 __all__ = [
+    "STAGES",
     "start_rerank",
     "get_run",
     "list_runs",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 run_out = runs.run_out
+STAGES = runs.STAGES
 
 
 def start_rerank(*, session: Session, settings: Settings, sessions: sessionmaker[Session], principal: Principal) -> Run:
@@ -64,7 +66,8 @@ def previous_run_id(*, session: Session, run_id: int) -> int | None:
 
 
 def run_diff(*, session: Session, run_id: int, against: int, profile_id: str | None = None) -> list[dict[str, Any]]:
-    """Per profile and target: suggestions new in `run_id`, dropped since `against`, and moved."""
+    """Per profile and target: suggestions that came in to `run_id`'s top-k since `against`, that left it,
+    and whose score changed by more than `SCORE_CHANGE`; never a rank that only shifted."""
     return runs.run_diff(session, run_id, against, profile_id)
 
 

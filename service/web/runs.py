@@ -1,4 +1,5 @@
-"""Batch runs: the list, starting a re-rank, a running job's progress, what changed, CSV of the current ranking."""
+"""Batch runs: the list, starting a re-rank, a running job's stage and time left, what changed, CSV of the
+current ranking."""
 
 import csv
 import io
@@ -8,8 +9,6 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service.api.deps import RunIdPath, SessionDep
@@ -114,7 +113,8 @@ def run_page(
     live: LiveDep,
     profile: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """One run: live progress while it works; once done, what changed since the run before it."""
+    """One run: its stage and time left while it works (the page refreshes itself); once done, what
+    changed since the run before it."""
     viewer.require_manager()
     run = runs.get_run(session=db, run_id=run_id)
     previous = runs.previous_run_id(session=db, run_id=run.id) if run.state == "succeeded" else None
@@ -125,7 +125,7 @@ def run_page(
         changes = [c for c in changes if c["profile"] in found]
     names = {c["profile"]: profile_name(live, c["profile"]) for c in changes[:DIFF_SHOWN]}
     for c in changes[:DIFF_SHOWN]:
-        for kind in ("new", "dropped", "moved"):
+        for kind in ("came_in", "left", "score_changed"):
             names.update({x["id"]: profile_name(live, x["id"]) for x in c[kind]})
     return render(
         request,
@@ -133,20 +133,11 @@ def run_page(
         viewer,
         nav="runs",
         run=run,
-        info=runs.run_out(run),
+        stages=runs.STAGES,
         previous=previous,
         changes=changes[:DIFF_SHOWN],
         changed_profiles=len({c["profile"] for c in changes}),
         hidden=max(0, len(changes) - DIFF_SHOWN),
         names=names,
         profile_filter=profile.strip(),
-    )
-
-
-@router.get("/{run_id:int}/progress")
-def progress(run_id: RunIdPath, db: SessionDep, viewer: ViewerDep) -> Response:
-    """The run as GET /jobs/{id} shows it, for the page's progress script (which holds the cookie, not a key)."""
-    viewer.require_manager()
-    return JSONResponse(
-        jsonable_encoder(runs.run_out(runs.get_run(session=db, run_id=run_id))), headers={"Cache-Control": "no-store"}
     )

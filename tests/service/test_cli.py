@@ -1,6 +1,7 @@
 """The `twinning` command on a real SQLite file: import, export, keys, suggest, eval."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -126,14 +127,27 @@ def test_pair_prints_the_proposal(env, monkeypatch):
 
 
 def test_rerank_and_runs_diff(env):
+    from service.db.store import upsert_exclusion
+    from service.schemas import ExclusionIn
+
     runner.invoke(app, ["import", str(DATA / "world-cities-eu-korea.json")])
     r = runner.invoke(app, ["rerank", "--quiet"])
     assert r.exit_code == 0 and "run 1 succeeded" in r.stdout
+    with make_sessionmaker(make_engine(get_settings().database_url))() as s:
+        upsert_exclusion(s, ExclusionIn(profile="eindhoven", excluded="fontys", reason="not again"), "manager")
+        s.commit()
     assert runner.invoke(app, ["rerank", "--quiet"]).exit_code == 0
     listed = runner.invoke(app, ["runs", "list"]).stdout
     assert "succeeded" in listed and listed.splitlines()[2].split()[0] == "2"
-    diff = runner.invoke(app, ["runs", "diff"])
+    assert "(command line)" in listed.splitlines()[2]  # who started it
+    diff = runner.invoke(app, ["runs", "diff", "--profile", "eindhoven"])
     assert diff.exit_code == 0 and "run 2 against run 1" in diff.stdout
+    lines = diff.stdout.splitlines()
+    assert "  - fontys left (was rank 1, 0.999)" in lines
+    # the others moved up a rank: listed only where their score changed too, with both scores
+    assert lines[4:] and all(
+        re.fullmatch(r"  [↑↓] \S+ score \d\.\d{3} → \d\.\d{3} \(rank \d+\)", line) for line in lines[4:]
+    )
     assert runner.invoke(app, ["rerank", "--every", "often"]).exit_code != 0
 
 

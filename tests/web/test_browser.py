@@ -57,14 +57,14 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     other = page.locator("li.suggestion").first
     other_id = other.get_attribute("id")
     other_name = other.locator("h2").inner_text()
-    other.locator("details.reject > summary").click()
+    other.locator("details.reject:not(.note) > summary").click()
     other.get_by_label("Reason (optional)").fill("already working together in another programme")
     other.get_by_role("button", name=f"Never suggest {other_name}").click()
     expect(page.get_by_role("status").filter(has_text="already working together")).to_be_visible()
     expect(page.locator(f"#{other_id}")).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
     expect(page.locator(f"#{other_id}")).to_have_count(1)
-    page.locator(f"#{other_id} details.reject > summary").click()
+    page.locator(f"#{other_id} details.reject:not(.note) > summary").click()
     page.locator(f"#{other_id}").get_by_role("button", name=f"Never suggest {other_name}").click()
     expect(page.locator(f"#{other_id}")).to_have_count(0)
 
@@ -90,13 +90,16 @@ def test_manager_finds_partners_pairs_the_cohort_and_reranks(page: Page, live: L
     page.get_by_role("link", name="Runs").click()
     page.get_by_role("button", name="Start a re-rank").click()
     expect(page).to_have_url(re.compile(r"/app/runs/2$"))
+    # the page refreshes itself while the run works, and says who started it
+    expect(page.locator("p.muted", has_text="· by Ana (programme manager)")).to_be_visible()
     expect(page.get_by_role("heading", name="What changed since run #1")).to_be_visible(timeout=45_000)
+    expect(page.locator(".facts")).to_contain_text(re.compile(r"encoding [\d.]+ · scoring [\d.]+ · storing [\d.]+"))
     eindhoven = (
         page.locator("ul.diff > li")
         .filter(has=page.get_by_role("link", name="Eindhoven", exact=True))
         .filter(has_text="collaborators")
     )
-    expect(eindhoven.locator("h4.dropped + ul")).to_contain_text("Philips")
+    expect(eindhoven.locator("h4.left + ul")).to_contain_text("Philips")
     shot(page, shots, "run-diff")
 
     page.get_by_role("button", name="Sign out").click()

@@ -156,7 +156,6 @@ def test_pages_carry_security_headers(demo, keys):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["cache-control"] == "no-store"
     assert demo.get("/app/static/app.css").status_code == 200
-    assert demo.get("/app/static/progress.js").status_code == 200
 
 
 # CSRF
@@ -465,12 +464,18 @@ def test_runs_start_a_rerank_follow_it_and_show_the_diff(demo, keys):
     r = demo.post("/app/runs", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     run_url = r.headers["location"]
+    run_id = int(run_url.rsplit("/", 1)[1])
     deadline = time.monotonic() + 120
-    while (state := demo.get(f"{run_url}/progress").json()["state"]) not in ("succeeded", "failed"):
+    while (state := demo.get(f"/jobs/{run_id}", headers=keys.auth("manager")).json()["state"]) not in (
+        "succeeded",
+        "failed",
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert state == "succeeded"
-    assert "nothing to compare it with yet" in demo.get(run_url).text
+    first = demo.get(run_url).text
+    assert "This is the first run: there is no earlier run to compare it with." in first
+    assert "since run #" not in first
     demo.post("/app/profiles/eindhoven/suggestions/fontys/reject", data={"csrf": csrf})
     second = rerank(demo.app.state.settings, demo.app.state.sessions, RerankParams())
     page = demo.get(f"/app/runs/{second.id}")
@@ -480,6 +485,16 @@ def test_runs_start_a_rerank_follow_it_and_show_the_diff(demo, keys):
     assert re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only) and set(
         re.findall(r'<h3><a href="/app/profiles/([^"]+)">', only)
     ) == {"eindhoven"}
+
+    # who started each run: the signed-in key's label for the page's, the user for the command line's
+    with demo.app.state.sessions() as session:
+        key_id = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_secret(keys.manager)))
+    by = dict(
+        re.findall(r'<a href="/app/runs/(\d+)">.*?<td class="by"[^>]*>([^<]*)</td>', demo.get("/app/runs").text, re.S)
+    )
+    assert by[str(run_id)] == f"key-{key_id}"
+    assert by[str(second.id)].endswith("(command line)")
+    assert f"by key-{key_id}" in first
 
 
 def test_current_suggestions_csv(demo, keys):
@@ -510,7 +525,7 @@ def test_import_lists_every_csv_problem_and_stores_nothing(demo, keys):
     r = demo.post("/app/import", data={"csrf": csrf}, files={"file": ("towns.csv", sheet.encode(), "text/csv")})
     assert r.status_code == 422
     assert "Nothing from towns.csv was stored" in r.text
-    rows = re.findall(r"<th scope=\"row\">([^<]+)</th><td><code class=\"value\">([^<]+)</code>", r.text)
+    rows = re.findall(r"<th scope=\"row\">([^<]+)</th><td[^>]*><code class=\"value\">([^<]+)</code>", r.text)
     assert rows == [("row 3, column country", "XX"), ("row 4, column org_type", "bakery")]
     assert "Confirm import" not in r.text
     assert count(demo.app, Profile) == before
@@ -555,7 +570,7 @@ def test_bad_ids_numbers_and_control_characters_are_422_pages_not_500s(demo, key
         "/app/profiles/Bad%20Id/suggestions",
         "/app/cohorts/Bad%20Id",
         f"/app/runs/{2**31}",
-        f"/app/runs/{2**63}/progress",
+        f"/app/runs/{2**63}",
     ):
         r = demo.get(path)
         assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), (path, r.text[:200])

@@ -120,7 +120,7 @@ def test_a_member_reads_what_the_last_run_changed_for_its_profile(app, demo, key
     last = board["last_run"]
     assert (last["run"], last["against"], last["since_visit"]) == (second, first, True)
     (cities,) = [c for c in last["changes"] if c["target"] == "city"]
-    assert cities["profile"] == "busan" and "lisbon" in [e["id"] for e in cities["new"]]
+    assert cities["profile"] == "busan" and "lisbon" in [e["id"] for e in cities["came_in"]]
     assert all(c["profile"] == "busan" for c in last["changes"])
     assert board["count"] == 1 + len(board["new_suggestions"])
     demo.post("/notices/seen", headers=busan)

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from service.batch.jobs import RerankParams, rerank
+from service.batch.run_changes import DIFF_RULE, SCORE_CHANGE
 from service.batch.run_lock import take_lock
-from service.batch.runs import current_run, stored_ranking
+from service.batch.runs import current_run, run_diff, stored_ranking
 from service.db.engine import session_scope
 from service.db.models import JobLock, Run, RunPhrases, RunSuggestion
 from service.errors import Conflict
@@ -20,8 +21,8 @@ DATA = Path(__file__).resolve().parents[3] / "data"
 DEMO = json.loads((DATA / "world-cities-eu-korea.json").read_text(encoding="utf-8"))
 
 
-def _run(app, **params) -> Run:
-    return rerank(app.state.settings, app.state.sessions, RerankParams(**params))
+def _run(app, report=None, **params) -> Run:
+    return rerank(app.state.settings, app.state.sessions, RerankParams(**params), report=report)
 
 
 def test_a_run_stores_top_k_for_both_targets_and_becomes_current(app, demo):
@@ -105,7 +106,7 @@ def test_old_runs_are_pruned(app, demo):
         assert s.scalars(select(RunPhrases).where(RunPhrases.run_id == ids[0])).first() is None
 
 
-def test_diff_lists_new_dropped_and_moved(app, demo, keys):
+def test_diff_lists_what_came_in_left_or_changed_score(app, demo, keys):
     h = keys.auth("manager")
     first = _run(app)
     assert demo.get(f"/runs/{first.id}/diff", headers=h).status_code == 404  # nothing earlier
@@ -118,11 +119,41 @@ def test_diff_lists_new_dropped_and_moved(app, demo, keys):
     d = demo.get(f"/runs/{second.id}/diff?against=PREVIOUS", headers=h).json()
     assert d["against"] == first.id and d["profiles_changed"] >= 1
     eind = next(c for c in d["changes"] if c["profile"] == "eindhoven" and c["target"] == "city")
-    assert any(m["id"] == "gwangju" and m["to"] == 1 for m in eind["moved"])
+    gwangju = [x for x in eind["came_in"] + eind["score_changed"] if x["id"] == "gwangju"]
+    assert gwangju and gwangju[0]["rank"] == 1
+    # what both runs list is a change only when its score moved by more than SCORE_CHANGE
+    for c in d["changes"]:
+        assert c["came_in"] or c["left"] or c["score_changed"]
+        assert all(abs(x["score"] - x["before"]) > SCORE_CHANGE for x in c["score_changed"])
+    with app.state.sessions() as s:
+        assert s.get(Run, second.id).diff["rule"] == DIFF_RULE  # stored when the run finished
     only = demo.get(f"/runs/{second.id}/diff?against={first.id}&profile=eindhoven", headers=h).json()
     assert {c["profile"] for c in only["changes"]} == {"eindhoven"}
     assert demo.get(f"/runs/{second.id}/diff?against=yesterday", headers=h).status_code == 422
     assert demo.get("/runs/999/diff", headers=h).status_code == 404
+
+
+def test_a_diff_stored_under_an_earlier_rule_is_computed_anew(app, demo):
+    first, second = _run(app), _run(app)
+    moved = {"against": first.id, "changes": [{"profile": "eindhoven", "target": "city", "moved": []}]}
+    with session_scope(app.state.sessions) as s:
+        s.get(Run, second.id).diff = moved  # as runs finished before diffs named their rule stored it
+    with app.state.sessions() as s:
+        assert run_diff(s, second.id, first.id) == []  # two runs of the same profiles: nothing changed
+
+
+def test_every_stage_is_stored_as_it_begins(app, demo):
+    """The run's page shows each stage, however short: it is stored before the stage's first progress."""
+    seen = []
+
+    def report(p):
+        if p.done:
+            with app.state.sessions() as s:
+                seen.append((p.stage, s.scalar(select(Run.progress).order_by(Run.id.desc()).limit(1))["stage"]))
+
+    _run(app, block_size=8, report=report)
+    assert {stage for stage, _ in seen} == {"encoding", "scoring", "storing"}
+    assert all(stored == stage for stage, stored in seen), seen
 
 
 def _stored(app, run_id: int) -> list[tuple]:
