@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from service.auth import Role, create_key
 from service.db.engine import session_scope
-from tests.web.browsing import WIDE, Live, assert_labelled, shot, sign_in
+from tests.web.browsing import COHORT, WIDE, Live, assert_labelled, shot, sign_in
 
 
 def test_manager_creates_a_profile_and_a_cohort(page: Page, live: Live, shots: Path) -> None:
@@ -90,3 +90,37 @@ def test_two_tabs_editing_one_profile_keep_both_changes(page: Page, live: Live, 
     expect(page.get_by_role("heading", level=1)).to_have_text("Eindhoven (Brainport)")
     expect(page.locator(".phrases").filter(has_text="mobile voting pilots")).to_be_visible()
     other_tab.close()
+
+
+def test_the_board_keeps_the_programmes_pairs_and_asks_before_a_second_partner(page: Page, live: Live) -> None:
+    """Issue 18 item 1 in the browser: the demo's pairings (filed under the programme, not the
+    cohort's name) are agreed and locked; a pairing that gives cities a second partner in the
+    programme is accepted only once the box saying so is ticked; an unpaired city says why."""
+    sign_in(page, live, live.manager)
+    page.goto(f"{live.url}/app/cohorts/{COHORT}")
+    expect(page.get_by_text("Programme: World Cities 2017-18")).to_be_visible()
+    expect(page.locator("li.pairing .badge", has_text="agreed")).to_have_count(4)
+    expect(page.locator("#second-partners")).to_have_count(0)
+
+    options = page.locator("#options")
+    options.get_by_label("Ignore known partnerships (pair from scratch)").check()
+    lock = options.get_by_role("group", name="Lock a pair (keep it)")
+    lock.get_by_label("City").select_option("eindhoven")
+    lock.get_by_label("with").select_option("busan")
+    options.get_by_role("button", name="Re-run pairing", exact=True).click()
+    expect(page.locator("#second-partners")).to_contain_text("would take Busan beside Seoul")
+
+    page.get_by_role("button", name="Accept this pairing").click()  # the box is required: nothing is sent
+    tick = page.get_by_label("Give these cities a second partner in the programme")
+    assert tick.evaluate("el => el.validity.valueMissing")
+    expect(page.get_by_role("status").filter(has_text="Accepted")).to_have_count(0)
+    tick.check()
+    page.get_by_role("button", name="Accept this pairing").click()
+    expect(page.get_by_role("status").filter(has_text="Accepted 4 pairs")).to_be_visible()
+
+    page.goto(f"{live.url}/app/cohorts/{COHORT}?partnerships=ignore")
+    page.get_by_label("Minimum score").fill("0.99")
+    options.get_by_role("button", name="Re-run pairing", exact=True).click()
+    unpaired = page.locator("section[aria-labelledby=unpaired-h]")
+    expect(unpaired).to_contain_text("no allowed candidate reaches the minimum score 0.99")
+    expect(page.get_by_text("Every city got its own best candidate.")).to_have_count(0)
