@@ -66,8 +66,9 @@ Constraints = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (locked, fo
 
 def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bool = True) -> Constraints:
     """The cohort's own partnerships (its pairing's, or its programme's crossing its sides) are kept
-    (locked); exclusions and other partnerships among its members are forbidden. Without
-    `use_partnerships`, exclusions only are forbidden. Each list is sorted."""
+    (locked); exclusions and other partnerships among its members are forbidden, and an excluded
+    pair is never kept, even if it is the cohort's. Without `use_partnerships`, exclusions only are
+    forbidden. Each list is sorted."""
     members = {m.profile_id for m in cohort.members}
     forbidden = [
         (a, b)
@@ -79,6 +80,8 @@ def stored_constraints(session: Session, cohort: Cohort, *, use_partnerships: bo
     if use_partnerships:
         for p in session.scalars(select(Partnership).where(Partnership.a.in_(members), Partnership.b.in_(members))):
             (locked if p.cohort_id == cohort.id else forbidden).append((p.a, p.b))
+    excluded = {frozenset(p) for p in forbidden}
+    locked = [p for p in locked if frozenset(p) not in excluded]
     return sorted(locked), sorted(forbidden)
 
 
@@ -93,7 +96,8 @@ def solve(
     min_score: float,
 ) -> Proposal:
     """The optimal pairing of a cohort under the stored constraints in hand, every pair explained as a
-    suggestion is: scores, solves and explains, reading no database."""
+    suggestion is: scores, solves and explains, reading no database. A pair the options forbid is
+    not kept even if it is one of the cohort's agreed pairs: a manager may look past it."""
     sides = cohort.sides()
     members = {m for ms in sides.values() for m in ms}
     missing = sorted(m for m in members if m not in recommender.index)
@@ -112,6 +116,8 @@ def solve(
                 f"{city!r} is not in cohort {cohort.id!r}", [FieldProblem(f"/capacity/{city}", "not a member")]
             )
     stored_locked, stored_forbidden = stored
+    forbidden_now = {frozenset(p) for p in forbid}
+    stored_locked = [p for p in stored_locked if frozenset(p) not in forbidden_now]
     options = PairingOptions(
         capacity=capacity,
         locked=_unique(stored_locked + lock),

@@ -93,7 +93,7 @@ def test_every_main_page_fits_a_phone_and_shows_its_key_cells(phone: Page, live:
     assert_fits(phone, phone.get_by_role("heading", name="Summary"), phone.get_by_text("This is the first run"))
 
     phone.goto(f"{live.url}/app/import")
-    assert_fits(phone, phone.get_by_label("Bundle or sheet"), phone.get_by_role("button", name="Check and import"))
+    assert_fits(phone, phone.get_by_label("Bundle or sheet"), phone.get_by_role("button", name="Check and preview"))
 
     phone.goto(f"{live.url}/app/notices")
     assert_fits(phone, phone.get_by_role("heading", name="Notices", level=1))
@@ -130,7 +130,7 @@ def test_the_other_pages_fit_a_phone_too(phone: Page, live: Live) -> None:
 
 def test_a_pairs_lock_and_forbid_are_followed_by_its_re_run_button(phone: Page, live: Live) -> None:
     sign_in(phone, live, live.manager)
-    phone.goto(f"{live.url}/app/cohorts/{COHORT}")
+    phone.goto(f"{live.url}/app/cohorts/{COHORT}?partnerships=ignore")  # the agreed pairs have no Lock box
     pairing = phone.locator("li.pairing").filter(has=phone.get_by_role("checkbox", name="Lock")).first
     lock = pairing.get_by_role("checkbox", name="Lock")
     lock.focus()

@@ -248,3 +248,17 @@ def test_a_pairing_giving_a_city_a_second_partner_in_the_programme_is_warned_and
     assert _pairs(again) == _pairs(body) and all(p["locked"] for p in again["pairs"])
     first = demo.post(f"/cohorts/{COHORT}/pairing", json={}, headers=h).json()
     assert _pairs(first) == REAL  # the second round's pairs are the first cohort's past partnerships
+
+
+def test_an_agreed_pair_excluded_or_forbidden_by_the_options_is_no_longer_kept(demo, keys):
+    """The exclusion or the manager's forbid wins over the cohort's agreed pair: the board shows the
+    alternatives rather than refusing a contradiction it cannot resolve."""
+    h = keys.auth("manager")
+    forbidden = demo.post(f"/cohorts/{COHORT}/pairing", json={"forbid": [["seoul", "eindhoven"]]}, headers=h)
+    assert forbidden.status_code == 200, forbidden.text
+    assert frozenset(("eindhoven", "seoul")) not in _pairs(forbidden.json())
+    assert demo.post("/profiles/eindhoven/exclusions", json={"excluded": "seoul"}, headers=h).status_code == 201
+    excluded = demo.post(f"/cohorts/{COHORT}/pairing", json={}, headers=h)
+    assert excluded.status_code == 200, excluded.text
+    pairs = _pairs(excluded.json())
+    assert frozenset(("eindhoven", "seoul")) not in pairs and REAL - {frozenset(("eindhoven", "seoul"))} <= pairs

@@ -32,7 +32,9 @@ def solves(monkeypatch) -> list[int]:
 
 @pytest.fixture
 def demo(client, keys) -> TestClient:
-    assert client.post("/bundles", json=DEMO, headers=keys.auth("admin")).status_code == 200
+    """The demo without its partnerships: its cohort has no agreed pair until one is accepted."""
+    bundle = DEMO | {"partnerships": []}
+    assert client.post("/bundles", json=bundle, headers=keys.auth("admin")).status_code == 200
     return client
 
 
@@ -95,7 +97,7 @@ def test_a_proposal_is_solved_again_after_each_kind_of_change(demo, keys, solves
     locked = _proposal(demo, h)
     assert _pairs(locked)[frozenset((a, b))]["locked"] and len(solves) == 3
     assert demo.delete(f"/profiles/{a}/partnerships/{b}", headers=h).status_code == 204
-    assert _proposal(demo, h) == first
+    assert _proposal(demo, h)["pairs"] == first["pairs"]  # the cohort has a programme now: the rest is the same
 
     # a member's profile
     _edit(demo, a, admin, name="Renamed City")
