@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,36 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 POSTGRES_URL = os.environ.get("TWINNING_TEST_POSTGRES_URL")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+ENCODED: dict[tuple[str, str], np.ndarray] = {}  # (model id, text) → the model's vector, for the session
+
+
+@pytest.fixture(autouse=True)
+def _texts_encoded_once(request, monkeypatch) -> None:
+    """The model's vector of each text, remembered for the test session.
+
+    Nearly every test imports the demo into a database of its own, whose vector cache starts empty,
+    and encoding it again took most of each test's setup. The vectors are the model's own (one per
+    model id and text), and every layer above the model (the database's vector cache, the child
+    process, the live index) works as in the service: only the forward pass is skipped. The tests
+    of the encoder itself (tests/embeddings) always run the model.
+    """
+    from embeddings.encoder import Encoder
+
+    if request.node.path.is_relative_to(Path(__file__).parent / "embeddings"):
+        return
+    encode = Encoder.encode
+
+    def remembered(self: Encoder, texts):
+        if not texts:
+            return encode(self, texts)
+        new = [t for t in dict.fromkeys(texts) if (self.model_id, t) not in ENCODED]
+        if new:
+            ENCODED.update(((self.model_id, t), v) for t, v in zip(new, encode(self, new)))
+        return np.stack([ENCODED[(self.model_id, t)] for t in texts])
+
+    monkeypatch.setattr(Encoder, "encode", remembered)
 
 
 @pytest.fixture(scope="session")

@@ -143,6 +143,7 @@ def test_a_bad_bundle_lists_every_problem_and_stores_nothing(page: Page, live: L
     )
     page.get_by_role("button", name="Check and preview").click()
     expect(page.get_by_role("heading", name="Nothing from bad-bundle.json was stored")).to_be_visible()
+    expect(page.locator(".error-summary")).to_be_focused()  # a keyboard or screen reader user lands on it
     rows = page.locator("table.problems-table tbody tr")
     expect(rows).to_have_count(4)
     expect(rows.filter(has_text="profile 2 (“Bad Id”), id")).to_contain_text("“Bad Id” is not an id")

@@ -5,6 +5,7 @@ two tabs keeps both tabs' changes. Screenshots go to the temporary folder (or TW
 import re
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from service.auth import Role, create_key
@@ -124,3 +125,27 @@ def test_the_board_keeps_the_programmes_pairs_and_asks_before_a_second_partner(p
     unpaired = page.locator("section[aria-labelledby=unpaired-h]")
     expect(unpaired).to_contain_text("no allowed candidate reaches the minimum score 0.99")
     expect(page.get_by_text("Every city got its own best candidate.")).to_have_count(0)
+
+
+def test_a_city_created_since_the_run_is_ranked_in_a_batch_list_and_marked_so(page: Page, live: Live) -> None:
+    """Issue 18 item 2 in the browser: Busan's list comes from the last run, yet a city created since
+    (here one asking for what Busan offers) is scored live, merged in and marked."""
+    h = {"Authorization": f"Bearer {live.manager}"}
+    busan = httpx.get(f"{live.url}/profiles/busan", headers=h).json()
+    fresh = {
+        "id": "harbourtown",
+        "kind": "city",
+        "name": "Harbourtown",
+        "country": "NL",
+        "bloc": "EU",
+        "description": "A port city looking for partners in what Busan is known for.",
+        "interests": busan["offers"][:5],
+        "offers": busan["interests"][:5],
+    }
+    assert httpx.post(f"{live.url}/profiles", json=fresh, headers=h).status_code == 201
+    sign_in(page, live, live.manager)
+    page.goto(f"{live.url}/app/profiles/busan/suggestions")
+    expect(page.locator("p.source")).to_contain_text("Ranking from re-rank #")
+    card = page.locator("#s-harbourtown")
+    expect(card).to_be_visible()
+    expect(card.locator(".badge", has_text="new since the run")).to_be_visible()
