@@ -112,7 +112,8 @@ def assert_respects(scores: CohortScores, options: PairingOptions, result: Pairi
             assert key in locked
         else:
             assert key not in locked
-            assert options.reaches(p.score), f"{p} below min_score {options.min_score}"
+            # the pair's exact score: the reported one is rounded to 6 places
+            assert options.reaches(lookup(scores, p.a, p.b)), f"{p} below min_score {options.min_score}"
         for c in (p.a, p.b):
             count[c] = count.get(c, 0) + 1
     for c, n in count.items():
