@@ -63,3 +63,15 @@ def sign_in(page: Page, live: Live, key: str, *, shots: Path | None = None) -> N
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def renamed_in_another_tab(page: Page, live: Live, profile_id: str, name: str) -> Page:
+    """A second tab that opened the profile's edit page with `page`, renamed it to `name` and saved
+    first, so `page` holds the older version: the start of every stale edit. Close it when done."""
+    other = page.context.new_page()
+    for tab in (page, other):
+        tab.goto(f"{live.url}/app/profiles/{profile_id}/edit")
+    other.get_by_label("Name", exact=True).fill(name)
+    other.get_by_role("button", name="Save").click()
+    expect(other.get_by_role("heading", level=1)).to_have_text(name)
+    return other

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from service.auth import Role, create_key
 from service.db.engine import session_scope
-from tests.web.browsing import COHORT, WIDE, Live, assert_labelled, shot, sign_in
+from tests.web.browsing import COHORT, WIDE, Live, assert_labelled, renamed_in_another_tab, shot, sign_in
 
 
 def test_manager_creates_a_profile_and_a_cohort(page: Page, live: Live, shots: Path) -> None:
@@ -71,13 +71,7 @@ def test_admin_creates_a_key_and_revokes_it(page: Page, live: Live, browser: Bro
 
 def test_two_tabs_editing_one_profile_keep_both_changes(page: Page, live: Live, shots: Path) -> None:
     sign_in(page, live, live.member)
-    other_tab = page.context.new_page()
-    for tab in (page, other_tab):
-        tab.goto(f"{live.url}/app/profiles/eindhoven/edit")
-    # the other tab renames the profile and saves first
-    other_tab.get_by_label("Name", exact=True).fill("Eindhoven (Brainport)")
-    other_tab.get_by_role("button", name="Save").click()
-    expect(other_tab.get_by_role("heading", level=1)).to_have_text("Eindhoven (Brainport)")
+    other_tab = renamed_in_another_tab(page, live, "eindhoven", "Eindhoven (Brainport)")
     # this tab, opened on the older version, adds an offer
     offers = page.get_by_label("Offers")
     offers.fill(offers.input_value() + "\nmobile voting pilots")

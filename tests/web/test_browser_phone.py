@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from service.auth import Role, create_key
 from service.db.engine import session_scope
-from tests.web.browsing import COHORT, PHONE, Live, shot, sign_in
+from tests.web.browsing import COHORT, PHONE, Live, renamed_in_another_tab, shot, sign_in
 
 # the elements right of this many pixels that make a page wider than the window (for the failure message)
 OVERFLOWING = """() => [...document.querySelectorAll('body *')]
@@ -149,12 +149,7 @@ def test_a_pairs_lock_and_forbid_are_followed_by_its_re_run_button(phone: Page, 
 
 def test_the_merge_of_two_edits_fits_a_phone(phone: Page, live: Live, shots: Path) -> None:
     sign_in(phone, live, live.manager)
-    other_tab = phone.context.new_page()
-    for tab in (phone, other_tab):
-        tab.goto(f"{live.url}/app/profiles/suwon/edit")
-    other_tab.get_by_label("Name", exact=True).fill("Suwon (Gyeonggi)")
-    other_tab.get_by_role("button", name="Save").click()
-    expect(other_tab.get_by_role("heading", level=1)).to_have_text("Suwon (Gyeonggi)")
+    other_tab = renamed_in_another_tab(phone, live, "suwon", "Suwon (Gyeonggi)")
     phone.get_by_label("Name", exact=True).fill("Suwon City")
     phone.get_by_role("button", name="Save").click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Someone else changed this profile")
