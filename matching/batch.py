@@ -2,7 +2,10 @@
 
 Per block of profiles asking for one target, candidates are shortlisted by code presence (one
 sparse product for the whole block, `matching.presence`); the index narrows each shortlist by the
-reduced late interaction and rescores the rest exactly, as its cascade does;
+reduced late interaction and rescores the rest exactly, as its cascade does. Where the exact scores
+show the cut fell too close (a crowd of near ties across it), the shortlist is widened by the
+candidates beyond it that could still reach the pool. The pool must be the exhaustive one, not only
+its top k: the learned ranker standardises its features within the pool;
 `Recommender.rank_many`, the code the live API's `rank` runs, fuses, orders and explains the whole
 block's pools together. Below the index's cascade threshold there are no codes, and every item is
 scored exhaustively, as live.
@@ -24,6 +27,7 @@ __all__ = ["BlockItem", "BatchScorer", "SHORTLIST_SIZE", "suggest_block"]
 # candidates per query kept by presence: organisations asking for organisations, whose scores tie
 # most, need the most; `benchmarks/rerank.py` checks stored lists against exhaustive scoring
 SHORTLIST_SIZE = 600
+_RESERVE = 4  # times the shortlist: how far beyond it a close cut may widen
 
 
 @dataclass(frozen=True)
@@ -118,16 +122,38 @@ class BatchScorer:
         priors = self._prior_masks(
             [recommender.prior_filters(q, it.filt) for q, it in zip(queries, items)], presence.candidates_
         )
-        shortlists, extras = presence.shortlists(
-            slots, roles, allowed, max(self.shortlist_size, 30 * k), also=priors, also_size=4 * pool
+        size, keep = max(self.shortlist_size, 30 * k), max(k, pool)
+        shortlists, extras, approximations = presence.shortlists(
+            slots, roles, allowed, size, also=priors, also_size=4 * pool
         )
 
         def best(query: Query, candidates: np.ndarray) -> list[Scored]:
             return index.top_k_among(query.vectors, roles, recommender.params, k, candidates, pool, rescore)
 
+        def nearest(i: int) -> list[Scored]:
+            """The best `keep` by exact score: from the shortlist, widened where it was cut too close."""
+            found = best(queries[i], shortlists[i])
+            if len(shortlists[i]) < size or len(found) < keep:
+                return found  # every allowed candidate is in it
+            at = np.searchsorted(shortlists[i], [index.slot(s.key) for s in found])
+            reach = found[-1].dense - _rise_margin(np.array([s.dense for s in found]) - approximations[i][at], size)
+            if approximations[i].min() < reach:
+                return found  # what lies beyond the cut scores no higher than its lowest
+            beyond = presence.beyond(slots[i], roles, allowed[i], shortlists[i], reach, _RESERVE * size)
+            order = np.argsort(at)
+            more = index.reaching(
+                queries[i].vectors,
+                roles,
+                recommender.params,
+                beyond,
+                shortlists[i][at[order]],
+                np.array([found[j].dense for j in order], dtype=np.float32),
+                found[-1].dense,
+            )
+            return sorted(found + more, key=lambda s: (-s.dense, s.key))[:keep]
+
         pools = [
-            widened(best(q, shortlist), [best(q, more) for more in mores])
-            for q, shortlist, mores in zip(queries, shortlists, extras)
+            widened(nearest(i), [best(q, more) for more in mores]) for i, (q, mores) in enumerate(zip(queries, extras))
         ]
         return recommender.rank_many(queries, pools, k)
 
@@ -141,6 +167,17 @@ class BatchScorer:
             mask[[i for i, p in enumerate(priors) if level >= len(p)]] = False
             masks.append(mask)
         return masks
+
+
+def _rise_margin(rise: np.ndarray, beyond: int) -> float:
+    """How far above its approximation a candidate beyond the shortlist's cut may score exactly.
+
+    `rise` is exact minus approximate score of those found: its mean plus its spread times
+    √(2 ln n), the expected maximum of n normal draws, for the candidates the cut left out
+    (as many again as the shortlist holds, at least). A cut inside a crowd of near ties (one
+    need, many organisations offering it) is widened by it; a clear cut is not.
+    """
+    return float(rise.mean() + rise.std() * np.sqrt(2 * np.log(max(beyond, 2))))
 
 
 def suggest_block(scorer: BatchScorer, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:

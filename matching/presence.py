@@ -149,9 +149,10 @@ class CodePresence:
         *,
         also: Sequence[np.ndarray] = (),
         also_size: int = 0,
-    ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-        """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer);
-        and for each of the `also` masks, the `also_size` best it allows (none where a row allows none).
+    ) -> tuple[list[np.ndarray], list[list[np.ndarray]], list[np.ndarray]]:
+        """Per query, ascending, the `size` allowed candidates of best approximate score (all if fewer),
+        and their approximate scores; for each of the `also` masks, the `also_size` best it allows
+        (none where a row allows none).
 
         `allowed` is (queries × `candidates_`) bool: each query's filter, as `PhraseIndex.allowed_among` gives it.
         Scored `_QUERY_CHUNK` queries at a time: a block of 256 city pairings at once held ~250 MB of
@@ -159,6 +160,7 @@ class CodePresence:
         """
         out: list[np.ndarray] = []
         extras: list[list[np.ndarray]] = [[] for _ in range(len(query_slots))]
+        approximations: list[np.ndarray] = []
         for a in range(0, len(query_slots), _QUERY_CHUNK):
             scores = self.approximate_scores(query_slots[a : a + _QUERY_CHUNK], roles)
             for mask in also:
@@ -169,8 +171,26 @@ class CodePresence:
             np.putmask(
                 scores, ~allowed[a : a + _QUERY_CHUNK], -np.inf
             )  # scores are ≥ 0: −inf is never picked over them
-            out += [self.candidates_[picked] for picked in best_columns(scores, size)]
-        return out, extras
+            for row, picked in zip(scores, best_columns(scores, size)):
+                out.append(self.candidates_[picked])
+                approximations.append(row[picked])
+        return out, extras, approximations
+
+    def beyond(
+        self,
+        query_slot: int,
+        roles: DirectionRoles,
+        allowed: np.ndarray,
+        shortlist: np.ndarray,
+        at_least: float,
+        limit: int,
+    ) -> np.ndarray:
+        """Ascending, the allowed candidates outside `shortlist` whose approximate score reaches
+        `at_least`: the best `limit` of them (ties to the first)."""
+        row = self.approximate_scores(np.array([query_slot]), roles)[0]
+        usable = allowed & (row >= at_least)
+        usable[np.searchsorted(self.candidates_, shortlist)] = False
+        return self.candidates_[_first_best(row, np.flatnonzero(usable), limit)]
 
 
 def best_columns(scores: np.ndarray, size: int, sample_step: int = 16) -> list[np.ndarray]:

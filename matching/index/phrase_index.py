@@ -352,6 +352,39 @@ class PhraseIndex:
         fwd, bwd = self._exact(q, q_roles, slots, roles, params)
         return best(self._storage, slots, fwd, bwd, params, keep)
 
+    def reaching(
+        self,
+        query: ProfileVectors,
+        roles: DirectionRoles,
+        params: ScoringParams,
+        slots: np.ndarray,
+        known: np.ndarray,
+        known_scores: np.ndarray,
+        at_least: float,
+    ) -> list[Scored]:
+        """Those of the given candidate slots (ascending) whose exact score reaches `at_least`, by
+        dense desc then key asc, scoring exactly only what the reduced scores cannot rule out.
+
+        `known` are other slots (ascending) whose exact scores are `known_scores`: how far those
+        stand above their reduced scores (a mean and a spread, by the expected maximum of as many
+        normal draws as there are slots, as `Cascade.rescored` takes it) is the rise allowed to a
+        candidate's reduced score. Without the cascade every slot is scored exactly.
+        """
+        if len(query) == 0 or len(slots) == 0:
+            return []
+        self._check(query)
+        q, q_roles = query_rows(query, roles)
+        if self._cascade.fitted and len(known):
+            rise = known_scores - self._cascade.reduced_scores(known, q, q_roles, roles, params)
+            reduced = self._cascade.reduced_scores(slots, q, q_roles, roles, params)
+            margin = rise.mean() + rise.std() * np.sqrt(2 * np.log(max(len(slots), 2)))
+            slots = slots[reduced + margin >= at_least]
+            if not len(slots):
+                return []
+        fwd, bwd = self._exact(q, q_roles, slots, roles, params)
+        found = best(self._storage, slots, fwd, bwd, params, len(slots))
+        return [s for s in found if s.dense >= at_least]
+
     def rescore_first(self, k: int) -> int:
         """How many the cascade's last stage rescores exactly before its margin, for a top-k."""
         return self._cascade.rescore_first(k)

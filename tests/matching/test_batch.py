@@ -10,6 +10,7 @@ from matching.presence import CodePresence
 from matching.recommend import Query, Recommender
 from matching.scoring import ScoringParams, coverage_block, fuse_directions
 from matching.types import CandidateFilter, Kind
+from matching.vectors import ProfileVectors
 from tests.matching.test_index import CITY_CITY, CITY_ORG, DIM, ORG_CITY, Corpus
 
 PARAMS = ScoringParams()
@@ -63,7 +64,7 @@ def test_shortlists_hold_the_exhaustive_top_ten_and_respect_filters(corpus_index
     keys = [k for k, v, m in entries if m.kind == query_kind and len(v)][:60]
     filters = [_filter(index, k, target) for k in keys]
     slots = np.array([index.slot(k) for k in keys])
-    shortlists, _ = presence.shortlists(slots, roles, index.allowed_among(filters, presence.candidates_), 100)
+    shortlists, _, _ = presence.shortlists(slots, roles, index.allowed_among(filters, presence.candidates_), 100)
     held = 0
     for key, filt, shortlist in zip(keys, filters, shortlists):
         allowed = set(index.allowed(filt).tolist())
@@ -122,3 +123,58 @@ def test_without_codes_the_batch_scores_exhaustively():
     assert BatchScorer(recommender).suggest_block([item], 5) == [
         recommender.suggest(Query(index.vectors_of(key), item.text, Kind.CITY, key=key), item.filt, 5)
     ]
+
+
+def test_beyond_gives_the_allowed_candidates_past_the_shortlist_that_reach_a_score(corpus_index):
+    entries, index = corpus_index
+    presence = CodePresence(index, "city", CITY_CITY.target_serves, PARAMS)
+    key = next(k for k, v, m in entries if m.kind == "city" and len(v))
+    slot = np.array([index.slot(key)])
+    allowed = index.allowed_among([_filter(index, key, "city")], presence.candidates_)
+    shortlists, _, approximations = presence.shortlists(slot, CITY_CITY, allowed, 40)
+    approx = presence.approximate_scores(slot, CITY_CITY)[0]
+    assert approximations[0] == pytest.approx(approx[np.searchsorted(presence.candidates_, shortlists[0])])
+    at_least = float(np.quantile(approx, 0.5))
+    beyond = presence.beyond(slot[0], CITY_CITY, allowed[0], shortlists[0], at_least, 10_000)
+    columns = np.searchsorted(presence.candidates_, beyond)
+    assert np.array_equal(beyond, np.sort(beyond)) and not set(beyond.tolist()) & set(shortlists[0].tolist())
+    assert allowed[0][columns].all() and (approx[columns] >= at_least).all()
+    expected = allowed[0] & (approx >= at_least)
+    expected[np.searchsorted(presence.candidates_, shortlists[0])] = False
+    assert len(beyond) == expected.sum()
+    best_ten = presence.beyond(slot[0], CITY_CITY, allowed[0], shortlists[0], at_least, 10)
+    assert (
+        len(best_ten) == 10
+        and approx[np.searchsorted(presence.candidates_, best_ten)].min() >= np.sort(approx[columns])[-10]
+    )
+
+
+def test_a_shortlist_cut_inside_a_crowd_of_near_ties_is_widened_to_the_exhaustive_answer():
+    # 400 organisations offer nearly the same thing, the one thing a city asks for: far more than
+    # the shortlist holds, so the cut falls inside the crowd and only widening finds the best
+    corpus = Corpus(seed=23)
+    entries = [corpus.profile(kind="city") for _ in range(300)]
+    offer = corpus.topics[0, 0]
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        key, vectors, meta = corpus.profile(kind="organisation")
+        near = offer + 0.25 * rng.standard_normal(DIM) / np.sqrt(DIM)
+        rows = np.vstack([vectors.vectors, near / np.linalg.norm(near)]).astype(np.float32)
+        roles = np.append(vectors.roles, np.int8(1))  # an offer
+        entries.append((key, ProfileVectors(rows, roles, (*vectors.texts, "the shared offer")), meta))
+    # the interest sits off the crowd's centre, so closeness to its code does not order the crowd
+    aside = rng.standard_normal(DIM)
+    aside -= (aside @ offer) * offer
+    interest = offer + 0.2 * aside / np.linalg.norm(aside)
+    key = entries[0][0]
+    asking = ProfileVectors(
+        (interest / np.linalg.norm(interest))[None, :].astype(np.float32), np.array([0], dtype=np.int8), ("interest",)
+    )
+    entries[0] = (key, asking, entries[0][2])
+    index = PhraseIndex(DIM, exact_below_rows=0, n_codes=64).bulk_load(entries)
+    recommender = Recommender(index, LexicalModel().fit({k: " ".join(v.texts) for k, v, _ in entries}))
+    filt = _filter(index, key, "organisation")
+    item = BlockItem(key=key, text="the one interest", kind="city", filt=filt)
+    found = BatchScorer(recommender, shortlist_size=60).suggest_block([item], 5)[0]
+    live = recommender.suggest(Query(index.vectors_of(key), item.text, Kind.CITY, key=key), filt, 5, exact=True)
+    assert [s.key for s in found] == [s.key for s in live]
