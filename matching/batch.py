@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.index import Scored
+from matching.index import Scored, rise_margin
 from matching.presence import CodePresence
 from matching.recommend import Query, Recommender, Suggestion, widened
 from matching.scoring import DirectionRoles, direction_roles
@@ -131,25 +131,25 @@ class BatchScorer:
             return index.top_k_among(query.vectors, roles, recommender.params, k, candidates, pool, rescore)
 
         def nearest(i: int) -> list[Scored]:
-            """The best `keep` by exact score: from the shortlist, widened where it was cut too close."""
+            """The best `keep` by exact score: from the shortlist, widened where it was cut too close.
+
+            How far the exact scores found rise above their approximations (`rise_margin`, for
+            as many again as the shortlist holds) says whether a candidate past the cut could
+            still reach the `keep`-th: a cut inside a crowd of near ties widens, a clear one not.
+            """
             found = best(queries[i], shortlists[i])
             if len(shortlists[i]) < size or len(found) < keep:
                 return found  # every allowed candidate is in it
-            at = np.searchsorted(shortlists[i], [index.slot(s.key) for s in found])
-            reach = found[-1].dense - _rise_margin(np.array([s.dense for s in found]) - approximations[i][at], size)
+            found_slots = np.array([index.slot(s.key) for s in found])
+            found_scores = np.array([s.dense for s in found], dtype=np.float32)
+            rise = found_scores - approximations[i][np.searchsorted(shortlists[i], found_slots)]
+            reach = found[-1].dense - rise_margin(rise, size)
             if approximations[i].min() < reach:
                 return found  # what lies beyond the cut scores no higher than its lowest
             beyond = presence.beyond(slots[i], roles, allowed[i], shortlists[i], reach, _RESERVE * size)
-            order = np.argsort(at)
-            more = index.reaching(
-                queries[i].vectors,
-                roles,
-                recommender.params,
-                beyond,
-                shortlists[i][at[order]],
-                np.array([found[j].dense for j in order], dtype=np.float32),
-                found[-1].dense,
-            )
+            order = np.argsort(found_slots)
+            known = (found_slots[order], found_scores[order])
+            more = index.reaching(queries[i].vectors, roles, recommender.params, beyond, *known, found[-1].dense)
             return sorted(found + more, key=lambda s: (-s.dense, s.key))[:keep]
 
         pools = [
@@ -167,17 +167,6 @@ class BatchScorer:
             mask[[i for i, p in enumerate(priors) if level >= len(p)]] = False
             masks.append(mask)
         return masks
-
-
-def _rise_margin(rise: np.ndarray, beyond: int) -> float:
-    """How far above its approximation a candidate beyond the shortlist's cut may score exactly.
-
-    `rise` is exact minus approximate score of those found: its mean plus its spread times
-    √(2 ln n), the expected maximum of n normal draws, for the candidates the cut left out
-    (as many again as the shortlist holds, at least). A cut inside a crowd of near ties (one
-    need, many organisations offering it) is widened by it; a clear cut is not.
-    """
-    return float(rise.mean() + rise.std() * np.sqrt(2 * np.log(max(beyond, 2))))
 
 
 def suggest_block(scorer: BatchScorer, items: Sequence[BlockItem], k: int) -> list[list[Suggestion]]:

@@ -29,7 +29,7 @@ from matching.index.storage import N_ROLES, PhraseStorage
 from matching.scoring import DirectionRoles, ScoringParams, coverage_block, fuse_directions, needs_mask, serve_weights
 from matching.types import PhraseRole
 
-__all__ = ["Cascade", "CodedQuery", "RESCORE_SIZE"]
+__all__ = ["Cascade", "CodedQuery", "RESCORE_SIZE", "rise_margin"]
 
 RESCORE_SIZE = 100  # profiles the cascade rescores exactly at least
 _RESCORE_REACH = 8  # and at most this many times as many
@@ -213,7 +213,7 @@ class Cascade:
         if len(scores) >= keep and len(rest):
             kth = np.partition(scores, len(scores) - keep)[len(scores) - keep]
             shortfall = scores - reduced[head]
-            margin = float(shortfall.mean() + shortfall.std() * np.sqrt(2 * np.log(max(len(rest), 2))))
+            margin = rise_margin(shortfall, len(rest))
             extra = np.sort(rest[reduced[rest] + margin >= kth][: (_RESCORE_REACH - 1) * first])
             if len(extra):
                 more_fwd, more_bwd = self._exact(q, q_roles, slots[extra], roles, params)
@@ -351,3 +351,10 @@ def _role_mask(wanted: tuple[PhraseRole, ...]) -> np.ndarray:
     mask = np.zeros(N_ROLES, dtype=np.float32)
     mask[list(wanted)] = 1.0
     return mask
+
+
+def rise_margin(rise: np.ndarray, n: int) -> float:
+    """How far above its approximate score any of `n` unseen candidates may score exactly, from the
+    `rise` (exact minus approximate) of candidates scored both ways: its mean plus its spread times
+    √(2 ln n), the expected maximum of n normal draws."""
+    return float(rise.mean() + rise.std() * np.sqrt(2 * np.log(max(n, 2))))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from matching.index.cascade import RESCORE_SIZE, Cascade
+from matching.index.cascade import RESCORE_SIZE, Cascade, rise_margin
 from matching.index.exact import Scored, best, dense, exact_scores, query_rows
 from matching.index.storage import PhraseStorage
 from matching.scoring import DirectionRoles, ScoringParams
@@ -366,9 +366,8 @@ class PhraseIndex:
         dense desc then key asc, scoring exactly only what the reduced scores cannot rule out.
 
         `known` are other slots (ascending) whose exact scores are `known_scores`: how far those
-        stand above their reduced scores (a mean and a spread, by the expected maximum of as many
-        normal draws as there are slots, as `Cascade.rescored` takes it) is the rise allowed to a
-        candidate's reduced score. Without the cascade every slot is scored exactly.
+        stand above their reduced scores (`rise_margin`, as `Cascade.rescored` takes it) is the rise
+        allowed to a candidate's reduced score. Without the cascade every slot is scored exactly.
         """
         if len(query) == 0 or len(slots) == 0:
             return []
@@ -377,8 +376,7 @@ class PhraseIndex:
         if self._cascade.fitted and len(known):
             rise = known_scores - self._cascade.reduced_scores(known, q, q_roles, roles, params)
             reduced = self._cascade.reduced_scores(slots, q, q_roles, roles, params)
-            margin = rise.mean() + rise.std() * np.sqrt(2 * np.log(max(len(slots), 2)))
-            slots = slots[reduced + margin >= at_least]
+            slots = slots[reduced + rise_margin(rise, len(slots)) >= at_least]
             if not len(slots):
                 return []
         fwd, bwd = self._exact(q, q_roles, slots, roles, params)
